@@ -1,0 +1,106 @@
+"""File helpers: atomic writes, hashing, and reading text in whatever encoding a source uses."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import codecs
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Write ``path`` atomically: to a temporary file in the same folder, then rename.
+
+    A failure inside the ``with`` block leaves any existing file untouched and no partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    binary = "b" in mode
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
+
+    For writers that want a file name (``DataFrame.to_parquet``, ``Figure.savefig``, WeasyPrint).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def detect_encoding(raw: bytes) -> str:
+    """Guess the encoding of a text file: UTF-8 with BOM, UTF-8, else cp1252 (Windows Latin-1).
+
+    Norwegian sources come in these three; charset-normalizer is asked only when the bytes are
+    neither valid UTF-8 nor plausible cp1252.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        raw.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    return best.encoding if best is not None else "latin-1"
+
+
+def read_text(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
+    """Read a text file; return ``(text, encoding_used)``.  ``encoding=None`` detects it."""
+    raw = Path(path).read_bytes()
+    enc = encoding or detect_encoding(raw)
+    try:
+        return raw.decode(enc), enc
+    except UnicodeDecodeError as exc:
+        from .errors import InputError
+
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"cannot decode the file as {enc}; give the right encoding (e.g. --encoding cp1252)",
+            path=path,
+            row=line,
+            expected=f"text in {enc}",
+            found=raw[exc.start : exc.end],
+        ) from None
