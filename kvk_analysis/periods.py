@@ -42,10 +42,14 @@ def parse_quarter(value: object) -> pd.Period:
             year, q = (int(a), int(b)) if order == "yq" else (int(b), int(a))
             return pd.Period(year=year, quarter=q, freq="Q")
     try:
-        return pd.Timestamp(text).to_period("Q")
+        stamp = pd.Timestamp(text)
     except (ValueError, TypeError):
-        pass
-    raise ValueError(f"not a quarter: {value!r} (expected e.g. 2007Q1, 2007K1 or '1. kvartal 2007')")
+        stamp = None
+    if stamp is not None and not pd.isna(stamp):
+        return stamp.to_period("Q")
+    raise ValueError(
+        f"not a quarter: {value!r} (expected e.g. 2007Q1, 2007K1 or '1. kvartal 2007')"
+    )
 
 
 def quarter_index(period: pd.Period | pd.Series | pd.PeriodIndex) -> int | pd.Series:
