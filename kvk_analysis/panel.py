@@ -1,0 +1,561 @@
+"""The analysis panel: municipality x quarter x sector with outcome, cohort and covariates.
+
+:func:`build_panel` takes the tidy sick-leave table (any reader's output) and the cohort
+registry and returns a :class:`Panel`: the DataFrame (columns of the "Analysis panel" table in
+``docs/architecture.md``), a :class:`Balance` report and notes on every choice made.
+
+Conventions (documented once here):
+
+- ``gname`` is the integer quarter index (``year * 4 + quarter - 1``) of the first treated
+  quarter; **0 = never treated**; ``<NA>`` = participant whose cohort is unknown (never
+  guessed; estimators must drop or bound these units).
+- ``event_time = tname - gname`` in quarters; ``<NA>`` for never-treated and unknown cohorts.
+- Units that left the programme stay treated from their first treated quarter on
+  (intention to treat); the date is kept in the extra column ``left``.
+- Units not listed in the registry are coded as never treated.  With an incomplete registry
+  (the 33 documented participants of about 140) that is wrong for the unlisted participants:
+  a note says so.
+- Oslo boroughs in the registry do not make Oslo a participant (sick leave is reported for the
+  municipality); they are listed in the notes.
+- At ``level="merged"`` a group is a participant when any member is; its first treated quarter
+  is the earliest of its members' (noted as partially treated when some members are not).
+- Sector ``all`` rows are made by summing days over the sectors where the source lacks them.
+- ``population`` is the population on 1 January 2007 (before the programme; imputed values
+  flagged by :func:`kvk_analysis.municipalities.load_population` are listed in the notes).
+  ``pre_level`` is the rate of the pre-programme quarters 2005Q1-2006Q4 computed from summed
+  days (the contracted-days-weighted mean rate, percent); ``pre_trend`` is the OLS slope of
+  the quarterly rate over the same quarters, in percentage points per year.
+
+Extra columns after the contract's: ``status`` (of the outcome) and ``left`` (date or NaT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from .cohorts import first_treated_period
+from .errors import InputError
+from .municipalities import (
+    KRISTIANSUND_2008,
+    KRISTIANSUND_PARTS,
+    MappingReport,
+    _merged_targets,
+    code_info,
+    harmonise_codes,
+    load_frame,
+    load_population,
+    merged_frame,
+)
+from .periods import parse_quarter, quarter_index
+
+PANEL_COLUMNS = [
+    "kommunenummer",
+    "kommune",
+    "fylkesnr",
+    "fylke",
+    "period",
+    "tname",
+    "year",
+    "quarter",
+    "sector",
+    "measure",
+    "lost_days",
+    "contracted_days",
+    "employees",
+    "rate",
+    "weight",
+    "participant",
+    "pulje",
+    "cohort_known",
+    "membership_source",
+    "first_treated",
+    "gname",
+    "event_time",
+    "never_treated",
+    "population",
+    "log_pop",
+    "size_group",
+    "pre_level",
+    "pre_trend",
+]
+EXTRA_COLUMNS = ["status", "left"]
+SUM_COLUMNS = ("lost_days", "contracted_days", "employees")
+SIZE_BREAKS = (5_000, 20_000)
+SIZE_LABELS = ("<5k", "5-20k", ">=20k")
+PRE_PERIOD = ("2005Q1", "2006Q4")
+POPULATION_YEAR = 2007
+_STANDARD = {
+    "kommunenummer",
+    "period",
+    "sector",
+    "measure",
+    "lost_days",
+    "contracted_days",
+    "employees",
+    "rate",
+    "status",
+    "source",
+    "kommune",
+    "_line",
+}
+
+
+@dataclass
+class Balance:
+    """Whether the panel is balanced, and which unit x quarter x sector cells lack a rate.
+
+    ``missing`` has columns ``kommunenummer, period, sector`` (cells without a rate among
+    the units present); ``units_absent`` lists frame units with no data at all.
+    """
+
+    balanced: bool
+    n_units: int
+    n_periods: int
+    n_sectors: int
+    n_rows: int
+    expected_rows: int
+    missing: pd.DataFrame
+    units_absent: list[str]
+
+    def summary(self) -> str:
+        """One paragraph for a report's data section."""
+        head = "balanced" if self.balanced else "unbalanced"
+        text = (
+            f"Panel {head}: {self.n_units} units x {self.n_periods} quarters x "
+            f"{self.n_sectors} sectors = {self.expected_rows} cells, {self.n_rows} with a rate."
+        )
+        if len(self.missing):
+            units = self.missing["kommunenummer"].nunique()
+            text += f" {len(self.missing)} cells lack a rate, in {units} units."
+        if self.units_absent:
+            shown = ", ".join(self.units_absent[:10]) + (
+                ", ..." if len(self.units_absent) > 10 else ""
+            )
+            text += f" {len(self.units_absent)} units of the frame have no data ({shown})."
+        return text
+
+
+@dataclass
+class Panel:
+    """The analysis panel with its balance report, code mapping and notes."""
+
+    data: pd.DataFrame
+    balance: Balance
+    mapping: MappingReport
+    notes: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """Balance, mapping and notes as text."""
+        return "\n".join([self.balance.summary(), self.mapping.summary(), *self.notes])
+
+
+def _check_tidy(tidy: pd.DataFrame) -> pd.DataFrame:
+    need = ["kommunenummer", "period", "sector", "measure", "lost_days", "contracted_days"]
+    missing = [c for c in need if c not in tidy.columns]
+    if missing:
+        raise InputError(
+            "the sick-leave table lacks columns",
+            column=missing[0],
+            expected="the tidy table of docs/architecture.md",
+            found=list(tidy.columns),
+        )
+    tidy = tidy.drop(columns=["_line"], errors="ignore").copy()
+    if not isinstance(tidy["period"].dtype, pd.PeriodDtype):
+        try:
+            tidy["period"] = pd.PeriodIndex([parse_quarter(v) for v in tidy["period"]], freq="Q")
+        except ValueError as exc:
+            raise InputError(str(exc), column="period", expected="quarters") from None
+    for col in ("employees", "rate"):
+        if col not in tidy.columns:
+            tidy[col] = np.nan
+    if "status" not in tidy.columns:
+        tidy["status"] = np.where(tidy["lost_days"].notna(), "ok", "missing")
+    for col in SUM_COLUMNS + ("rate",):
+        tidy[col] = pd.to_numeric(tidy[col], errors="raise").astype(float)
+    return tidy
+
+
+def _collapse_dimensions(tidy: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Keep the ``all`` level of extra dimensions (e.g. sex), or sum over them."""
+    for dim in [c for c in tidy.columns if c not in _STANDARD]:
+        if (tidy[dim] == "all").any():
+            tidy = tidy[tidy[dim] == "all"].drop(columns=[dim])
+            notes.append(f"dimension '{dim}': the 'all' rows are used")
+        else:
+            keys = [c for c in tidy.columns if c not in {dim, *SUM_COLUMNS, "rate", "status"}]
+            tidy = _sum_rows(tidy.drop(columns=[dim]), keys)
+            notes.append(f"dimension '{dim}': days summed over its levels")
+    return tidy
+
+
+def _sum_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sum days/employees within ``keys`` (a sum with a missing part is missing); recompute rate."""
+    g = df.groupby(keys, dropna=False, sort=False)
+    out = g[list(SUM_COLUMNS)].sum(min_count=1)
+    nan = (
+        df[list(SUM_COLUMNS)].isna().groupby([df[k] for k in keys], dropna=False, sort=False).any()
+    )
+    out = out.mask(nan.to_numpy())
+    if "status" in df.columns:
+        order = ("confidential", "missing", "not_applicable", "zero", "ok")
+        rank = df["status"].map({s: i for i, s in enumerate(order)}).fillna(0).astype(int)
+        worst = rank.groupby([df[k] for k in keys], dropna=False, sort=False).min()
+        out["status"] = worst.map(dict(enumerate(order))).to_numpy()
+    if "source" in df.columns:
+        out["source"] = g["source"].agg(lambda s: "; ".join(sorted(set(map(str, s))))).to_numpy()
+    con = out["contracted_days"]
+    out["rate"] = out["lost_days"] / con.where(con > 0) * 100
+    return out.reset_index()
+
+
+def _add_sector_all(tidy: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Create sector ``all`` rows by summing the sectors where the source lacks them."""
+    keys = [
+        c for c in tidy.columns if c not in {"sector", *SUM_COLUMNS, "rate", "status", "source"}
+    ]
+    has_all = tidy[tidy["sector"] == "all"][keys].drop_duplicates()
+    parts = tidy[tidy["sector"] != "all"]
+    if parts.empty:
+        return tidy
+    marker = parts.merge(has_all.assign(_has=True), on=keys, how="left")["_has"].fillna(False)
+    todo = parts[~marker.to_numpy().astype(bool)]
+    if todo.empty:
+        return tidy
+    summed = _sum_rows(todo, keys).assign(sector="all")
+    # a unit-quarter lacking a sector's row gets no 'all' total (it would be too small)
+    n_sectors = parts["sector"].nunique()
+    count = todo.groupby(keys, dropna=False, sort=False)["sector"].nunique().rename("_n")
+    summed = summed.merge(count.reset_index(), on=keys, how="left")
+    short = (summed["_n"] < n_sectors).to_numpy()
+    if short.any():
+        summed.loc[short, [*SUM_COLUMNS, "rate"]] = np.nan
+        summed.loc[short, "status"] = "missing"
+        notes.append(
+            f"{int(short.sum())} unit-quarters lack a sector row: their sector 'all' is missing"
+        )
+    summed = summed.drop(columns="_n")
+    notes.append(
+        f"sector 'all' made by summing days over sectors for {len(summed)} unit-quarters "
+        "(the source has no 'all' rows there)"
+    )
+    return pd.concat([tidy, summed[tidy.columns.intersection(summed.columns)]], ignore_index=True)
+
+
+def _registry_units(
+    registry: pd.DataFrame, level: str, rule: str, notes: list[str]
+) -> pd.DataFrame:
+    """One row per panel unit that participates: pulje, first treated, membership, left."""
+    reg = registry.copy()
+    reg["first_treated"] = first_treated_period(reg, rule)
+    boroughs = reg[reg["is_borough"]]
+    if len(boroughs):
+        notes.append(
+            "Oslo boroughs in the registry ("
+            + ", ".join(
+                f"{c} {n}"
+                for c, n in zip(boroughs["kommunenummer"], boroughs["kommune"], strict=True)
+            )
+            + ") do not make Oslo a participant: sick leave is reported per municipality"
+        )
+    reg = reg[~reg["is_borough"]].copy()
+    targets = _merged_targets(config.MUNICIPALITIES_DIR.resolve())
+
+    def unit(code: str) -> str:
+        info = code_info(code)
+        (to,) = tuple(info.territory) if info is not None and len(info.territory) == 1 else (code,)
+        return targets.get(to, to) if level == "merged" else to
+
+    reg["unit"] = reg["kommunenummer"].map(unit)
+    rows = []
+    for u, sub in reg.groupby("unit", sort=True):
+        ft = sub["first_treated"].dropna()
+        puljer = sub["pulje"].dropna().unique()
+        if len(sub) > 1:
+            what = "merged group" if level == "merged" else "unit"
+            notes.append(
+                f"registry rows {', '.join(sub['kommunenummer'])} form one {what} {u}: "
+                "treated from the earliest first treated quarter"
+            )
+        if len(puljer) > 1 and level == "municipality":
+            raise InputError(
+                f"registry rows {', '.join(sub['kommunenummer'])} become one municipality {u} "
+                f"but have different puljer ({', '.join(map(str, puljer))})",
+                column="pulje",
+                expected="one pulje per 2008 municipality",
+            )
+        rows.append(
+            {
+                "kommunenummer": u,
+                "pulje": sorted(puljer, key=["I", "II", "III", "IV"].index)[0]
+                if len(puljer)
+                else pd.NA,
+                "first_treated": ft.min() if len(ft) else pd.NaT,
+                "membership_source": "simulated"
+                if (sub["membership_source"] == "simulated").any()
+                else "documented",
+                "left": sub["left"].max() if sub["left"].notna().all() else pd.NaT,
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["kommunenummer", "pulje", "first_treated", "membership_source", "left"]
+    )
+    out["first_treated"] = out["first_treated"].astype("period[Q-DEC]")
+    out["left"] = pd.to_datetime(out["left"]).astype("datetime64[ns]")
+    return out
+
+
+def _population(level: str, population: pd.DataFrame | None, notes: list[str]) -> pd.Series:
+    pop = load_population(impute=True) if population is None else population
+    pop = pop[pop["year"] == POPULATION_YEAR]
+    series = pop.set_index("kommunenummer")["population"].astype(float)
+    imputed = (
+        sorted(pop.loc[pop["imputed"].astype(bool), "kommunenummer"]) if "imputed" in pop else []
+    )
+    # the 2008 unit 1505 is 1503 + 1556 (its own value before 2008 is a back-cast)
+    parts = [c for c in KRISTIANSUND_PARTS if c in series.index]
+    if parts:
+        series[KRISTIANSUND_2008] = series[parts].sum()
+    if level == "merged":
+        targets = _merged_targets(config.MUNICIPALITIES_DIR.resolve())
+        series = series[series.index.isin(list(targets))].groupby(lambda c: targets[c]).sum()
+    if imputed:
+        notes.append(
+            f"population 1 January {POPULATION_YEAR} imputed (flagged in load_population) for "
+            + ", ".join(imputed)
+        )
+    return series
+
+
+def _pre_covariates(data: pd.DataFrame, pre: tuple[str, str]) -> pd.DataFrame:
+    lo, hi = parse_quarter(pre[0]), parse_quarter(pre[1])
+    window = data[(data["period"] >= lo) & (data["period"] <= hi)]
+    keys = ["kommunenummer", "sector"]
+    if window.empty:
+        return pd.DataFrame(columns=[*keys, "pre_level", "pre_trend"])
+    ok = window[window["lost_days"].notna() & window["contracted_days"].notna()]
+    sums = ok.groupby(keys)[["lost_days", "contracted_days"]].sum()
+    level = (
+        sums["lost_days"] / sums["contracted_days"].where(sums["contracted_days"] > 0) * 100
+    ).rename("pre_level")
+    w = window[window["rate"].notna()].assign(t=lambda d: d["tname"] / 4.0)
+    g = w.groupby(keys)
+    n = g["t"].count()
+    tm, ym = g["t"].transform("mean"), g["rate"].transform("mean")
+    cov = ((w["t"] - tm) * (w["rate"] - ym)).groupby([w[k] for k in keys]).sum()
+    var = ((w["t"] - tm) ** 2).groupby([w[k] for k in keys]).sum()
+    trend = (cov / var.where((var > 0) & (n >= 2))).rename("pre_trend")
+    return pd.concat([level, trend], axis=1).reset_index()
+
+
+def build_panel(
+    tidy: pd.DataFrame,
+    registry: pd.DataFrame,
+    *,
+    measure: str = "total",
+    rule: str = "programme_start",
+    start: str = config.DEFAULT_START,
+    end: str = config.DEFAULT_END,
+    level: str = "municipality",
+    population: pd.DataFrame | None = None,
+    frame: pd.DataFrame | None = None,
+    vintage: str = "as_of_period",
+    pre_period: tuple[str, str] = PRE_PERIOD,
+) -> Panel:
+    """Build the analysis panel from the tidy sick-leave table and the cohort registry.
+
+    Parameters
+    ----------
+    tidy
+        The tidy table (``kvk_analysis.readers.read_sickleave``); codes of any vintage.
+    registry
+        Output of :func:`kvk_analysis.cohorts.read_registry`.
+    measure
+        ``total``, ``self_certified`` or ``doctor_certified``.
+    rule
+        How dates give the first treated quarter (see
+        :func:`kvk_analysis.cohorts.first_treated_period`).
+    start, end
+        First and last quarter kept (inclusive).
+    level
+        ``municipality`` (2008 frame, 430 units) or ``merged`` (see
+        :func:`kvk_analysis.municipalities.harmonise_codes`).
+    population
+        Long population table as :func:`~kvk_analysis.municipalities.load_population` returns
+        (default: that function's output with imputation).
+    frame
+        Unit frame with ``kommunenummer, kommune, fylkesnr, fylke`` (default: the 2008 frame or
+        the merged frame).
+    vintage
+        Passed to :func:`~kvk_analysis.municipalities.harmonise_codes`.
+    pre_period
+        Quarters for ``pre_level`` and ``pre_trend``.
+
+    Returns
+    -------
+    Panel
+        ``data`` (one row per unit x quarter x sector present in the data, sector ``all``
+        included; rates in percent), ``balance``, ``mapping`` and ``notes``.
+    """
+    notes: list[str] = []
+    tidy = _check_tidy(tidy)
+    measures = sorted(set(tidy["measure"].astype(str)))
+    if measure not in measures:
+        raise InputError(
+            "the measure is not in the sick-leave table",
+            column="measure",
+            expected=" | ".join(measures),
+            found=measure,
+        )
+    lo, hi = parse_quarter(start), parse_quarter(end)
+    data = tidy[(tidy["measure"] == measure) & (tidy["period"] >= lo) & (tidy["period"] <= hi)]
+    if data.empty:
+        raise InputError(
+            f"no rows for measure '{measure}' between {lo} and {hi}",
+            column="period",
+            expected=f"quarters between {lo} and {hi}",
+            found=f"{tidy['period'].min()} to {tidy['period'].max()}",
+        )
+    data = _collapse_dimensions(data, notes)
+    data, mapping = harmonise_codes(data, level=level, vintage=vintage)
+    data = _add_sector_all(data, notes)
+    dup = data.duplicated(["kommunenummer", "period", "sector"])
+    if dup.any():
+        r = data[dup].iloc[0]
+        raise InputError(
+            "more than one row per unit, quarter and sector after harmonising codes",
+            column="kommunenummer",
+            expected="one row per kommunenummer x period x sector x measure",
+            found=f"{r['kommunenummer']} {r['period']} {r['sector']}",
+        )
+
+    if frame is None:
+        frame = load_frame(2008) if level == "municipality" else merged_frame()
+    frame = frame[["kommunenummer", "kommune", "fylkesnr", "fylke"]]
+    data = data.drop(columns=["kommune", "source"], errors="ignore").merge(
+        frame, on="kommunenummer", how="left"
+    )
+    if data["kommune"].isna().any():
+        bad = sorted(set(data.loc[data["kommune"].isna(), "kommunenummer"]))
+        raise InputError(
+            "units not in the analysis frame",
+            column="kommunenummer",
+            expected="units of the 2008 frame",
+            found=", ".join(bad[:10]),
+        )
+    data["period"] = data["period"].astype("period[Q-DEC]")
+    data["tname"] = quarter_index(data["period"])
+    data["year"] = data["period"].dt.year.astype("int64")
+    data["quarter"] = data["period"].dt.quarter.astype("int64")
+    data["weight"] = data["contracted_days"]
+
+    units = _registry_units(registry, level, rule, notes)
+    data = data.merge(units, on="kommunenummer", how="left")
+    data["participant"] = data["membership_source"].notna()
+    data["membership_source"] = data["membership_source"].fillna("not_listed").astype(str)
+    data["pulje"] = data["pulje"].astype("string")
+    data["cohort_known"] = data["first_treated"].notna()
+    g = pd.Series(pd.NA, index=data.index, dtype="Int64")
+    known = data["cohort_known"].to_numpy()
+    g[~data["participant"].to_numpy()] = 0
+    g[known] = quarter_index(data.loc[known, "first_treated"]).to_numpy()
+    data["gname"] = g
+    data["event_time"] = (data["tname"].astype("Int64") - data["gname"]).where(known)
+    data["event_time"] = data["event_time"].astype("Int64")
+    data["never_treated"] = ~data["participant"]
+    if level == "merged" and len(units):
+        targets = _merged_targets(config.MUNICIPALITIES_DIR.resolve())
+        groups = pd.Series(targets).value_counts()
+        multi = [u for u in units["kommunenummer"] if groups.get(u, 1) > 1]
+        if multi:
+            notes.append(
+                "merged groups with at least one participant are treated as participants "
+                f"(possibly partially treated): {', '.join(multi)}"
+            )
+    no_data = sorted(set(units["kommunenummer"]) - set(data["kommunenummer"]))
+    if no_data:
+        notes.append(f"registry units without sick-leave data: {', '.join(no_data)}")
+    n_part = int(units["kommunenummer"].nunique())
+    if not (registry["membership_source"] == "simulated").any() and n_part < 138:
+        notes.append(
+            f"the registry lists {n_part} participants of about 138-140: units not listed are "
+            "coded never treated although many of them participated (use the panel for "
+            "descriptive work or complete the registry)"
+        )
+    unknown = units.loc[units["first_treated"].isna(), "kommunenummer"].tolist()
+    if unknown:
+        notes.append(f"{len(unknown)} participants have an unknown cohort (gname <NA>)")
+    left = units.loc[units["left"].notna(), "kommunenummer"].tolist()
+    if left:
+        notes.append(
+            f"{len(left)} units left the programme ({', '.join(left)}): kept treated "
+            "from their first treated quarter (intention to treat); see column 'left'"
+        )
+
+    pop = _population(level, population, notes)
+    data["population"] = data["kommunenummer"].map(pop).astype(float)
+    data["log_pop"] = np.log(data["population"])
+    size = pd.cut(
+        data["population"],
+        bins=[-np.inf, SIZE_BREAKS[0], SIZE_BREAKS[1], np.inf],
+        labels=list(SIZE_LABELS),
+        right=False,
+    )
+    data["size_group"] = (
+        size.astype("string").astype(object).where(size.notna(), None).astype("str")
+    )
+    data.loc[size.isna().to_numpy(), "size_group"] = pd.NA
+    pre = _pre_covariates(data, pre_period)
+    data = data.merge(pre, on=["kommunenummer", "sector"], how="left")
+    if data["pre_level"].isna().all():
+        notes.append(f"no data in {pre_period[0]}-{pre_period[1]}: pre_level and pre_trend are NaN")
+
+    data["measure"] = data["measure"].astype(str)
+    data["sector"] = data["sector"].astype(str)
+    data = data[PANEL_COLUMNS + EXTRA_COLUMNS].sort_values(
+        ["kommunenummer", "sector", "period"], ignore_index=True
+    )
+    balance = panel_balance(data, frame)
+    params = {
+        "measure": measure,
+        "rule": rule,
+        "start": str(lo),
+        "end": str(hi),
+        "level": level,
+        "vintage": vintage,
+        "pre_period": list(pre_period),
+        "population_year": POPULATION_YEAR,
+    }
+    return Panel(data, balance, mapping, notes, params)
+
+
+def panel_balance(data: pd.DataFrame, frame: pd.DataFrame | None = None) -> Balance:
+    """Balance of a panel: cells (unit x quarter x sector) without a rate, units absent.
+
+    The expected grid is every unit present x every quarter from the first to the last
+    present x every sector present.
+    """
+    units = sorted(set(data["kommunenummer"]))
+    periods = pd.period_range(data["period"].min(), data["period"].max(), freq="Q")
+    sectors = sorted(set(data["sector"]))
+    grid = pd.MultiIndex.from_product(
+        [units, periods, sectors], names=["kommunenummer", "period", "sector"]
+    )
+    have = data.loc[data["rate"].notna(), ["kommunenummer", "period", "sector"]]
+    have_idx = pd.MultiIndex.from_frame(have)
+    missing = grid.difference(have_idx).to_frame(index=False)
+    absent = sorted(set(frame["kommunenummer"]) - set(units)) if frame is not None else []
+    return Balance(
+        balanced=missing.empty and not absent,
+        n_units=len(units),
+        n_periods=len(periods),
+        n_sectors=len(sectors),
+        n_rows=len(have_idx.unique()),
+        expected_rows=len(grid),
+        missing=missing,
+        units_absent=absent,
+    )
