@@ -1,0 +1,81 @@
+"""Sick-leave readers: every source into one tidy long table (docs/architecture.md).
+
+>>> from kvk_analysis.readers import read_sickleave
+>>> tidy = read_sickleave("data/raw/demo/ks_sickleave_demo.csv")      # doctest: +SKIP
+>>> tidy.attrs["source"], tidy.attrs["encoding"], tidy.attrs["notes"]  # doctest: +SKIP
+
+Per-source readers return the table *with* the ``_line`` column (file line of each row, for
+error messages); :func:`read_sickleave` validates with :func:`kvk_analysis.schema.validate_tidy`
+and drops it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .detect import SOURCES, detect_source
+from .ks import read_ks, read_ks_employee
+from .ssb_csv import read_ssb_csv
+from .ssb_jsonstat import read_ssb_jsonstat
+from .ssb_table import read_ssb_table
+from .tidy import aggregate, missing_summary
+
+__all__ = [
+    "SOURCES",
+    "aggregate",
+    "detect_source",
+    "missing_summary",
+    "read_ks",
+    "read_ks_employee",
+    "read_sickleave",
+    "read_ssb_csv",
+    "read_ssb_jsonstat",
+    "read_ssb_table",
+]
+
+_READERS = {
+    "ks": read_ks,
+    "ks-employee": read_ks_employee,
+    "ssb-csv": read_ssb_csv,
+    "ssb-jsonstat": read_ssb_jsonstat,
+    "ssb-table": read_ssb_table,
+}
+
+
+def read_sickleave(
+    path: str | Path,
+    source: str = "auto",
+    encoding: str | None = None,
+    *,
+    validate: bool = True,
+    valid_codes: set[str] | None = None,
+    period_range: tuple[object, object] | None = None,
+    **options: object,
+) -> pd.DataFrame:
+    """Read any sick-leave source into the tidy table (rates in percent, days in days).
+
+    ``source``: ``auto`` (detected from the content, see :func:`detect_source`) or one of
+    :data:`SOURCES`.  ``encoding``: ``None`` detects UTF-8 (with or without BOM) or cp1252.
+    With ``validate`` the table is checked (:func:`kvk_analysis.schema.validate_tidy`, with
+    ``valid_codes`` and ``period_range`` if given) and ``_line`` is dropped.  ``df.attrs``
+    holds ``source``, ``detected`` (True if chosen by ``auto``), ``encoding``, ``path`` and
+    ``notes`` (title, left-out rows, footnotes, data-quality remarks).  Other keyword
+    ``options`` go to the source's reader (e.g. ``by_sex=True`` for ``ks-employee``).
+    """
+    from ..errors import InputError
+    from ..schema import validate_tidy
+
+    detected = source == "auto"
+    if detected:
+        source = detect_source(path)
+    if source not in _READERS:
+        raise InputError(
+            "unknown source", path=path, expected="one of auto, " + ", ".join(SOURCES), found=source
+        )
+    df = _READERS[source](path, encoding=encoding, **options)
+    df.attrs["detected"] = detected
+    if validate:
+        df = validate_tidy(df, path=path, valid_codes=valid_codes, period_range=period_range)
+    return df

@@ -1,0 +1,107 @@
+"""Which reader fits a file: decided from its content, the extension only breaks ties."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from ..errors import InputError
+from ..fileio import detect_encoding
+from . import _text
+
+__all__ = ["SOURCES", "detect_source"]
+
+#: Source names accepted by :func:`kvk_analysis.readers.read_sickleave`.
+SOURCES = ("ks", "ks-employee", "ssb-csv", "ssb-jsonstat", "ssb-table")
+
+_SNIFF = 256 * 1024
+_TABLE_ROW = re.compile(r"^\s*\|?\s*\d{4}\s*\|?\s+\S.*?(\d[\d  ]*,\d|\s-\s|\|)", re.MULTILINE)
+_QUARTER = re.compile(r"\d\.\s*kv(artal|\.)\s*\d{4}|\d{4}\s*[KQ][1-4]", re.IGNORECASE)
+
+
+def _ks_kind(header: list[object]) -> str | None:
+    names = {_text.norm_header(h) for h in header}
+    if {"kommunenr", "kvartal", "sektor"} <= names:
+        return "ks-employee" if "ansattnr" in names else "ks"
+    return None
+
+
+def detect_source(path: str | Path) -> str:
+    """Return ``ks``, ``ks-employee``, ``ssb-csv``, ``ssb-jsonstat`` or ``ssb-table`` for a file.
+
+    Looks at the content: an xlsx workbook or ``;`` text whose header has ``Kommunenr``,
+    ``Kvartal`` and ``Sektor`` is KS (employee-level if it has ``Ansattnr``); a JSON object
+    with ``dimension`` and ``value`` is JSON-stat; an HTML ``<table>`` or text with rows like
+    ``0101 Halden  17 923 ...`` under a quarter heading is a published SSB table; quoted
+    ``;``-separated rows with region labels and quarters are a StatBank CSV.  Raises
+    :class:`InputError` if none fits.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path, expected="an existing file")
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF)
+    if head.startswith(b"PK\x03\x04"):
+        from .ks import xlsx_rows
+
+        rows = xlsx_rows(path)
+        kind = _ks_kind(rows[0][1]) if rows else None
+        if kind:
+            return kind
+        raise InputError(
+            "an xlsx file, but its first row is not a KS header",
+            path=path,
+            row=rows[0][0] if rows else 1,
+            expected="a header with Kommunenr, Kvartal and Sektor",
+            found=rows[0][1] if rows else None,
+        )
+    cut = head.rfind(b"\n") if len(head) == _SNIFF else -1
+    sample = head[: cut + 1] if cut > 0 else head
+    text = sample.decode(detect_encoding(sample), errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            obj = json.loads(
+                path.read_text(encoding=detect_encoding(path.read_bytes())).lstrip("\ufeff")
+            )
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            obj = None
+        if isinstance(obj, dict) and (
+            ("dimension" in obj and "value" in obj)
+            or any(isinstance(v, dict) and "dimension" in v for v in obj.values())
+        ):
+            return "ssb-jsonstat"
+        raise InputError(
+            "a JSON file, but not JSON-stat",
+            path=path,
+            expected="a JSON-stat dataset with 'dimension' and 'value'",
+        )
+    if re.search(r"<\s*(table|html)", text, re.IGNORECASE):
+        return "ssb-table"
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if lines:
+        first = next(csv.reader([lines[0]], delimiter=";"))
+        kind = _ks_kind(first)
+        if kind:
+            return kind
+    quoted = sum(ln.lstrip().startswith('"') and any(d in ln for d in ";,\t") for ln in lines)
+    if quoted >= 2 and _QUARTER.search(text):
+        return "ssb-csv"
+    if len(_TABLE_ROW.findall(text)) >= 2 and _QUARTER.search(text):
+        return "ssb-table"
+    if (
+        sum(";" in ln for ln in lines) >= 2
+        and _QUARTER.search(text)
+        and re.search(r"\d{4} \S", text)
+    ):
+        return "ssb-csv"
+    raise InputError(
+        "cannot tell what kind of sick-leave file this is",
+        path=path,
+        row=1,
+        expected="a KS extract (header Kommunenr;Kvartal;Sektor;...), an SSB StatBank CSV or "
+        "JSON-stat export, or a published SSB table; give --source to choose",
+        found=lines[0][:80] if lines else "(empty file)",
+    )

@@ -1,0 +1,520 @@
+"""KS payroll-register extracts (PAI register): aggregate and employee-level forms.
+
+The format is fixed in docs/architecture.md ("KS payroll-register extract").  Aggregate rows
+(municipality x quarter x sector) become three tidy rows each: ``self_certified`` (egenmeldt),
+``doctor_certified`` (legemeldt) and ``total`` (their sum; missing if either part is).
+
+The employee-level form (one row per employee x quarter) can hold tens of millions of rows.
+It is streamed with ``pyarrow.csv.open_csv`` in blocks: numbers are read as strings, the
+decimal comma (and any space thousands separator) is replaced and the column cast to float64
+in Arrow, each block is grouped in Arrow, and the small per-block sums are re-grouped as they
+accumulate.  No per-employee Python object is made; memory is one block plus the sums.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from . import _text
+from .tidy import combine_status, finish
+
+__all__ = ["read_ks", "read_ks_employee", "KS_AGGREGATE_HEADER", "KS_EMPLOYEE_HEADER"]
+
+KS_AGGREGATE_HEADER = [
+    "Kommunenr", "Kommune", "Kvartal", "Sektor", "Antall ansatte", "Avtalte dagsverk",
+    "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt",
+]  # fmt: skip
+KS_EMPLOYEE_HEADER = [
+    "Kommunenr", "Kvartal", "Sektor", "Ansattnr", "Kjonn", "Stillingsprosent",
+    "Avtalte dagsverk", "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt",
+]  # fmt: skip
+
+_AGG_REQUIRED = {
+    "code": "Kommunenr",
+    "quarter": "Kvartal",
+    "sector": "Sektor",
+    "employees": "Antall ansatte",
+    "contracted": "Avtalte dagsverk",
+    "self": "Tapte dagsverk egenmeldt",
+    "doctor": "Tapte dagsverk legemeldt",
+}
+_EMP_REQUIRED = {
+    "code": "Kommunenr",
+    "quarter": "Kvartal",
+    "sector": "Sektor",
+    "contracted": "Avtalte dagsverk",
+    "self": "Tapte dagsverk egenmeldt",
+    "doctor": "Tapte dagsverk legemeldt",
+}
+_EMP_OPTIONAL = {"sex": "Kjonn", "employee": "Ansattnr", "fte": "Stillingsprosent"}
+
+#: Where each tidy value column comes from, for error messages (``df.attrs["source_columns"]``).
+SOURCE_COLUMNS = {
+    "lost_days": {
+        "self_certified": "Tapte dagsverk egenmeldt",
+        "doctor_certified": "Tapte dagsverk legemeldt",
+        "total": "Tapte dagsverk egenmeldt + Tapte dagsverk legemeldt",
+    },
+    "contracted_days": "Avtalte dagsverk",
+    "employees": "Antall ansatte",
+    "rate": "(computed from the days)",
+    "kommunenummer": "Kommunenr",
+    "period": "Kvartal",
+    "sector": "Sektor",
+}
+
+_SEX = {"k": "female", "kvinne": "female", "kvinner": "female", "f": "female",
+        "m": "male", "mann": "male", "menn": "male",
+        "alle": "all", "begge kjønn": "all"}  # fmt: skip
+
+
+def is_xlsx(path: str | Path) -> bool:
+    """True if the file is a zip container (xlsx), whatever its extension."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def xlsx_rows(path: str | Path) -> list[tuple[int, list[object]]]:
+    """Rows of the first sheet as ``[(spreadsheet_row, values), ...]``, blank rows skipped."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise InputError(
+            f"cannot open the workbook ({exc})", path=path, expected="an xlsx file"
+        ) from None
+    try:
+        ws = wb.worksheets[0]
+        rows = []
+        for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            vals = ["" if v is None else v for v in values]
+            if any(str(v).strip() for v in vals):
+                rows.append((i, vals))
+        return rows
+    finally:
+        wb.close()
+
+
+def _table(
+    path: str | Path, encoding: str | None
+) -> tuple[list[object], pd.DataFrame, np.ndarray, str]:
+    """Header, body (object columns) and line numbers of a KS CSV or xlsx file."""
+    if is_xlsx(path):
+        rows, enc = xlsx_rows(path), "xlsx"
+    else:
+        rows, enc = _text.read_delimited(path, encoding, ";")
+    if not rows:
+        raise InputError("the file is empty", path=path, expected="a header line and data rows")
+    header_line, header = rows[0]
+    if len(rows) == 1:
+        raise InputError(
+            "the file has a header but no data rows",
+            path=path,
+            row=header_line,
+            expected="data rows",
+        )
+    width = len(header)
+    body = []
+    for line, fields in rows[1:]:
+        if len(fields) != width:
+            # Trailing empty cells (xlsx) are harmless; anything else is a broken row.
+            if len(fields) > width and not any(str(f).strip() for f in fields[width:]):
+                fields = fields[:width]
+            else:
+                raise InputError(
+                    "wrong number of fields",
+                    path=path,
+                    row=line,
+                    expected=f"{width} ';'-separated fields as in the header",
+                    found=len(fields),
+                )
+        body.append(fields)
+    frame = pd.DataFrame(body, columns=range(width), dtype=object)
+    lines = np.array([line for line, _ in rows[1:]], dtype=np.int64)
+    return header, frame, lines, enc
+
+
+def read_ks(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read a KS aggregate extract (CSV ``;`` with decimal commas, or xlsx) into the tidy table.
+
+    One tidy row per municipality x quarter x sector x measure (``self_certified``,
+    ``doctor_certified``, ``total``); ``lost_days``/``contracted_days`` in days, ``employees``
+    a head count, ``rate`` in percent computed from the days.  Empty cells are ``missing``,
+    ``:`` is ``confidential``.  The frame keeps ``_line`` (see :mod:`.tidy`).
+    """
+    header, body, lines, enc = _table(path, encoding)
+    cols = _text.match_columns(header, _AGG_REQUIRED, {"name": "Kommune"}, path=path)
+    name = {k: str(header[i]).replace("\ufeff", "").strip() for k, i in cols.items()}
+
+    def num(key: str) -> tuple[pd.Series, pd.Series]:
+        return _text.parse_numbers_located(body[cols[key]], lines, path=path, column=name[key])
+
+    code = _text.codes_located(body[cols["code"]], lines, path=path, column=name["code"])
+    period = _text.parse_quarters_located(
+        body[cols["quarter"]], lines, path=path, column=name["quarter"]
+    )
+    sector = _text.sectors_located(body[cols["sector"]], lines, path=path, column=name["sector"])
+    employees, _ = num("employees")
+    contracted, st_c = num("contracted")
+    self_days, st_s = num("self")
+    doctor_days, st_d = num("doctor")
+    base = pd.DataFrame(
+        {
+            "kommunenummer": code,
+            "period": period,
+            "sector": sector,
+            "contracted_days": contracted,
+            "employees": employees,
+            "_line": lines,
+        }
+    )
+    total = self_days + doctor_days  # NaN if either is missing
+    parts = []
+    for measure, lost, status in (
+        ("self_certified", self_days, combine_status(st_s, st_c)),
+        ("doctor_certified", doctor_days, combine_status(st_d, st_c)),
+        ("total", total, combine_status(st_s, st_d, st_c)),
+    ):
+        status = status.where(~((status == "zero") & (lost > 0)), "ok")
+        parts.append(base.assign(measure=measure, lost_days=lost, status=status))
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["_line", "measure"], kind="stable")
+    tidy = finish(out, f"ks:{Path(path).name}")
+    notes = []
+    raw_codes = body[cols["code"]].astype(str).str.strip()
+    padded = int((raw_codes.str.len() < 4).sum())
+    if padded:
+        notes.append(
+            f"{padded} municipality numbers had fewer than four digits (a spreadsheet drops the "
+            "leading zero) and were padded with zeros, e.g. 101 -> 0101"
+        )
+    tidy.attrs.update(
+        source="ks", encoding=enc, path=str(path), notes=notes, source_columns=SOURCE_COLUMNS
+    )
+
+    return tidy
+
+
+# --------------------------------------------------------------------------- employee level
+
+
+def read_ks_employee(
+    path: str | Path,
+    encoding: str | None = None,
+    *,
+    by_sex: bool = False,
+    block_size: int = 1 << 22,
+) -> pd.DataFrame:
+    """Aggregate a KS employee-level extract (one row per employee x quarter) to the tidy table.
+
+    Sums contracted and lost days per municipality x quarter x sector (x sex if ``by_sex``;
+    ``Kjonn`` ``K``/``M`` -> ``female``/``male``); ``employees`` counts rows.  A group with any
+    empty day cell gets NaN for that sum and status ``missing``.  CSV files are streamed in
+    Arrow blocks of ``block_size`` bytes (see module docstring); xlsx files (at most about a
+    million rows) are read whole.  ``_line`` is ``<NA>``: a sum has no single line, and bad
+    cells are located by a second pass over the file when an error is raised.
+    """
+    if is_xlsx(path):
+        sums, enc = _employee_xlsx(path, by_sex)
+    else:
+        sums, enc = _employee_arrow(path, encoding, by_sex, block_size)
+    return _employee_tidy(sums, path, enc, by_sex)
+
+
+def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int]:
+    """The first non-blank line, decoded on its own (the rest may be huge)."""
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode(encoding).lstrip("\ufeff").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise _undecodable(path, encoding) from None
+            if line.strip():
+                return next(csv.reader([line], delimiter=";")), line_no
+    raise InputError("the file is empty", path=path, expected="a header line and data rows")
+
+
+def _locate(
+    path: str | Path, encoding: str, skip: int, test
+) -> tuple[int | None, list[str] | None]:
+    """First ``(line, fields)`` after the header for which ``test(fields)`` is true."""
+    for line_no, line in _text.iter_lines(path, encoding):
+        if line_no <= skip or not line.strip():
+            continue
+        fields = next(csv.reader([line], delimiter=";"))
+        if test(fields):
+            return line_no, fields
+    return None, None
+
+
+def _employee_arrow(
+    path: str | Path, encoding: str | None, by_sex: bool, block_size: int
+) -> tuple[pd.DataFrame, str]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    enc = encoding or _text.sniff_encoding(path)
+    header, header_line = _employee_header(path, enc)
+    required = dict(_EMP_REQUIRED)
+    if by_sex:
+        required["sex"] = "Kjonn"
+    cols = _text.match_columns(header, required, _EMP_OPTIONAL, path=path, row=header_line)
+    width = len(header)
+    names = [f"c{i}" for i in range(width)]
+    key_names = ["code", "quarter", "sector"] + (["sex"] if by_sex else [])
+    num_names = ["contracted", "self", "doctor"]
+    use = {f"c{cols[k]}": k for k in key_names + num_names}
+    arrow_enc = "utf8" if enc.replace("-", "").replace("_", "").lower().startswith("utf8") else enc
+
+    def arrow_error(exc: Exception) -> InputError:
+        if "utf8" in str(exc).lower() or "decode" in str(exc).lower():
+            return _undecodable(path, enc)
+        line, fields = _locate(path, enc, header_line, lambda f: len(f) != width)
+        return InputError(
+            f"malformed row ({str(exc).splitlines()[0]})",
+            path=path,
+            row=line,
+            expected=f"{width} ';'-separated fields as in the header",
+            found=len(fields) if fields is not None else None,
+        )
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=header_line,
+                block_size=block_size,
+                encoding=arrow_enc,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=";"),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                include_columns=list(use),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise arrow_error(exc) from None
+    no_skip = pc.ScalarAggregateOptions(skip_nulls=False, min_count=0)
+    sum_specs = [(n, "sum", no_skip) for n in num_names]
+    partials: list[pa.Table] = []
+    pending = 0
+
+    def rename(agg: pa.Table) -> pa.Table:
+        names = [
+            "n" if c in ("n_sum", f"{key_names[0]}_count") else c.removesuffix("_sum")
+            for c in agg.column_names
+        ]
+        return agg.rename_columns(names).select(key_names + num_names + ["n"])
+
+    def reduce(tables: list[pa.Table]) -> pa.Table:
+        t = pa.concat_tables(tables)
+        agg = t.group_by(key_names, use_threads=False).aggregate(
+            [(n, "sum", no_skip) for n in num_names] + [("n", "sum")]
+        )
+        return rename(agg)
+
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise arrow_error(exc) from None
+        arrays = {}
+        for src, key in use.items():
+            arr = batch.column(src)
+            if key in num_names:
+                arr = _arrow_number(
+                    arr, pa, pc, path, enc, header_line, cols[key], header[cols[key]]
+                )
+            else:
+                arr = pc.utf8_trim_whitespace(arr)
+            arrays[key] = arr
+        table = pa.table(arrays)
+        agg = table.group_by(key_names, use_threads=False).aggregate(
+            sum_specs + [(key_names[0], "count", pc.CountOptions("all"))]
+        )
+        agg = rename(agg)
+        partials.append(agg)
+        pending += agg.num_rows
+        if pending > 2_000_000 or len(partials) > 64:
+            partials = [reduce(partials)]
+            pending = partials[0].num_rows
+    if not partials:
+        raise InputError(
+            "the file has no data rows", path=path, expected="one row per employee and quarter"
+        )
+    sums = reduce(partials).to_pandas()
+    sums.attrs["header"] = header
+    sums.attrs["columns"] = cols
+    sums.attrs["header_line"] = header_line
+    return sums, enc
+
+
+def _undecodable(path: str | Path, enc: str) -> InputError:
+    """Find the first line that does not decode, streaming the raw bytes."""
+    with open(path, "rb") as fh:
+        offset = 0
+        for raw_line in fh:
+            try:
+                raw_line.decode(enc)
+            except UnicodeDecodeError as exc:
+                fh.seek(0)
+                head = fh.read(offset + len(raw_line))
+                shifted = UnicodeDecodeError(
+                    exc.encoding, exc.object, offset + exc.start, offset + exc.end, exc.reason
+                )
+                return _text.undecodable_error(path, head, shifted, enc, ";")
+            offset += len(raw_line)
+    return InputError(f"cannot decode the file as {enc}", path=path, expected=f"text in {enc}")
+
+
+def _arrow_number(arr, pa, pc, path, enc, header_line, col_index, col_name):
+    """Decimal-comma strings -> float64 in Arrow; empty -> null; a bad cell -> InputError."""
+    # Empty cells are already null (ConvertOptions.null_values).  Try the cheap path first;
+    # only if it fails strip space thousands separators, and only then look for the culprit.
+    cleaned = pc.replace_substring(arr, ",", ".")
+    for attempt in range(2):
+        try:
+            return pc.cast(cleaned, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            if attempt == 0:
+                cleaned = pc.replace_substring_regex(cleaned, "[ \u00a0\u202f\u2009]", "")
+
+    def bad(fields: list[str]) -> bool:
+        s = fields[col_index].strip().replace(",", ".") if len(fields) > col_index else ""
+        for sp in " \u00a0\u202f\u2009":
+            s = s.replace(sp, "")
+        if not s:
+            return False
+        try:
+            float(s)
+        except ValueError:
+            return True
+        return False
+
+    line, fields = _locate(path, enc, header_line, bad)
+    raise InputError(
+        "a cell is not a number",
+        path=path,
+        row=line,
+        column=str(col_name),
+        expected="a number with decimal comma, e.g. 61,5",
+        found=fields[col_index] if fields else None,
+    )
+
+
+def _employee_xlsx(path: str | Path, by_sex: bool) -> tuple[pd.DataFrame, str]:
+    header, body, lines, _ = _table(path, None)
+    required = dict(_EMP_REQUIRED)
+    if by_sex:
+        required["sex"] = "Kjonn"
+    cols = _text.match_columns(header, required, _EMP_OPTIONAL, path=path)
+    key_names = ["code", "quarter", "sector"] + (["sex"] if by_sex else [])
+    frame = pd.DataFrame({k: body[cols[k]].astype(str).str.strip() for k in key_names})
+    for k in ["contracted", "self", "doctor"]:
+        frame[k], _ = _text.parse_numbers_located(
+            body[cols[k]], lines, path=path, column=str(header[cols[k]])
+        )
+    frame["_line"] = lines
+    g = frame.groupby(key_names, sort=True)
+    sums = g[["contracted", "self", "doctor"]].sum(min_count=1)
+    for k in ["contracted", "self", "doctor"]:
+        sums.loc[g[k].count() < g.size(), k] = np.nan
+    sums["n"] = g.size()
+    sums = sums.reset_index()
+    first_line = g["_line"].min().reset_index(drop=True)
+    sums.attrs.update(header=header, columns=cols, header_line=1, first_line=first_line.to_numpy())
+    return sums, "xlsx"
+
+
+def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool) -> pd.DataFrame:
+    header, cols = sums.attrs["header"], sums.attrs["columns"]
+    header_line = sums.attrs["header_line"]
+    first = sums.attrs.get("first_line")
+
+    def where(key: str, value: object) -> np.ndarray:
+        """Line numbers for label errors: from the xlsx rows, or by rescanning the CSV."""
+        if first is not None:
+            return first
+        target = "" if value is None or pd.isna(value) else str(value)  # empty cell -> null key
+        line, _ = _locate(
+            path, enc, header_line,
+            lambda f: len(f) > cols[key] and f[cols[key]].strip() == target,
+        )  # fmt: skip
+        return np.full(len(sums), line if line is not None else pd.NA, dtype=object)
+
+    def located(key: str, fn):
+        try:
+            return fn(sums[key], np.full(len(sums), pd.NA, dtype=object))
+        except InputError as exc:
+            lines = where(key, exc.found)
+            return fn(sums[key], lines)
+
+    name = {k: str(header[i]).replace("\ufeff", "").strip() for k, i in cols.items()}
+    code = located("code", lambda s, ln: _text.codes_located(s, ln, path=path, column=name["code"]))
+    period = located(
+        "quarter",
+        lambda s, ln: _text.parse_quarters_located(s, ln, path=path, column=name["quarter"]),
+    )
+    sector = located(
+        "sector", lambda s, ln: _text.sectors_located(s, ln, path=path, column=name["sector"])
+    )
+    base = pd.DataFrame(
+        {
+            "kommunenummer": code,
+            "period": period,
+            "sector": sector,
+            "contracted_days": sums["contracted"].astype(float),
+            "employees": sums["n"].astype(float),
+        }
+    )
+    if by_sex:
+        base["sex"] = located(
+            "sex",
+            lambda s, ln: _text.map_labels_located(
+                s, ln, lambda v: _SEX.get(str(v).strip().lower()), path=path, column=name["sex"],
+                expected="K or M (kvinne/mann)",
+            ),
+        )  # fmt: skip
+    st_c = pd.Series(np.where(base["contracted_days"].isna(), "missing", "ok"), dtype="str")
+    self_days = sums["self"].astype(float)
+    doctor_days = sums["doctor"].astype(float)
+    parts = []
+    for measure, lost in (
+        ("self_certified", self_days),
+        ("doctor_certified", doctor_days),
+        ("total", self_days + doctor_days),
+    ):
+        st = pd.Series(np.where(lost.isna(), "missing", "ok"), dtype="str")
+        parts.append(base.assign(measure=measure, lost_days=lost, status=combine_status(st, st_c)))
+    out = pd.concat(parts, ignore_index=True)
+    keys = ["kommunenummer", "period", "sector"] + (["sex"] if by_sex else []) + ["measure"]
+    out = out.sort_values(keys, kind="stable")
+    tidy = finish(out, f"ks-employee:{Path(path).name}")
+    notes = [
+        f"aggregated {int(sums['n'].sum()):,} employee rows into {len(sums):,} groups"
+        " (employees = rows per group)"
+    ]
+    missing = int(sums[["contracted", "self", "doctor"]].isna().any(axis=1).sum())
+    if missing:
+        notes.append(f"{missing} groups have an empty day cell and are missing")
+    tidy.attrs.update(
+        source="ks-employee",
+        encoding=enc,
+        path=str(path),
+        notes=notes,
+        source_columns={**SOURCE_COLUMNS, "employees": "(rows per group)"},
+    )
+    return tidy

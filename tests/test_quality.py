@@ -1,0 +1,82 @@
+"""Data-quality table: jumps, tiny units, gaps and suppressed cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kvk_analysis.quality import QUALITY_COLUMNS, data_quality_table
+
+
+def tidy(rows: list[tuple]) -> pd.DataFrame:
+    """rows: (kommunenummer, quarter, lost, contracted, employees, status)."""
+    df = pd.DataFrame(
+        rows,
+        columns=["kommunenummer", "period", "lost_days", "contracted_days", "employees", "status"],
+    )
+    df["period"] = pd.PeriodIndex(df["period"], freq="Q")
+    df["sector"], df["measure"], df["source"] = "all", "total", "test"
+    df["rate"] = df["lost_days"] / df["contracted_days"] * 100
+    cols = [
+        "kommunenummer",
+        "period",
+        "sector",
+        "measure",
+        "lost_days",
+        "contracted_days",
+        "employees",
+        "rate",
+        "status",
+        "source",
+    ]
+    return df[cols]
+
+
+def test_each_check_fires_once():
+    df = tidy(
+        [
+            ("0101", "2008Q1", 600.0, 10000.0, 200.0, "ok"),
+            ("0101", "2008Q2", 650.0, 10000.0, 200.0, "ok"),
+            ("0101", "2008Q3", 1300.0, 10000.0, 200.0, "ok"),  # +6.5 pp jump
+            ("0101", "2009Q1", 700.0, 10000.0, 200.0, "ok"),  # 2008Q4 missing; not consecutive
+            ("0104", "2008Q1", 20.0, 300.0, 5.0, "ok"),  # tiny
+            ("0104", "2008Q2", np.nan, 300.0, 5.0, "confidential"),  # tiny + suppressed
+        ]
+    )
+    q = data_quality_table(df)
+    assert list(q.columns) == QUALITY_COLUMNS
+    counts = q["check"].value_counts().to_dict()
+    assert counts == {"tiny_unit": 2, "jump": 1, "gap": 1, "suppressed": 1}
+    jump = q[q["check"] == "jump"].iloc[0]
+    assert jump["period"] == pd.Period("2008Q3") and jump["value"] == 6.5
+    assert "from 2008Q2" in jump["detail"]
+    gap = q[q["check"] == "gap"].iloc[0]
+    assert gap["period"] == pd.Period("2008Q4") and gap["kommunenummer"] == "0101"
+    sup = q[q["check"] == "suppressed"].iloc[0]
+    assert sup["detail"] == "confidential"
+    assert str(q["period"].dtype) == "period[Q-DEC]"
+
+
+def test_thresholds_are_parameters():
+    df = tidy(
+        [
+            ("0101", "2008Q1", 600.0, 10000.0, 200.0, "ok"),
+            ("0101", "2008Q2", 900.0, 10000.0, 200.0, "ok"),
+        ]
+    )
+    assert data_quality_table(df).empty
+    q = data_quality_table(df, jump_pp=2.0, min_employees=500)
+    assert sorted(q["check"]) == ["jump", "tiny_unit", "tiny_unit"]
+    empty = data_quality_table(df)
+    assert list(empty.columns) == QUALITY_COLUMNS
+
+
+def test_units_are_not_mixed():
+    """A jump is only measured within one municipality x sector x measure."""
+    df = tidy(
+        [
+            ("0101", "2008Q1", 600.0, 10000.0, 200.0, "ok"),
+            ("0104", "2008Q2", 1900.0, 10000.0, 200.0, "ok"),
+        ]
+    )
+    assert data_quality_table(df).empty
