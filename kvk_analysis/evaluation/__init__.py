@@ -1,0 +1,44 @@
+"""Evaluation toolkit beyond Callaway-Sant'Anna.
+
+* :func:`before_after_table`: mean sick leave before vs after joining, participants vs
+  comparison, by cohort and sector, with the 2x2 difference and a clustered standard error.
+* :func:`twfe`, :func:`event_study_twfe`: two-way fixed effects DiD (pyfixest), and
+  :func:`bacon_decomposition`: how much of TWFE rests on already-treated controls.
+* :func:`match_controls`: matched comparison group with a balance table.
+* :func:`synth`: single-municipality synthetic control with in-space placebo inference.
+* :func:`sensitivity_table`, :func:`honest_did`: robustness of the overall ATT and
+  Rambachan-Roth bounds on the event study.
+
+Every estimator returns data or result objects and never prints, plots or writes files;
+figures are in :mod:`kvk_analysis.plots`.  Outcome ``rate`` is in percent, effects in
+percentage points.
+"""
+
+from kvk_analysis.evaluation.before_after import before_after_table
+from kvk_analysis.evaluation.matching import MatchResult, match_controls
+from kvk_analysis.evaluation.sensitivity import event_study_vcov, honest_did, sensitivity_table
+from kvk_analysis.evaluation.synth import SynthResult, simplex_least_squares, synth
+from kvk_analysis.evaluation.twfe import (
+    BaconResult,
+    TWFEResult,
+    bacon_decomposition,
+    event_study_twfe,
+    twfe,
+)
+
+__all__ = [
+    "BaconResult",
+    "MatchResult",
+    "SynthResult",
+    "TWFEResult",
+    "bacon_decomposition",
+    "before_after_table",
+    "event_study_twfe",
+    "event_study_vcov",
+    "honest_did",
+    "match_controls",
+    "sensitivity_table",
+    "simplex_least_squares",
+    "synth",
+    "twfe",
+]

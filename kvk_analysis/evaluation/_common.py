@@ -1,0 +1,95 @@
+"""Input checks and small helpers shared by the evaluation estimators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from kvk_analysis.errors import InputError
+
+TIDY_COLUMNS = [
+    "term",
+    "group",
+    "time",
+    "event_time",
+    "estimate",
+    "std_error",
+    "p_value",
+    "conf_low",
+    "conf_high",
+    "band",
+]
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str | None], what: str) -> None:
+    """Raise :class:`InputError` naming the first column of ``columns`` missing from ``data``."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(
+            f"{what} needs a pandas DataFrame", expected="DataFrame", found=type(data).__name__
+        )
+    for col in columns:
+        if col is not None and col not in data.columns:
+            raise InputError(
+                f"{what}: the panel has no column '{col}'",
+                column=col,
+                expected="a column of the analysis panel",
+                found=sorted(map(str, data.columns))[:12],
+            )
+
+
+def require_unit_period_unique(data: pd.DataFrame, idname: str, tname: str, what: str) -> None:
+    """Raise :class:`InputError` if a unit has more than one row in a period.
+
+    The evaluation estimators work on one sector and one measure at a time.
+    """
+    dup = data.duplicated([idname, tname])
+    if dup.any():
+        first = data.loc[dup, [idname, tname]].iloc[0].tolist()
+        raise InputError(
+            f"{what}: more than one row per unit and period (filter the panel to one sector "
+            "and one measure first, e.g. panel[panel.sector == 'all'])",
+            column=idname,
+            expected="one row per unit and period",
+            found=first,
+        )
+
+
+def require_numeric(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """Return ``data[column]`` as float64, raising :class:`InputError` if not numeric."""
+    try:
+        return data[column].to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{what}: column '{column}' must be numeric",
+            column=column,
+            expected="numbers",
+            found=str(data[column].dtype),
+        ) from exc
+
+
+def check_alpha(alpha: float) -> None:
+    """Raise :class:`InputError` unless ``0 < alpha < 1``."""
+    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+        raise InputError("alpha must be between 0 and 1", expected="0 < alpha < 1", found=alpha)
+
+
+def normal_ci(
+    est: np.ndarray | float, se: np.ndarray | float, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-sided p-value and normal confidence limits for estimates ``est`` with errors ``se``."""
+    est = np.asarray(est, dtype=float)
+    se = np.asarray(se, dtype=float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2 * stats.norm.sf(np.abs(est / se))
+    return p, est - z * se, est + z * se
+
+
+def int_col(values: object, n: int) -> pd.Series:
+    """Nullable integer column (all ``<NA>`` when ``values`` is ``None``)."""
+    if values is None:
+        return pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+    return pd.Series(pd.array(values, dtype="Int64"))
