@@ -17,6 +17,7 @@ _LAZY: dict[str, str] = {
     "read_sickleave": "kvk_analysis.readers",
     "read_registry": "kvk_analysis.cohorts",
     "first_treated_period": "kvk_analysis.cohorts",
+    "registry_summary": "kvk_analysis.cohorts",
     "load_frame": "kvk_analysis.municipalities",
     "load_population": "kvk_analysis.municipalities",
     "harmonise_codes": "kvk_analysis.municipalities",
@@ -25,6 +26,17 @@ _LAZY: dict[str, str] = {
     # estimators
     "att_gt": "kvk_analysis.did",
     "aggte": "kvk_analysis.did",
+    # evaluation toolkit
+    "before_after_table": "kvk_analysis.evaluation",
+    "twfe": "kvk_analysis.evaluation",
+    "event_study_twfe": "kvk_analysis.evaluation",
+    "bacon_decomposition": "kvk_analysis.evaluation",
+    "match_controls": "kvk_analysis.evaluation",
+    "synth": "kvk_analysis.evaluation",
+    "sensitivity_table": "kvk_analysis.evaluation",
+    "honest_did": "kvk_analysis.evaluation",
+    # simulated register
+    "scenario": "kvk_analysis.simulate",
 }
 
 

@@ -103,3 +103,10 @@ def test_kvk_version():
         cwd=ROOT,
     )
     assert out.stdout.startswith("kvk ")
+
+
+def test_lazy_public_names_resolve():
+    import kvk_analysis
+
+    for name in kvk_analysis.__all__:
+        assert callable(getattr(kvk_analysis, name)), name

@@ -1,0 +1,283 @@
+"""Helpers that notebooks call to show results in a report (they run inside the kernel).
+
+A report notebook calls :func:`start` once (title, language, simulated-data flag), then shows
+its figures and tables with :func:`figure` and :func:`table`, which number them ("Figur 1: ...",
+"Tabell 2: ..."), and writes generated sentences with :func:`say`.  :func:`start` emits the
+report's metadata as an output of MIME type :data:`META_MIME`, which the renderer
+(:mod:`kvk_analysis.report.render`) reads and removes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .text import check_lang, fmt_int, fmt_num, label
+
+#: MIME type of the output that carries the report metadata from the kernel to the renderer.
+META_MIME = "application/vnd.kvk.report+json"
+
+#: Column names that :func:`table_html` translates (tidy results and panel identifiers).
+COLUMN_KEYS = frozenset(
+    {
+        "kommunenummer",
+        "kommune",
+        "pulje",
+        "sector",
+        "period",
+        "estimate",
+        "std_error",
+        "p_value",
+        "conf_low",
+        "conf_high",
+        "event_time",
+        "group",
+        "time",
+        "term",
+        "rate",
+    }
+)
+
+#: Tables with at most this many rows are kept on one page.
+SHORT_TABLE_ROWS = 25
+
+#: Resolution of embedded figures (PNG).
+FIGURE_DPI = 170
+
+#: Integer columns shown without a thousands separator (years).
+_PLAIN_INT_COLUMNS = frozenset({"year", "år", "aar"})
+
+_STATE: dict[str, Any] = {"lang": "nb", "figure": 0, "table": 0, "inputs": []}
+
+
+def _display(bundle: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> None:
+    from IPython.display import display
+
+    display(dict(bundle), raw=True, metadata=dict(metadata or {}))
+
+
+def start(
+    title: str,
+    *,
+    lang: str = "nb",
+    subtitle: str = "",
+    simulated: bool = False,
+    inputs: Iterable[str | Path] = (),
+) -> None:
+    """Begin a report: set the language, reset figure/table numbering, record the title block.
+
+    Parameters
+    ----------
+    title, subtitle
+        Shown in the title block of the rendered report.
+    lang
+        ``"nb"`` or ``"en"``: language of captions ("Figur"/"Figure") and of markdown cells
+        tagged ``lang-nb``/``lang-en`` (the others are dropped when rendering).
+    simulated
+        Show the "SIMULATED DATA" notice (see :func:`is_simulated`).
+    inputs
+        Input files to list, with their SHA-256, in the provenance section.
+    """
+    lang = check_lang(lang)
+    _STATE.update(lang=lang, figure=0, table=0, inputs=[str(p) for p in inputs])
+    meta = {
+        "title": title,
+        "subtitle": subtitle,
+        "lang": lang,
+        "simulated": bool(simulated),
+        "inputs": _STATE["inputs"],
+    }
+    _display({META_MIME: meta, "text/plain": ""})
+
+
+def uses(*paths: str | Path) -> None:
+    """Record more input files for the provenance section (after :func:`start`)."""
+    new = [str(p) for p in paths]
+    _STATE["inputs"].extend(new)
+    _display({META_MIME: {"inputs_add": new}, "text/plain": ""})
+
+
+def is_simulated(panel: Any = None, paths: Iterable[str | Path] = ()) -> bool:
+    """True when the data are (partly) simulated.
+
+    Simulated when the panel's ``membership_source`` contains ``"simulated"``, when an input
+    lies in the demo folder (``data/raw/demo``), or when a ``manifest.json`` beside an input
+    names the demo folder or a simulated source.
+    """
+    from .. import config
+
+    if panel is not None and "membership_source" in getattr(panel, "columns", ()):
+        if (panel["membership_source"].astype(str) == "simulated").any():
+            return True
+    demo = config.DEMO_DIR.resolve()
+    for p in paths:
+        path = Path(p).resolve()
+        if path == demo or demo in path.parents or "demo" in path.name.lower():
+            return True
+        manifest = path.parent / "manifest.json"
+        if manifest.is_file():
+            text = manifest.read_text(encoding="utf-8", errors="replace").lower()
+            if "/demo/" in text or "simulated" in text or "_demo" in text:
+                return True
+    return False
+
+
+def _caption(kind: str, caption: str) -> tuple[int, str]:
+    _STATE[kind] += 1
+    n = _STATE[kind]
+    word = label(kind, _STATE["lang"])
+    return n, f"{word}&nbsp;{n}: {html.escape(caption)}"
+
+
+#: Tallest height/width ratio shown at full text width; taller figures are narrowed so that
+#: a figure never fills more than about half an A4 page.
+MAX_ASPECT = 0.62
+
+
+def figure(fig: Any, caption: str, *, source: str | None = None, width: str | None = None) -> None:
+    """Show a matplotlib figure as a numbered figure with a caption below it.
+
+    The figure is embedded as PNG (base64, :data:`FIGURE_DPI` dpi) and closed, so the notebook
+    does not show it twice.  ``width`` (CSS, e.g. ``"80%"``) defaults to the full text width,
+    narrowed for tall figures (see :data:`MAX_ASPECT`).
+    """
+    import matplotlib.pyplot as plt
+
+    if width is None:
+        w_in, h_in = fig.get_size_inches()
+        ratio = h_in / w_in if w_in else 1.0
+        width = f"{min(100, round(100 * MAX_ASPECT / ratio))}%" if ratio > MAX_ASPECT else "100%"
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    n, cap = _caption("figure", caption)
+    src = (
+        f'<div class="kvk-source">{label("source", _STATE["lang"])}: {html.escape(source)}</div>'
+        if source
+        else ""
+    )
+    body = (
+        f'<figure class="kvk-figure" id="figure-{n}">'
+        f'<img src="data:image/png;base64,{data}" style="width:{width}" alt="{html.escape(caption)}"/>'
+        f"<figcaption>{cap}</figcaption>{src}</figure>"
+    )
+    _display({"text/html": body, "text/plain": f"[{label('figure', _STATE['lang'])} {n}]"})
+
+
+def _format_cell(value: Any, decimals: int, lang: str) -> str:
+    import numbers
+
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return ("ja" if value else "nei") if lang == "nb" else ("yes" if value else "no")
+    if isinstance(value, numbers.Integral):
+        return fmt_int(value, lang)
+    if isinstance(value, numbers.Real):
+        return fmt_num(value, lang, decimals)
+    text = str(value)
+    return "–" if text in ("nan", "NaN", "<NA>", "NaT", "None") else text
+
+
+def table_html(
+    df: Any,
+    *,
+    lang: str = "nb",
+    decimals: int | Mapping[str, int] = 1,
+    index: bool = False,
+    translate: bool = True,
+) -> str:
+    """A DataFrame as an HTML ``<table>`` with numbers formatted for ``lang``.
+
+    Numeric columns are right-aligned; the standard column names in :data:`COLUMN_KEYS`
+    (tidy-result and panel columns) are translated (``translate=False`` keeps them).
+    """
+    import pandas as pd
+
+    lang = check_lang(lang)
+    frame = df.reset_index() if index else df
+    cols = list(frame.columns)
+    numeric = {
+        c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        for c in cols
+    }
+    head = "".join(
+        f'<th class="{"num" if numeric[c] else "txt"}">'
+        f"{html.escape(label(str(c), lang) if translate and c in COLUMN_KEYS else str(c))}</th>"
+        for c in cols
+    )
+    plain = {c for c in cols if str(c).strip().lower() in _PLAIN_INT_COLUMNS}
+    rows = []
+    for values in frame.itertuples(index=False, name=None):
+        cells = []
+        for c, v in zip(cols, values, strict=True):
+            d = decimals.get(str(c), 1) if isinstance(decimals, Mapping) else decimals
+            if (
+                isinstance(v, float)
+                and float(v).is_integer()
+                and pd.api.types.is_integer_dtype(frame[c])
+            ):
+                v = int(v)
+            shown = str(v) if c in plain and isinstance(v, int) else _format_cell(v, d, lang)
+            cells.append(f'<td class="{"num" if numeric[c] else "txt"}">{html.escape(shown)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    wide = " kvk-wide" if len(cols) > 7 else ""
+    return (
+        f'<table class="kvk-table{wide}"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def table(
+    df: Any,
+    caption: str,
+    *,
+    decimals: int | Mapping[str, int] = 1,
+    index: bool = False,
+    note: str | None = None,
+    translate: bool = True,
+) -> None:
+    """Show a DataFrame as a numbered table with the caption above and an optional note below."""
+    n, cap = _caption("table", caption)
+    body = table_html(df, lang=_STATE["lang"], decimals=decimals, index=index, translate=translate)
+    note_html = (
+        f'<div class="kvk-note">{label("note", _STATE["lang"])}: {html.escape(note)}</div>'
+        if note
+        else ""
+    )
+    short = " kvk-short" if len(df) <= SHORT_TABLE_ROWS else ""
+    out = (
+        f'<figure class="kvk-tablefig{short}" id="table-{n}"><figcaption>{cap}</figcaption>'
+        f"{body}{note_html}</figure>"
+    )
+    _display({"text/html": out, "text/plain": f"[{label('table', _STATE['lang'])} {n}]"})
+
+
+def say(text: str) -> None:
+    """Show generated running text (markdown) as a paragraph of the report."""
+    _display({"text/markdown": text, "text/plain": text})
+
+
+def key_figures(items: Mapping[str, str]) -> None:
+    """Show a small box of key figures (label -> already formatted value)."""
+    cells = "".join(
+        f'<div class="kvk-key"><div class="kvk-key-value">{html.escape(v)}</div>'
+        f'<div class="kvk-key-label">{html.escape(k)}</div></div>'
+        for k, v in items.items()
+    )
+    _display(
+        {
+            "text/html": f'<div class="kvk-keys">{cells}</div>',
+            "text/plain": json.dumps(dict(items), ensure_ascii=False),
+        }
+    )

@@ -1,0 +1,323 @@
+"""Render an executed notebook to a report: HTML (nbconvert) and PDF (WeasyPrint).
+
+The HTML has the code hidden, no prompts and no anchor links, no remote scripts or styles (it
+works offline), a title block, a "simulated data" notice when the data are simulated, numbered
+figures and tables (made in the kernel by :mod:`kvk_analysis.report.display`), print CSS for
+A4 with page numbers, and a provenance section at the end.  Standard-error streams (warnings,
+progress bars) are dropped.  Both files are written atomically: a failed render leaves no
+file that looks like a finished report.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as _dt
+import html
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReportError
+from ..fileio import atomic_path, atomic_write
+from .display import META_MIME, table_html
+from .text import check_lang, label
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+CSS_PATH = TEMPLATE_DIR / "kvk" / "kvk.css"
+#: Permissions of report files (temporary files are created private).
+REPORT_MODE = 0o644
+
+#: Cell tag: markdown/code cell shown only in that report language.
+LANG_TAG = "lang-{lang}"
+#: Cell tags that remove a cell from the report.
+REMOVE_TAGS = frozenset({"remove", "remove-cell", "remove_cell", "hide", "notebook-only"})
+
+
+def notebook_parameters(nb: Any) -> dict[str, Any]:
+    """The effective parameters of an executed notebook: the defaults of the cell tagged
+    ``parameters`` overridden by the values papermill injected.
+
+    Defaults that are not literals are given as their source text.
+    """
+    params: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.source
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                break
+            for node in tree.body:
+                if isinstance(node, ast.Assign):
+                    targets, value = node.targets, node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    targets, value = [node.target], node.value
+                else:
+                    continue
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        try:
+                            params[target.id] = ast.literal_eval(value)
+                        except (ValueError, SyntaxError):
+                            params[target.id] = ast.get_source_segment(source, value)
+            break
+    injected = nb.metadata.get("papermill", {}).get("parameters", {}) or {}
+    params.update(injected)
+    return params
+
+
+def report_metadata(nb: Any) -> dict[str, Any]:
+    """The metadata emitted by :func:`kvk_analysis.report.display.start` (and ``uses``)."""
+    meta: dict[str, Any] = {}
+    inputs: list[str] = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}) if isinstance(out, Mapping) else {}
+            item = data.get(META_MIME)
+            if item is None:
+                continue
+            if "inputs_add" in item:
+                inputs.extend(item["inputs_add"])
+            else:
+                meta.update({k: v for k, v in item.items() if k != "inputs"})
+                inputs = list(item.get("inputs", [])) + inputs
+    meta["inputs"] = inputs
+    return meta
+
+
+def _keep_output(out: Mapping[str, Any]) -> bool:
+    kind = out.get("output_type")
+    if kind == "stream":
+        return out.get("name") == "stdout" and bool(str(out.get("text", "")).strip())
+    if kind == "error":
+        return False
+    data = out.get("data", {})
+    if META_MIME in data:
+        return False
+    if set(data) == {"text/plain"}:
+        text = str(data["text/plain"]).strip()
+        # reprs such as "<Figure size 640x480 with 1 Axes>" or "<Axes: ...>" are noise
+        if not text or (text.startswith("<") and text.endswith(">")):
+            return False
+    return True
+
+
+def prepare_notebook(nb: Any, lang: str) -> Any:
+    """A copy of ``nb`` ready to render in ``lang``.
+
+    Drops cells tagged for the other language or with a tag in :data:`REMOVE_TAGS`, code cells
+    with no remaining output, standard-error streams, error outputs, the report metadata
+    outputs and bare object reprs.
+    """
+    lang = check_lang(lang)
+    other = {LANG_TAG.format(lang=x) for x in ("nb", "en") if x != lang}
+    out = copy.deepcopy(nb)
+    cells = []
+    for cell in out.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & other or tags & REMOVE_TAGS:
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if _keep_output(o)]
+            if not cell.outputs:
+                continue
+        if cell.cell_type == "markdown" and not cell.source.strip():
+            continue
+        cells.append(cell)
+    out.cells = cells
+    return out
+
+
+def provenance_html(
+    nb: Any,
+    lang: str,
+    *,
+    source_notebook: str | Path | None = None,
+    extra_inputs: Iterable[str | Path] = (),
+    cwd: str | Path | None = None,
+) -> str:
+    """The provenance table of an executed notebook as HTML (see :mod:`.provenance`).
+
+    Inputs are the files the notebook registered with ``report.start(inputs=...)`` /
+    ``report.uses(...)``, ``extra_inputs``, and every string parameter that names an existing
+    file (relative paths are taken from ``cwd``).
+    """
+    from .provenance import provenance_table
+
+    params = notebook_parameters(nb)
+    meta = report_metadata(nb)
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    inputs: list[Path] = []
+    for p in [*meta.get("inputs", []), *extra_inputs]:
+        path = Path(p)
+        inputs.append(path if path.is_absolute() else base / path)
+    for value in params.values():
+        if isinstance(value, str) and value and len(value) < 500:
+            path = Path(value)
+            path = path if path.is_absolute() else base / path
+            if path.is_file():
+                inputs.append(path)
+                manifest = path.parent / "manifest.json"
+                if path.suffix == ".parquet" and manifest.is_file():
+                    inputs.append(manifest)
+    table = provenance_table(inputs, params, notebook=source_notebook)
+    table = table.assign(section=[_section_label(s, lang) for s in table["section"]])
+    table.columns = [label("prov_item", lang), "", label("prov_value", lang)]
+    return table_html(table, lang=lang, translate=False)
+
+
+def _section_label(section: str, lang: str) -> str:
+    keys = {
+        "notebook": "prov_notebook",
+        "parameter": "prov_parameter",
+        "input": "prov_input",
+        "package": "prov_package",
+        "git": "prov_git",
+        "date": "prov_date",
+        "python": "prov_python",
+    }
+    return label(keys.get(section, section), lang)
+
+
+def _format_date(lang: str) -> str:
+    today = _dt.date.today()
+    if lang == "nb":
+        months = (
+            "januar februar mars april mai juni juli august september oktober november desember"
+        ).split()
+        return f"{today.day}. {months[today.month - 1]} {today.year}"
+    return today.strftime("%d %B %Y").lstrip("0")
+
+
+def html_exporter() -> Any:
+    """The configured nbconvert ``HTMLExporter`` (kvk template, code hidden)."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="kvk",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+    )
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.exclude_anchor_links = True
+    exporter.embed_images = True
+    return exporter
+
+
+def render_html(
+    executed_nb: str | Path | Any,
+    out_html: str | Path,
+    *,
+    title: str | None = None,
+    subtitle: str | None = None,
+    simulated: bool | None = None,
+    lang: str | None = None,
+    source_notebook: str | Path | None = None,
+    cwd: str | Path | None = None,
+    provenance: bool = True,
+) -> Path:
+    """Render an executed notebook to a self-contained HTML report, written atomically.
+
+    Parameters
+    ----------
+    executed_nb
+        Path of the executed ``.ipynb`` or a notebook node.
+    out_html
+        Output path.
+    title, subtitle, simulated, lang
+        Override what the notebook recorded with ``report.start(...)``; when neither gives a
+        title, the notebook's file name is used.  ``simulated`` is true if either says so (an
+        override cannot hide the notice).
+    source_notebook
+        The notebook before execution, listed (with its hash) in the provenance.
+    cwd
+        Folder the notebook ran in (to resolve relative input paths for the provenance).
+    provenance
+        Append the provenance section (default).
+
+    Returns
+    -------
+    The path written.
+    """
+    import nbformat
+
+    if isinstance(executed_nb, str | Path):
+        try:
+            nb = nbformat.read(str(executed_nb), as_version=4)
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"cannot read executed notebook {executed_nb}: {exc}") from exc
+        name = Path(executed_nb).stem
+    else:
+        nb = executed_nb
+        name = str(nb.metadata.get("title", "report"))
+    meta = report_metadata(nb)
+    use_lang = check_lang(lang or meta.get("lang") or "nb")
+    is_sim = bool(meta.get("simulated")) or bool(simulated)
+    ready = prepare_notebook(nb, use_lang)
+    ready.metadata["title"] = title or meta.get("title") or name
+    kvk = {
+        "css": CSS_PATH.read_text(encoding="utf-8")
+        + "\n.celltag_pagebreak { break-before: page; page-break-before: always; }\n",
+        "title": html.escape(title or meta.get("title") or name),
+        "subtitle": html.escape(subtitle if subtitle is not None else meta.get("subtitle", "")),
+        "series": html.escape(
+            "Kvalitetskommuneprogrammet · analyse" if use_lang == "nb" else "KVK · analysis"
+        ),
+        "date": _format_date(use_lang),
+        "simulated": is_sim,
+        "simulated_banner": html.escape(label("simulated_banner", use_lang)),
+        "simulated_short": html.escape(label("simulated_short", use_lang)),
+        "provenance_heading": html.escape(label("h_provenance", use_lang)),
+        "provenance_html": provenance_html(nb, use_lang, source_notebook=source_notebook, cwd=cwd)
+        if provenance
+        else "",
+        "version": _kvk_version(),
+    }
+    exporter = html_exporter()
+    exporter.language_code = use_lang
+    try:
+        body, _ = exporter.from_notebook_node(
+            ready, resources={"kvk": kvk, "language_code": use_lang}
+        )
+    except Exception as exc:  # nbconvert raises many types (jinja, mistune, ...)
+        raise ReportError(f"rendering {name} to HTML failed: {exc}") from exc
+    out = Path(out_html)
+    with atomic_write(out, "w", encoding="utf-8") as fh:
+        fh.write(body)
+    out.chmod(REPORT_MODE)
+    return out
+
+
+def _kvk_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
+    """Print an HTML report to PDF with WeasyPrint (A4 from the report's ``@page`` rule),
+    written atomically.  Returns the path written."""
+    import logging
+
+    try:
+        from weasyprint import HTML
+    except ImportError as exc:  # pragma: no cover - weasyprint is a dependency
+        raise ReportError(f"WeasyPrint is not available: {exc}") from exc
+    # WeasyPrint logs every unsupported CSS property of the base template as a warning.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    src = Path(html_path)
+    if not src.is_file():
+        raise ReportError(f"no HTML report to print: {src}")
+    out = Path(pdf_path)
+    try:
+        with atomic_path(out) as tmp:
+            HTML(filename=str(src), base_url=str(src.parent)).write_pdf(str(tmp))
+    except ReportError:
+        raise
+    except Exception as exc:
+        raise ReportError(f"printing {src.name} to PDF failed: {exc}") from exc
+    out.chmod(REPORT_MODE)
+    return out

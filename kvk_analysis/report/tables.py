@@ -1,0 +1,650 @@
+"""Small report tables and the analysis sample, built from the panel and result objects.
+
+These keep the notebooks thin: each function turns a panel or a result (read through
+``tidy()``) into the table a report shows.  Rates are always recomputed from summed days
+(never averaged percentages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ReportError
+from .text import check_lang, fmt_quarter, label
+
+PULJER = ("I", "II", "III", "IV")
+
+
+def input_files(build: Any) -> list[Path]:
+    """The raw input files of a :class:`kvk_analysis.build.BuildResult` (sick-leave files and
+    cohort registry, from its manifest) plus the panel and manifest it wrote."""
+    from .. import config
+
+    manifest = getattr(build, "manifest", {}) or {}
+    files: list[Path] = []
+    for group in ("sickleave", "registry"):
+        for name in (manifest.get("inputs", {}) or {}).get(group, {}):
+            path = Path(name)
+            files.append(path if path.is_absolute() else config.ROOT / path)
+    outputs = getattr(build, "outputs", {}) or {}
+    if "panel.parquet" in outputs:
+        files.append(Path(outputs["panel.parquet"]))
+    processed = getattr(build, "processed_dir", None)
+    if processed is not None and (Path(processed) / "manifest.json").is_file():
+        files.append(Path(processed) / "manifest.json")
+    return files
+
+
+def analysis_sample(
+    panel: pd.DataFrame,
+    *,
+    sector: str = "all",
+    cohorts: Sequence[str] | None = PULJER,
+    start: str | None = None,
+    end: str | None = None,
+    drop_unknown: bool = True,
+) -> pd.DataFrame:
+    """The estimation sample: one sector, a period window, never-treated units plus the
+    participants of the chosen puljer.
+
+    Participants whose cohort is unknown (``gname`` NA) are dropped when ``drop_unknown``
+    (their first treated quarter is never guessed); so are participants of puljer not in
+    ``cohorts``.  ``gname`` is returned as a plain integer column (0 = never treated).
+    """
+    if sector not in set(panel["sector"].astype(str)):
+        raise ReportError(
+            f"sector {sector!r} is not in the panel (has {sorted(panel['sector'].unique())})"
+        )
+    data = panel.loc[panel["sector"].astype(str) == sector]
+    if start:
+        data = data.loc[data["period"] >= pd.Period(start, freq="Q")]
+    if end:
+        data = data.loc[data["period"] <= pd.Period(end, freq="Q")]
+    keep = data["never_treated"].astype(bool)
+    participant = ~keep
+    if cohorts is not None:
+        wanted = {str(c).strip().upper() for c in cohorts}
+        bad = wanted - set(PULJER)
+        if bad:
+            raise ReportError(f"unknown pulje(r) {sorted(bad)}; use I, II, III and/or IV")
+        in_cohort = data["pulje"].astype("string").isin(wanted).fillna(False).astype(bool)
+        keep = keep | (participant & in_cohort)
+    else:
+        keep = keep | participant
+    if drop_unknown:
+        keep = keep & data["gname"].notna()
+    out = data.loc[keep].copy()
+    if out.empty:
+        raise ReportError("the analysis sample is empty: check sector, cohorts and period window")
+    out["gname"] = out["gname"].fillna(0).astype("int64")
+    return out.reset_index(drop=True)
+
+
+def _rate(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    out = df.groupby(keys, observed=True, dropna=False)[["lost_days", "contracted_days"]].sum(
+        min_count=1
+    )
+    out["rate"] = out["lost_days"] / out["contracted_days"] * 100
+    return out.reset_index()
+
+
+def group_label(panel: pd.DataFrame, lang: str = "nb") -> pd.Series:
+    """A text label per row: "Pulje I" ... "Pulje IV", "Sammenligning"/"Comparison" (never
+    treated) or "Ukjent pulje"/"Cohort unknown"."""
+    lang = check_lang(lang)
+    pulje = panel["pulje"].astype("string")
+    never = panel["never_treated"].astype(bool)
+    word = label("pulje", lang)
+    out = ("" + word + " " + pulje.fillna("?")).astype(object)
+    out[never.to_numpy()] = "Sammenligning" if lang == "nb" else "Comparison"
+    unknown = (~never) & pulje.isna()
+    out[unknown.to_numpy()] = "Ukjent pulje" if lang == "nb" else "Cohort unknown"
+    return pd.Series(out, index=panel.index, dtype=object)
+
+
+def coverage_table(panel: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """Cells per sector by status (ok, missing, confidential, zero, ...), with units and
+    quarters, for the data-quality section."""
+    lang = check_lang(lang)
+    status = panel["status"].astype(str) if "status" in panel else pd.Series("ok", panel.index)
+    counts = pd.crosstab(panel["sector"].astype(str), status)
+    counts.columns.name = None
+    counts.insert(0, "quarters", panel.groupby("sector")["period"].nunique())
+    counts.insert(0, "units", panel.groupby("sector")["kommunenummer"].nunique())
+    counts["cells"] = counts[[c for c in counts.columns if c not in ("units", "quarters")]].sum(
+        axis=1
+    )
+    counts.index = [label(s, lang) for s in counts.index]
+    names = {
+        "nb": {
+            "units": "Enheter",
+            "quarters": "Kvartaler",
+            "ok": "Gyldige",
+            "missing": "Mangler",
+            "confidential": "Skjult (:)",
+            "zero": "Null (-)",
+            "cells": "Celler",
+            "not_applicable": "Ikke aktuelt",
+        },
+        "en": {
+            "units": "Units",
+            "quarters": "Quarters",
+            "ok": "Valid",
+            "missing": "Missing",
+            "confidential": "Suppressed (:)",
+            "zero": "Zero (-)",
+            "cells": "Cells",
+            "not_applicable": "Not applicable",
+        },
+    }[lang]
+    counts = counts.rename(columns=names)
+    counts.index.name = label("sector", lang)
+    return counts.reset_index()
+
+
+def missing_by_year(panel: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """Share of unit x quarter x sector cells without a rate, per year and sector (percent)."""
+    lang = check_lang(lang)
+    miss = panel["rate"].isna()
+    table = miss.groupby([panel["year"], panel["sector"].astype(str)]).mean().mul(100).unstack()
+    table.columns = [label(c, lang) for c in table.columns]
+    table.index.name = "År" if lang == "nb" else "Year"
+    return table.reset_index()
+
+
+def cohort_table(panel: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """One row per pulje (and the comparison group): municipalities, documented vs simulated
+    membership, first treated quarter, population, sick leave before the programme."""
+    lang = check_lang(lang)
+    units = panel.drop_duplicates("kommunenummer").copy()
+    units["group"] = group_label(units, lang).to_numpy()
+    base = panel.loc[panel["sector"].astype(str) == "all"].copy()
+    pre = base.loc[(base["year"] >= 2005) & (base["year"] <= 2006)]
+    pre = pre.assign(group=group_label(pre, lang).to_numpy())
+    pre_rate = _rate(pre, ["group"]).set_index("group")["rate"]
+    src = units["membership_source"].astype(str)
+    first = units.groupby("group")["first_treated"].agg(
+        lambda s: fmt_quarter(s.dropna().min(), lang) if s.notna().any() else "–"
+    )
+    table = pd.DataFrame(
+        {
+            "n": units.groupby("group").size(),
+            "documented": (src == "documented").groupby(units["group"]).sum(),
+            "simulated": (src == "simulated").groupby(units["group"]).sum(),
+            "first": first,
+            "population": units.groupby("group")["population"].median(),
+            "pre_rate": pre_rate,
+        }
+    )
+    names = {
+        "nb": [
+            "Kommuner",
+            "Dokumentert",
+            "Simulert",
+            "Første kvartal",
+            "Innbyggere (median)",
+            "Sykefravær 2005–06 (%)",
+        ],
+        "en": [
+            "Municipalities",
+            "Documented",
+            "Simulated",
+            "First quarter",
+            "Population (median)",
+            "Sick leave 2005–06 (%)",
+        ],
+    }[lang]
+    table.columns = names
+    table.index.name = label("pulje", lang)
+    return table.reset_index()
+
+
+def group_trends(panel: pd.DataFrame, sector: str = "all", lang: str = "nb") -> pd.DataFrame:
+    """Sick-leave rate per quarter for each pulje and the comparison group (summed days)."""
+    data = panel.loc[panel["sector"].astype(str) == sector]
+    data = data.assign(group=group_label(data, lang).to_numpy())
+    return _rate(data, ["group", "period"])
+
+
+def effects_table(result: Any, lang: str = "nb", *, index: str | None = None) -> pd.DataFrame:
+    """A result's ``tidy()`` as a report table: the index column (event time, cohort, period
+    or term), estimate, CI, p-value and band, with labels in ``lang``.
+
+    ``index`` picks the index column; by default the first of ``event_time``, ``group``,
+    ``time`` that is filled, else ``term``.
+    """
+    lang = check_lang(lang)
+    tidy = result.tidy() if hasattr(result, "tidy") else pd.DataFrame(result)
+    if index is None:
+        index = next(
+            (c for c in ("event_time", "group", "time") if c in tidy and tidy[c].notna().any()),
+            "term",
+        )
+    cols = [index, "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+    out = tidy[[c for c in cols if c in tidy]].copy()
+    if index in ("group", "time"):
+        from ..periods import index_to_quarter
+
+        out[index] = [
+            fmt_quarter(index_to_quarter(int(v)), lang)
+            if pd.notna(v)
+            else ("Samlet" if lang == "nb" else "Overall")
+            for v in out[index]
+        ]
+    elif index == "event_time":
+        out[index] = (
+            out[index]
+            .astype("Int64")
+            .astype(object)
+            .where(out[index].notna(), "Samlet" if lang == "nb" else "Overall")
+        )
+    return out
+
+
+def select_rows(frame: pd.DataFrame, column: str, values: Iterable[Any]) -> pd.DataFrame:
+    """Rows of ``frame`` whose ``column`` is in ``values`` (keeps the order of the frame)."""
+    wanted = set(values)
+    return frame.loc[frame[column].isin(wanted)].reset_index(drop=True)
+
+
+def changed_codes(mapping: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """Rows of a code-mapping report whose code changed (mergers, splits, recodings), with
+    column names in ``lang``."""
+    lang = check_lang(lang)
+    out = mapping.loc[mapping["from_code"].astype(str) != mapping["to_code"].astype(str)]
+    names = {
+        "nb": {
+            "from_code": "Fra kode",
+            "from_name": "Fra navn",
+            "to_code": "Til kode",
+            "to_name": "Til navn",
+            "rule": "Regel",
+            "n_rows": "Rader",
+        },
+        "en": {
+            "from_code": "From code",
+            "from_name": "From name",
+            "to_code": "To code",
+            "to_name": "To name",
+            "rule": "Rule",
+            "n_rows": "Rows",
+        },
+    }[lang]
+    return out.reset_index(drop=True).rename(columns=names)
+
+
+def quality_summary(quality: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """Flags of :func:`kvk_analysis.quality.data_quality_table` counted by check and sector."""
+    lang = check_lang(lang)
+    if quality.empty:
+        return pd.DataFrame({label("sector", lang): [], "n": []})
+    checks = [_CHECKS.get(c, {}).get(lang, c) for c in quality["check"].astype(str)]
+    table = pd.crosstab(pd.Series(checks, index=quality.index), quality["sector"].astype(str))
+    table.columns = [label(c, lang) for c in table.columns]
+    table.columns.name = None
+    table.index.name = "Kontroll" if lang == "nb" else "Check"
+    return table.reset_index()
+
+
+def unit_info(panel: pd.DataFrame, kommunenummer: str) -> dict[str, Any]:
+    """Name, county, pulje, first treated quarter, population and size group of one unit."""
+    rows = panel.loc[panel["kommunenummer"].astype(str) == str(kommunenummer)]
+    if rows.empty:
+        raise ReportError(f"municipality {kommunenummer} is not in the panel")
+    first = rows.iloc[0]
+    return {
+        "kommunenummer": str(kommunenummer),
+        "kommune": str(first["kommune"]),
+        "fylke": str(first["fylke"]),
+        "participant": bool(first["participant"]),
+        "pulje": None if pd.isna(first["pulje"]) else str(first["pulje"]),
+        "first_treated": first["first_treated"],
+        "gname": None if pd.isna(first["gname"]) else int(first["gname"]),
+        "membership_source": str(first["membership_source"]),
+        "population": float(first["population"]),
+        "size_group": str(first["size_group"]),
+    }
+
+
+def profile_table(
+    panel: pd.DataFrame, kommunenummer: str, sector: str = "all", lang: str = "nb"
+) -> pd.DataFrame:
+    """Yearly sick-leave rate (percent) of one municipality, its pulje and the comparison
+    municipalities (never treated)."""
+    lang = check_lang(lang)
+    info = unit_info(panel, kommunenummer)
+    data = panel.loc[panel["sector"].astype(str) == sector]
+    own = _rate(data.loc[data["kommunenummer"].astype(str) == str(kommunenummer)], ["year"])
+    cols = {info["kommune"]: own.set_index("year")["rate"]}
+    if info["pulje"] is not None:
+        cohort = data.loc[data["pulje"].astype("string") == info["pulje"]]
+        cols[f"{label('pulje', lang)} {info['pulje']}"] = _rate(cohort, ["year"]).set_index("year")[
+            "rate"
+        ]
+    never = data.loc[data["never_treated"].astype(bool)]
+    cols["Sammenligning" if lang == "nb" else "Comparison"] = _rate(never, ["year"]).set_index(
+        "year"
+    )["rate"]
+    table = pd.DataFrame(cols)
+    table.index.name = "År" if lang == "nb" else "Year"
+    return table.reset_index()
+
+
+def subgroup_effects(
+    panel: pd.DataFrame,
+    by: str,
+    *,
+    lang: str = "nb",
+    cohorts: Sequence[str] | None = PULJER,
+    start: str | None = None,
+    end: str | None = None,
+    **att_gt_kwargs: Any,
+) -> pd.DataFrame:
+    """The overall ATT (simple aggregation) estimated separately per sector (``by="sector"``)
+    or per value of a unit-level column such as ``size_group``; analytic standard errors.
+
+    A subgroup that cannot be estimated keeps its row with NaN and the reason in ``note``.
+    """
+    from ..did import aggte, att_gt
+    from ..errors import KvkError
+
+    lang = check_lang(lang)
+    kwargs = {"bstrap": False, "cband": False, **att_gt_kwargs}
+    if by == "sector":
+        groups = [
+            s
+            for s in ("all", "care", "education", "other")
+            if s in set(panel["sector"].astype(str))
+        ]
+        samples = {
+            label(s, lang): analysis_sample(panel, sector=s, cohorts=cohorts, start=start, end=end)
+            for s in groups
+        }
+    else:
+        base = analysis_sample(panel, cohorts=cohorts, start=start, end=end)
+        values = sorted(base[by].dropna().astype(str).unique())
+        if by == "size_group":
+            values = [g for g in SIZE_GROUPS if g in values] + [
+                v for v in values if v not in SIZE_GROUPS
+            ]
+        samples = {str(v): base.loc[base[by].astype(str) == str(v)] for v in values}
+    rows = []
+    for name, data in samples.items():
+        row: dict[str, Any] = {
+            "group": name,
+            "n_treated": data.loc[data["gname"] > 0, "kommunenummer"].nunique(),
+            "note": "",
+        }
+        try:
+            res = aggte(
+                att_gt(data, "rate", "tname", "kommunenummer", "gname", **kwargs),
+                type="simple",
+                na_rm=True,
+            )
+            ov = res.overall
+            row.update(
+                estimate=ov.estimate,
+                conf_low=ov.conf_low,
+                conf_high=ov.conf_high,
+                p_value=ov.p_value,
+            )
+        except (KvkError, ValueError) as exc:
+            row.update(
+                estimate=float("nan"),
+                conf_low=float("nan"),
+                conf_high=float("nan"),
+                p_value=float("nan"),
+                note=str(exc)[:120],
+            )
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    head = (
+        label("sector", lang) if by == "sector" else ("Størrelse" if lang == "nb" else "Size group")
+    )
+    names = {
+        "group": head,
+        "n_treated": "Deltakere" if lang == "nb" else "Participants",
+        "note": label("note", lang),
+    }
+    out = out.rename(columns=names)
+    cols = [head, names["n_treated"], "estimate", "conf_low", "conf_high", "p_value"]
+    if out[names["note"]].astype(str).str.len().gt(0).any():
+        cols.append(names["note"])  # only when some subgroup could not be estimated
+    return out[cols]
+
+
+#: Labels of :func:`kvk_analysis.evaluation.sensitivity.sensitivity_table` specifications.
+_SPEC_LABELS = {
+    "baseline": {
+        "nb": "Hovedanalyse (aldri deltatt som kontroll)",
+        "en": "Main analysis (never treated as controls)",
+    },
+    "not_yet_treated": {
+        "nb": "Ennå ikke deltatt også som kontroll",
+        "en": "Not-yet-treated also as controls",
+    },
+    "covariates": {
+        "nb": "Med kovariater (nivå og trend før, folketall)",
+        "en": "With covariates (pre level and trend, population)",
+    },
+    "leave_out": {"nb": "Uten pulje", "en": "Without cohort"},
+    "placebo": {"nb": "Placebo: oppstart", "en": "Placebo: start"},
+    "matched": {"nb": "Matchet sammenligningsgruppe", "en": "Matched comparison group"},
+}
+
+
+def sensitivity_report_table(table: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """A :func:`~kvk_analysis.evaluation.sensitivity.sensitivity_table` with the specifications
+    named in ``lang`` (leave-one-out and placebo rows keep their cohort and shift)."""
+    lang = check_lang(lang)
+    names = []
+    for spec in table["spec"].astype(str):
+        if spec.startswith("leave_out_"):
+            names.append(f"{_SPEC_LABELS['leave_out'][lang]} {spec.removeprefix('leave_out_')}")
+        elif spec.startswith("placebo_"):
+            parts = spec.split("_")  # placebo_<k>q_<cohort>
+            k = parts[1].removesuffix("q") if len(parts) > 1 else "?"
+            cohort = parts[2] if len(parts) > 2 else ""
+            unit = "kvartaler før" if lang == "nb" else "quarters early"
+            names.append(
+                f"{_SPEC_LABELS['placebo'][lang]} {k} {unit}, "
+                f"{label('pulje', lang).lower()} {cohort}".strip()
+            )
+        else:
+            names.append(_SPEC_LABELS.get(spec, {}).get(lang, spec))
+    spec_col = "Spesifikasjon" if lang == "nb" else "Specification"
+    out = pd.DataFrame({spec_col: names})
+    for c in ("estimate", "conf_low", "conf_high", "p_value", "n_treated"):
+        if c in table:
+            out[c] = table[c].to_numpy()
+    return out.rename(columns={"n_treated": "Deltakere" if lang == "nb" else "Participants"})
+
+
+#: Display order of size groups.
+SIZE_GROUPS = ("<5k", "5-20k", ">=20k")
+
+
+def units_by(
+    panel: pd.DataFrame, column: str, lang: str = "nb", *, groups_as_columns: bool = False
+) -> pd.DataFrame:
+    """Municipalities counted by cohort group and ``column`` (e.g. ``size_group``, ``fylke``).
+
+    Cohort groups are rows (``groups_as_columns=False``) or columns.
+    """
+    lang = check_lang(lang)
+    units = panel.drop_duplicates("kommunenummer")
+    groups = group_label(units, lang)
+    values = units[column].astype(str)
+    if groups_as_columns:
+        table = pd.crosstab(values, groups)
+        order = sorted(
+            table.columns, key=lambda g: (not str(g).startswith(label("pulje", lang)), str(g))
+        )
+        table = table[order]
+        table.index.name = {"fylke": "Fylke" if lang == "nb" else "County"}.get(column, column)
+    else:
+        table = pd.crosstab(groups, values)
+        if column == "size_group":
+            table = table[[g for g in SIZE_GROUPS if g in table.columns]]
+        table.index.name = label("pulje", lang)
+    table.columns.name = None
+    return table.reset_index()
+
+
+def before_after_report(table: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """The printable columns of
+    :func:`~kvk_analysis.evaluation.before_after.before_after_table`: levels before and after
+    (percent), changes and the difference-in-differences (percentage points)."""
+    lang = check_lang(lang)
+    names = {
+        "nb": {
+            "pulje": "Pulje",
+            "sector": "Sektor",
+            "treated_before": "Deltakere før",
+            "treated_after": "Deltakere etter",
+            "treated_change": "Endring deltakere",
+            "comparison_before": "Sammenl. før",
+            "comparison_after": "Sammenl. etter",
+            "comparison_change": "Endring sammenl.",
+            "estimate": "Forskjell (DiD)",
+            "conf_low": "KI nedre",
+            "conf_high": "KI øvre",
+        },
+        "en": {
+            "pulje": "Cohort",
+            "sector": "Sector",
+            "treated_before": "Participants before",
+            "treated_after": "Participants after",
+            "treated_change": "Change participants",
+            "comparison_before": "Comparison before",
+            "comparison_after": "Comparison after",
+            "comparison_change": "Change comparison",
+            "estimate": "Difference (DiD)",
+            "conf_low": "CI low",
+            "conf_high": "CI high",
+        },
+    }[lang]
+    keep = [c for c in names if c in table.columns]
+    out = table[keep].copy()
+    if "sector" in out:
+        out["sector"] = [label(s, lang) for s in out["sector"].astype(str)]
+    if "pulje" in out:
+        out["pulje"] = out["pulje"].astype(str).replace({"all": "Alle" if lang == "nb" else "All"})
+    return out.rename(columns=names)
+
+
+def synth_weights(
+    synth_result: Any, panel: pd.DataFrame, n: int = 8, lang: str = "nb"
+) -> pd.DataFrame:
+    """The ``n`` donors with the largest weights in a synthetic control, with their names."""
+    lang = check_lang(lang)
+    names = panel[["kommunenummer", "kommune"]].drop_duplicates("kommunenummer")
+    w = synth_result.weights.sort_values("weight", ascending=False).head(n)
+    out = w.merge(names, left_on="unit", right_on="kommunenummer", how="left")
+    return out[["kommunenummer", "kommune", "weight"]].rename(
+        columns={"weight": "Vekt" if lang == "nb" else "Weight"}
+    )
+
+
+def specification_table(result: Any, lang: str = "nb") -> pd.DataFrame:
+    """The specification of an ``att_gt`` result (``.params``) as a two-column table."""
+    lang = check_lang(lang)
+    p = result.params
+    nb = lang == "nb"
+    control = {
+        "nevertreated": label("never_treated", lang),
+        "notyettreated": label("notyet_treated", lang),
+    }.get(p.control_group, p.control_group)
+    rows = [
+        ("Utfall" if nb else "Outcome", f"{p.yname} ({'prosent' if nb else 'percent'})"),
+        ("Kontrollgruppe" if nb else "Control group", control),
+        ("Estimator" if nb else "Estimator", p.est_method),
+        (
+            "Forventningseffekt (kvartaler)" if nb else "Anticipation (quarters)",
+            str(p.anticipation),
+        ),
+        ("Basisperiode" if nb else "Base period", p.base_period),
+        (
+            "Kovariater" if nb else "Covariates",
+            ", ".join(p.covariates) or ("ingen" if nb else "none"),
+        ),
+        ("Bootstrap-trekk" if nb else "Bootstrap draws", str(p.biters) if p.bstrap else "–"),
+        ("Seed", str(p.seed)),
+        ("Kommuner" if nb else "Municipalities", str(p.n_units)),
+        (
+            "Balansert panel" if nb else "Balanced panel",
+            ("ja" if p.balanced else "nei") if nb else ("yes" if p.balanced else "no"),
+        ),
+    ]
+    return pd.DataFrame(
+        rows, columns=["Spesifikasjon" if nb else "Setting", "Verdi" if nb else "Value"]
+    )
+
+
+_REGISTRY_COLUMNS = {
+    "nb": {
+        "documented": "Dokumentert",
+        "simulated": "Simulert",
+        "total": "I alt",
+        "boroughs": "Bydeler",
+        "unknown": "ukjent",
+    },
+    "en": {
+        "documented": "Documented",
+        "simulated": "Simulated",
+        "total": "Total",
+        "boroughs": "Boroughs",
+        "unknown": "unknown",
+    },
+}
+
+_CHECKS = {
+    "jump": {"nb": "Brått hopp mellom kvartaler", "en": "Jump between quarters"},
+    "tiny_unit": {"nb": "Svært liten enhet", "en": "Very small unit"},
+    "gap": {"nb": "Hull i tidsserien", "en": "Gap in the series"},
+    "suppressed": {"nb": "Skjult eller mangler", "en": "Suppressed or missing"},
+}
+
+
+def registry_report(registry: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+    """:func:`kvk_analysis.cohorts.registry_summary` with labels in ``lang``: participants by
+    pulje and source of membership (documented / simulated)."""
+    from ..cohorts import registry_summary
+
+    lang = check_lang(lang)
+    names = _REGISTRY_COLUMNS[lang]
+    table = registry_summary(registry).rename(columns=names)
+    table.index = [names.get(str(i), str(i)) for i in table.index]
+    table.index.name = label("pulje", lang)
+    return table.reset_index()
+
+
+def matching_balance(match: Any, lang: str = "nb") -> pd.DataFrame:
+    """Standardised mean differences of the matching covariates before and after matching
+    (from :class:`kvk_analysis.evaluation.matching.MatchResult`)."""
+    lang = check_lang(lang)
+    names = {
+        "pre_level": {"nb": "Sykefravær 2005–06 (%)", "en": "Sick leave 2005–06 (%)"},
+        "pre_trend": {"nb": "Trend 2005–06 (pp per år)", "en": "Trend 2005–06 (pp per year)"},
+        "log_pop": {"nb": "Folketall (log)", "en": "Population (log)"},
+    }
+    bal = match.balance.reset_index()
+    out = pd.DataFrame(
+        {
+            "Kovariat" if lang == "nb" else "Covariate": [
+                names.get(c, {}).get(lang, c) for c in bal["covariate"].astype(str)
+            ],
+            "Deltakere" if lang == "nb" else "Participants": bal["mean_treated"],
+            "Alle kontroller" if lang == "nb" else "All controls": bal["mean_control_before"],
+            "Matchede kontroller" if lang == "nb" else "Matched controls": bal[
+                "mean_control_after"
+            ],
+            "SMD før" if lang == "nb" else "SMD before": bal["smd_before"],
+            "SMD etter" if lang == "nb" else "SMD after": bal["smd_after"],
+        }
+    )
+    return out

@@ -1,0 +1,150 @@
+"""Batch runs: parallel profiles, resumable skip, index.html, failures, and the CLI."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from kvk_analysis.cli import main
+from kvk_analysis.errors import ReportError
+from kvk_analysis.report.batch import is_done, profile_jobs, run_batch
+from kvk_analysis.report.cli import parse_value, resolve_notebook
+
+PARAMS = 'kommunenummer: str = "0219"  # municipality\nlang: str = "nb"  # language\n'
+BODY = (
+    "from kvk_analysis import report\n"
+    'report.start(f"Profil {kommunenummer}", lang=lang)\n'
+    'assert kommunenummer != "9999", f"no municipality {kommunenummer}"\n'
+    'report.say(f"Kommune {kommunenummer}.")'
+)
+
+
+@pytest.fixture
+def profile_nb(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(BODY)]
+    path = tmp_path / "profile.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_batch_parallel_resume_and_failure(profile_nb, tmp_path):
+    out = tmp_path / "reports" / "profiles"
+    names = {"0101": "Halden", "9999": "Nowhere"}
+    results = run_batch(
+        profile_nb,
+        ["0101", "0219", "9999"],
+        out,
+        names=names,
+        workers=2,
+        formats=("html",),
+        progress=False,
+    )
+    status = {r.job.name: r.status for r in results}
+    assert status == {"profile-0101": "done", "profile-0219": "done", "profile-9999": "failed"}
+    assert (out / "profile-0101.html").is_file() and (out / "profile-0219.html").is_file()
+    assert not (out / "profile-9999.html").exists()
+    assert "no municipality 9999" in results[2].error
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="profile-0101.html"' in index and "0101 Halden" in index
+    assert "no municipality 9999" in index and "feilet" in index
+    assert "2 / 3 OK" in index
+    assert "Kommune 0219." in (out / "profile-0219.html").read_text(encoding="utf-8")
+
+    # resumable: the finished ones are skipped, the failed one is tried again
+    first_mtime = (out / "profile-0101.html").stat().st_mtime_ns
+    again = run_batch(
+        profile_nb, ["0101", "0219", "9999"], out, workers=2, formats=("html",), progress=False
+    )
+    assert [r.status for r in again] == ["skipped", "skipped", "failed"]
+    assert (out / "profile-0101.html").stat().st_mtime_ns == first_mtime
+
+    # a report file without its done marker is not taken as finished
+    job = profile_jobs(profile_nb, ["0219"], out, formats=("html",))[0]
+    assert is_done(job)
+    (out / ".profile-0219.done.json").unlink()
+    assert not is_done(job)
+
+
+def test_cli_report_and_batch_exit_status(profile_nb, tmp_path, capsys):
+    out = tmp_path / "rep"
+    status = main(
+        ["report", str(profile_nb), "-p", "kommunenummer", "0301", "--out", str(out), "--no-pdf"]
+    )
+    assert status == 0
+    html = (out / "profile.html").read_text(encoding="utf-8")
+    assert "Profil 0301" in html
+    assert "profile.html" in capsys.readouterr().out
+    status = main(["report", str(profile_nb), "-p", "kommunenummer", "9999", "--out", str(out)])
+    assert status == 2
+    assert "no municipality 9999" in capsys.readouterr().err
+    status = main(
+        [
+            "report",
+            str(profile_nb),
+            "--batch",
+            "profiles",
+            "--kommuner",
+            "0301,9999",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--run",
+            "b",
+            "--no-pdf",
+        ]
+    )
+    assert status == 1
+    assert (out / "b" / "index.html").is_file()
+    assert main(["report", "--batch", "profiles", "--kommuner", "12", "--out", str(out)]) == 2
+
+
+def test_parse_value_and_resolve(tmp_path):
+    assert parse_value("0219") == "0219"
+    assert parse_value("3") == 3
+    assert parse_value("0.5") == 0.5
+    assert parse_value("true") is True
+    assert parse_value("[I, II]") == ["I", "II"]
+    assert parse_value("Bærum") == "Bærum"
+    (tmp_path / "03-programme-effect.ipynb").write_text("{}")
+    (tmp_path / "04-municipality-profile.ipynb").write_text("{}")
+    assert resolve_notebook("03", tmp_path).name == "03-programme-effect.ipynb"
+    assert resolve_notebook("04-municipality-profile", tmp_path).stem == "04-municipality-profile"
+    with pytest.raises(ReportError, match="ambiguous"):
+        resolve_notebook("0", tmp_path)
+    with pytest.raises(ReportError, match="no notebook"):
+        resolve_notebook("07", tmp_path)
+
+
+def test_parameter_types_keep_codes_as_text(profile_nb):
+    from kvk_analysis.cli import build_parser
+    from kvk_analysis.report.cli import collect_parameters, parameter_types
+
+    types = parameter_types(profile_nb)
+    assert types == {"kommunenummer": "str", "lang": "str"}
+    args = build_parser().parse_args(
+        ["report", str(profile_nb), "-p", "kommunenummer", "1149", "-p", "draws", "99"]
+    )
+    assert collect_parameters(args, types) == {"kommunenummer": "1149", "draws": 99}
+
+
+def test_parameters_file_coerces_codes_for_str_parameters(profile_nb, tmp_path):
+    from kvk_analysis.cli import build_parser
+    from kvk_analysis.report.cli import collect_parameters, parameter_types
+
+    yaml_file = tmp_path / "p.yaml"
+    yaml_file.write_text('kommunenummer: 1149\nlang: "en"\ndraws: 5\n', encoding="utf-8")
+    args = build_parser().parse_args(["report", str(profile_nb), "-f", str(yaml_file)])
+    params = collect_parameters(args, parameter_types(profile_nb))
+    assert params == {"kommunenummer": "1149", "lang": "en", "draws": 5}
+    yaml_file.write_text("- not a mapping\n", encoding="utf-8")
+    with pytest.raises(ReportError, match="mapping"):
+        collect_parameters(args, {})

@@ -1,0 +1,173 @@
+"""Execute a small synthetic notebook and render it: HTML contents, PDF pages, atomicity."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kvk_analysis.errors import ReportError
+from kvk_analysis.report.execute import run_report
+from kvk_analysis.report.render import notebook_parameters, prepare_notebook, render_html
+
+PARAMS = 'lang: str = "nb"  # report language\nfail: bool = False  # fail on purpose\n'
+SETUP = (
+    "import sys, warnings\n"
+    "import matplotlib.pyplot as plt\n"
+    "import pandas as pd\n"
+    "from kvk_analysis import report\n"
+    'report.start("Testrapport for Bærum og Åmot", lang=lang, subtitle="Undertittel øæå",'
+    " simulated=True)"
+)
+BODY = (
+    'warnings.warn("a warning that must not reach the report")\n'
+    'print("stderr noise", file=sys.stderr)\n'
+    "fig, ax = plt.subplots(figsize=(5, 2.5))\n"
+    "ax.plot([1, 2, 3], [6.1, 5.8, 5.5])\n"
+    'ax.set_ylabel("Sykefravær (%)")\n'
+    'report.figure(fig, "Sykefravær i Tønsberg")\n'
+    'df = pd.DataFrame({"kommune": ["Bærum", "Åmot"], "estimate": [-0.4321, 1234.5]})\n'
+    'report.table(df, "Resultat for to kommuner")\n'
+    'report.table(df.head(1), "Ett resultat")\n'
+    "tidy = pd.DataFrame({'term': ['overall'], 'estimate': [-0.4], 'conf_low': [-0.7],"
+    " 'conf_high': [-0.1]})\n"
+    "report.say(report.text.summarise_overall(tidy, lang))\n"
+    "fig"
+)
+
+
+def make_notebook(path: Path, body: str = BODY, fail_cell: bool = True) -> Path:
+    """A tiny report notebook: parameters, setup, bilingual markdown, outputs."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    md_nb = nbformat.v4.new_markdown_cell("## Resultater\n\nNorsk tekst om sykefravær.")
+    md_nb.metadata["tags"] = ["lang-nb"]
+    md_en = nbformat.v4.new_markdown_cell("## Results\n\nEnglish text about sick leave.")
+    md_en.metadata["tags"] = ["lang-en"]
+    cells = [
+        params,
+        nbformat.v4.new_code_cell(SETUP),
+        md_nb,
+        md_en,
+        nbformat.v4.new_code_cell(body),
+    ]
+    if fail_cell:
+        cells.append(nbformat.v4.new_code_cell('assert not fail, "failing on purpose"'))
+    nb.cells = cells
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The synthetic notebook rendered in nb (HTML + PDF) and en (HTML only)."""
+    tmp = tmp_path_factory.mktemp("render")
+    nb_path = make_notebook(tmp / "synthetic.ipynb")
+    nb_files = run_report(nb_path, {}, tmp / "out", name="rapport-nb")
+    en_files = run_report(nb_path, {"lang": "en"}, tmp / "out", ("html",), name="report-en")
+    return nb_files, en_files
+
+
+def test_html_has_title_notice_sections_and_numbering(rendered):
+    nb_files, en_files = rendered
+    html = nb_files["html"].read_text(encoding="utf-8")
+    assert '<h1 class="kvk-title">Testrapport for Bærum og Åmot</h1>' in html
+    assert "Undertittel øæå" in html
+    assert "SIMULERTE DATA" in html and 'class="kvk-notice"' in html
+    assert "Resultater" in html and "Norsk tekst" in html
+    assert "English text" not in html  # the other language's cells are dropped
+    assert "Figur\xa01: Sykefravær i Tønsberg" in html
+    assert "Tabell\xa01: Resultat for to kommuner" in html
+    assert "Tabell\xa02: Ett resultat" in html
+    assert "\u22120,4" in html or "−0,4" in html  # Norwegian number formatting in the table
+    assert "redusert sykefraværet med 0,4 prosentpoeng" in html
+    assert "Sporbarhet" in html and "sha256" not in html.lower().split("sporbarhet")[0][-50:]
+    assert re.search(r"[0-9a-f]{64}", html)  # the notebook hash in the provenance
+    en = en_files["html"].read_text(encoding="utf-8")
+    assert "SIMULATED DATA" in en and "Figure\xa01:" in en and "Table\xa02:" in en
+    assert "English text" in en and "Norsk tekst" not in en
+    assert "reduced sick leave by 0.4 percentage points" in en
+
+
+def test_html_has_no_code_errors_warnings_or_remote_links(rendered):
+    html = rendered[0]["html"].read_text(encoding="utf-8")
+    for bad in (
+        "Traceback",
+        "warnings.warn",
+        "must not reach",
+        "stderr noise",
+        "UserWarning",
+        "import matplotlib",
+        "jp-InputArea-editor",
+        "<Figure size",
+        'anchor-link"',
+    ):
+        assert bad not in html, bad
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"(href|src)=\"https?://", html)
+    without_images = re.sub(r"base64,[A-Za-z0-9+/=]+", "", html)
+    assert "cdn" not in without_images.lower()
+    assert '<html lang="nb">' in html
+    assert "@page" in html and "A4" in html and "pre-wrap" in html
+
+
+def test_pdf_is_a4_with_pages(rendered):
+    pypdf = pytest.importorskip("pypdf")
+    pdf = rendered[0]["pdf"]
+    reader = pypdf.PdfReader(str(pdf))
+    assert len(reader.pages) >= 1
+    box = reader.pages[0].mediabox
+    assert abs(float(box.width) - 595.28) < 1 and abs(float(box.height) - 841.89) < 1
+    first = reader.pages[0].extract_text()
+    assert "Testrapport" in first and "SIMULERTE DATA" in first
+    assert f"1 / {len(reader.pages)}" in first  # page numbers in the footer
+    assert "pdf" not in rendered[1]  # --no-pdf style run wrote no PDF
+
+
+def test_executed_notebook_parameters_and_prepare(rendered):
+    nb = nbformat.read(str(rendered[1]["ipynb"]), as_version=4)
+    assert notebook_parameters(nb) == {"lang": "en", "fail": False}
+    ready = prepare_notebook(nb, "en")
+    streams = [
+        o
+        for c in ready.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream"
+    ]
+    assert not streams
+
+
+def test_failing_notebook_names_cell_and_leaves_no_report(tmp_path):
+    nb_path = make_notebook(tmp_path / "broken.ipynb")
+    out = tmp_path / "out"
+    out.mkdir()
+    # a report from an earlier successful run must not survive a failed run
+    (out / "broken.html").write_text("old report")
+    with pytest.raises(ReportError) as info:
+        run_report(nb_path, {"fail": True}, out)
+    msg = str(info.value)
+    assert "broken.ipynb" in msg and "cell 6" in msg and "failing on purpose" in msg
+    assert "AssertionError" in msg
+    leftovers = [p.name for p in out.rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+def test_render_html_overrides_and_missing_input(tmp_path, rendered):
+    out = render_html(
+        rendered[0]["ipynb"], tmp_path / "x.html", title="Annen tittel", provenance=False
+    )
+    html = out.read_text(encoding="utf-8")
+    assert "Annen tittel" in html and "Sporbarhet" not in html
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
+    with pytest.raises(ReportError):
+        render_html(tmp_path / "missing.ipynb", tmp_path / "y.html")
+    assert not (tmp_path / "y.html").exists()
