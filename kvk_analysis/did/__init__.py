@@ -9,6 +9,7 @@ staggered panel with a known effect for tests and benchmarks.
 from kvk_analysis.did.aggte import aggte
 from kvk_analysis.did.att_gt import att_gt
 from kvk_analysis.did.dgp import simulate_staggered, true_aggregates
+from kvk_analysis.did.pretest import EventStudyPretest, pretrend_test
 from kvk_analysis.did.results import (
     TIDY_COLUMNS,
     AggteParams,
@@ -25,10 +26,12 @@ __all__ = [
     "AggteParams",
     "AggteResult",
     "DIDParams",
+    "EventStudyPretest",
     "Overall",
     "PretrendTest",
     "aggte",
     "att_gt",
+    "pretrend_test",
     "simulate_staggered",
     "true_aggregates",
 ]

@@ -415,6 +415,12 @@ def _pretest_text(test: PretrendTest | None) -> str:
     if test is None:
         return "Pre-trend test: not available (no testable pre-treatment ATT(g,t))"
     return (
-        f"Pre-trend test (all pre-treatment ATT(g,t) = 0): Wald chi2({test.df}) = "
+        f"Pre-trend test (all pre-treatment ATT(g,t) = 0, as R did): Wald chi2({test.df}) = "
         f"{test.statistic:.3f}, p = {test.p_value:.4f}"
+        + (
+            "\n  (many pre-period cells for few units per cohort: this test over-rejects; "
+            "prefer kvk_analysis.did.pretrend_test)"
+            if test.df > 12
+            else ""
+        )
     )
