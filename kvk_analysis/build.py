@@ -11,7 +11,15 @@ Outputs (each written atomically; the manifest last, so an interrupted build is 
   ``data_quality_table(tidy)`` (skipped otherwise, and the manifest says so);
 - ``manifest.json`` - SHA-256 of every input (the sick-leave files, the registry and the
   municipality reference files), the parameters, package/Python/pandas versions, UTC time,
-  the panel's balance and notes.
+  the panel's balance and notes, and each sick-leave file's reader notes (``reader_notes``,
+  from ``df.attrs["notes"]``; also in ``notes``, prefixed with the file name).
+
+Every sick-leave file is validated with the codes of the 1994-2024 crosswalk
+(:func:`crosswalk_codes`) and a plausibility window of quarters (:data:`PLAUSIBLE_PERIODS`):
+a row with an unknown municipality number or an impossible quarter is an ``InputError`` naming
+file and row.  Quarters that are plausible but outside the build's ``start``-``end`` window are
+kept in ``tidy_sickleave.parquet`` and left out of the panel (a source may cover more years than
+the analysis).
 
 A rerun whose inputs (hashes) and parameters equal the manifest's does nothing and says
 "up to date".  Raw files are only read.
@@ -106,6 +114,20 @@ def _inputs(
     return paths, registry
 
 
+#: Quarters a sick-leave source may plausibly contain: KS and SSB municipal series start in
+#: the 1990s; anything outside this window is a typing or export error.
+PLAUSIBLE_PERIODS = ("1990Q1", "2030Q4")
+
+
+def crosswalk_codes(directory: str | Path | None = None) -> frozenset[str]:
+    """Every municipality number of the 1994-2024 crosswalk (``kommune_crosswalk_1994_2024.csv``
+    in ``directory``, default the project's municipality folder): the codes a sick-leave file
+    may use, whatever its vintage."""
+    folder = Path(directory) if directory is not None else config.MUNICIPALITIES_DIR
+    cw = pd.read_csv(folder / "kommune_crosswalk_1994_2024.csv", dtype=str, keep_default_na=False)
+    return frozenset(cw["code"].str.strip()) - {""}
+
+
 def _relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(config.ROOT))
@@ -127,7 +149,8 @@ def build_data(
     ----------
     sickleave_paths
         Sick-leave files in any format ``kvk_analysis.readers.read_sickleave`` reads
-        (default: ``data/raw/demo/ks_sickleave_demo.csv``, written by ``kvk data demo``).
+        (default: ``data/raw/demo/ks_sickleave_demo.csv``, written by ``kvk data demo``);
+        validated against the crosswalk codes and :data:`PLAUSIBLE_PERIODS`.
     registry_path
         Cohort registry (default: ``data/raw/demo/cohort_registry_demo.csv``).
     processed_dir
@@ -188,12 +211,22 @@ def build_data(
 
     from .readers import read_sickleave
 
+    valid_codes = crosswalk_codes()
+    period_range = PLAUSIBLE_PERIODS
     bar = _progress(len(paths) + 3, progress, "kvk data build")
     frames = []
+    reader_notes: dict[str, list[str]] = {}
     try:
         for path in paths:
             bar.set_postfix_str(path.name)
-            frames.append(read_sickleave(path, source=str(p["source"])))
+            df = read_sickleave(
+                path,
+                source=str(p["source"]),
+                valid_codes=valid_codes,
+                period_range=period_range,
+            )
+            reader_notes[_relative(path)] = [str(n) for n in df.attrs.get("notes", []) or []]
+            frames.append(df)
             bar.update()
         tidy = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         reg = read_registry(registry)
@@ -214,7 +247,15 @@ def build_data(
     finally:
         bar.close()
     quality_note = written.pop("_quality_note", None)
-    notes = [*panel.notes, *([quality_note] if quality_note else [])]
+    notes = [
+        *(
+            f"{Path(name).name}: {note}"
+            for name, file_notes in reader_notes.items()
+            for note in file_notes
+        ),
+        *panel.notes,
+        *([quality_note] if quality_note else []),
+    ]
     manifest = {
         **key,
         "built_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -225,6 +266,7 @@ def build_data(
         "rows": {"tidy": len(tidy), "registry": len(reg), "panel": len(panel.data)},
         "balance": panel.balance.summary(),
         "mapping": panel.mapping.summary(),
+        "reader_notes": reader_notes,
         "notes": notes,
     }
     with atomic_write(manifest_path) as fh:

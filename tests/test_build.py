@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import kvk_analysis.readers as readers
-from kvk_analysis.build import OUTPUTS, build_data
+from kvk_analysis.build import OUTPUTS, PLAUSIBLE_PERIODS, build_data
 from kvk_analysis.errors import InputError
 from kvk_analysis.fileio import sha256
 
@@ -19,10 +19,16 @@ REGISTRY = (
 )
 
 
-def tidy_csv_reader(path, source="auto", encoding=None):
-    """Stand-in for readers.read_sickleave: reads a tidy CSV written by :func:`write_inputs`."""
+READER_CALLS: list[dict] = []
+
+
+def tidy_csv_reader(path, source="auto", encoding=None, **options):
+    """Stand-in for readers.read_sickleave: reads a tidy CSV written by :func:`write_inputs`
+    (the validation options are recorded in ``READER_CALLS``)."""
+    READER_CALLS.append(options)
     df = pd.read_csv(path, dtype={"kommunenummer": str})
     df["period"] = pd.PeriodIndex(df["period"], freq="Q")
+    df.attrs["notes"] = ["stand-in reader note"]
     return df
 
 
@@ -92,6 +98,23 @@ def test_build_writes_outputs_and_is_noop_when_unchanged(tmp_path, fake_reader):
     assert not build_data([sick], reg, processed_dir=out, progress=False).up_to_date
 
 
+def test_build_validates_and_keeps_reader_notes(tmp_path, fake_reader):
+    sick, reg = write_inputs(tmp_path)
+    READER_CALLS.clear()
+    res = build_data(
+        [sick], reg, processed_dir=tmp_path / "p", progress=False, params={"start": "2006Q1"}
+    )
+    (opts,) = READER_CALLS
+    assert opts["period_range"] == PLAUSIBLE_PERIODS
+    codes = opts["valid_codes"]
+    assert {"0101", "1503", "1556", "1505", "3101", "5001"} <= codes  # 1994-2024 vintages
+    assert "0199" not in codes
+    assert "sick.csv: stand-in reader note" in res.notes
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest["reader_notes"].values()) == [["stand-in reader note"]]
+    assert "sick.csv: stand-in reader note" in manifest["notes"]
+
+
 def test_build_is_deterministic(tmp_path, fake_reader):
     sick, reg = write_inputs(tmp_path)
     a = build_data([sick], reg, processed_dir=tmp_path / "a", progress=False)
@@ -141,3 +164,35 @@ def test_build_with_the_real_ks_reader(tmp_path):
     halden = panel[(panel["kommunenummer"] == "0101") & (panel["sector"] == "all")].iloc[0]
     assert halden["contracted_days"] == pytest.approx(80234.0)
     assert halden["lost_days"] == pytest.approx(612.5 + 4210.3 + 300 + 1500)
+
+
+def test_build_with_the_real_reader_rejects_bad_codes_and_quarters(tmp_path):
+    reg = tmp_path / "reg.csv"
+    reg.write_text(REGISTRY, encoding="utf-8")
+    # a three-digit code is padded (a reader note), then validated against the crosswalk
+    sick = tmp_path / "ks.csv"
+    sick.write_text(KS_SAMPLE.replace("\n0104;Moss", "\n104;Moss"), encoding="utf-8")
+    res = build_data([sick], reg, processed_dir=tmp_path / "p", progress=False)
+    assert any(n.startswith("ks.csv: ") and "padded" in n for n in res.notes)
+    assert list(res.manifest["reader_notes"].values())[0][0].startswith("2 municipality numbers")
+    bad = tmp_path / "bad_code.csv"
+    bad.write_text(KS_SAMPLE.replace("0104;Moss", "0199;Moss"), encoding="utf-8")
+    with pytest.raises(InputError, match="valid codes") as info:
+        build_data([bad], reg, processed_dir=tmp_path / "q", progress=False)
+    assert info.value.row == 4
+    # a plausible quarter outside the analysis window is kept in the tidy table, not in the panel
+    wide = tmp_path / "wide.csv"
+    wide.write_text(KS_SAMPLE + "0101;Halden;2006K4;Oppvekst;500;30 000,0;310,0;1 400,0\n")
+    res = build_data(
+        [wide], reg, processed_dir=tmp_path / "r", progress=False, params={"start": "2007Q1"}
+    )
+    panel = pd.read_parquet(res.outputs["panel.parquet"])
+    assert panel["period"].min() == pd.Period("2007Q1", freq="Q")
+    tidy = pd.read_parquet(res.outputs["tidy_sickleave.parquet"])
+    assert tidy["period"].min() == pd.Period("2006Q4", freq="Q")
+    # an impossible quarter is an error naming the file and the row
+    typo = tmp_path / "typo.csv"
+    typo.write_text(KS_SAMPLE.replace("0104;Moss;2007K1;Oppvekst", "0104;Moss;1907K1;Oppvekst"))
+    with pytest.raises(InputError, match="1990Q1 and 2030Q4") as info:
+        build_data([typo], reg, processed_dir=tmp_path / "s", progress=False)
+    assert info.value.row == 5 and "typo.csv" in str(info.value)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import config as paths
 from ..fileio import atomic_write
+from ..numbers import format_number as _format_number
 from .scenarios import SECTORS, SimulationConfig
 
 #: KS extract header (docs/architecture.md).
@@ -53,9 +54,10 @@ FILES = {
 
 
 def format_number(value: float, decimals: int = 1) -> str:
-    """Norwegian number text: decimal comma, space as thousands separator (``50 234,0``)."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",")
+    """Norwegian number text as in KS extracts: decimal comma, plain space as thousands
+    separator (``50 234,0``); :func:`kvk_analysis.numbers.format_number` with
+    ``thousands=" "`` (the written values are non-negative, so no sign handling is involved)."""
+    return _format_number(value, decimals, thousands=" ")
 
 
 def registry_table(reg: pd.DataFrame) -> pd.DataFrame:
