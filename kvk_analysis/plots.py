@@ -39,14 +39,14 @@ LABELS: dict[str, dict[str, str]] = {
         "pre": "Before joining",
         "post": "After joining",
         "event_title": "Effect of the programme by quarters since joining",
-        "gt_title": "Effects by cohort (pulje) and quarter",
-        "cohort": "Pulje {name}",
-        "cohort_joins": "Pulje {name} (joins {quarter})",
+        "gt_title": "Effects by cohort and quarter",
+        "cohort": "Cohort {name}",
+        "cohort_joins": "Cohort {name} (joins {quarter})",
         "cohort_unnamed": "Cohort joining {quarter}",
         "bars": "Bars: {band}",
         "this_unit": "This municipality",
         "comparison": "Never participants",
-        "trend_title": "Sick leave by cohort (pulje) and comparison group",
+        "trend_title": "Sick leave by cohort and comparison group",
         "actual": "Actual",
         "synthetic": "Synthetic control",
         "gap": "Gap (percentage points)",
@@ -277,7 +277,8 @@ def group_time_plot(
         Cohort (first treated quarter index) -> pulje name, e.g. ``{8028: "I"}``; default
         the panels are titled by join quarter.
     figsize
-        Default ``(7, 1.9 * number of cohorts + 0.8)``.
+        Default ``(7, 1.9 * rows + 0.8)``; four or more cohorts (an even number) are laid out
+        in two columns, so that the figure is not so tall that it must be printed narrow.
 
     Returns
     -------
@@ -295,10 +296,13 @@ def group_time_plot(
     groups = sorted(tidy["group"].astype(int).unique())
     names = cohort_names or {}
     colors = _palette(2)
-    size = figsize or (7, 1.9 * len(groups) + 0.8)
+    ncols = 2 if len(groups) >= 4 and len(groups) % 2 == 0 else 1
+    nrows = len(groups) // ncols
+    size = figsize or (7, (2.1 if ncols == 2 else 1.9) * nrows + 0.8)
     with mpl.rc_context(_RC):
         fig = Figure(figsize=size, layout="constrained")
-        axes = np.atleast_1d(fig.subplots(len(groups), 1, sharex=True, sharey=True))
+        grid = np.atleast_2d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+        axes = grid.ravel()
         for ax, g in zip(axes, groups, strict=True):
             d = tidy[tidy["group"] == g].sort_values("time")
             t = d["time"].astype(int).to_numpy()
@@ -331,9 +335,13 @@ def group_time_plot(
             _number_format(ax, lang)
         ticks = np.unique(tidy["time"].astype(int))
         step = max(1, len(ticks) // 7)
-        tick_sel = [v for v in ticks if v % 4 == 0][:: max(1, step // 4)] or list(ticks[::step])
-        axes[-1].set_xticks(tick_sel, [_quarter_label(v, lang) for v in tick_sel])
-        axes[-1].set_xlabel(lab["quarter"])
+        years = [v for v in ticks if v % 4 == 0]
+        # at most ~4 labels under a half-width panel (they collide otherwise)
+        every = max(1, step // 4) if ncols == 1 else max(1, -(-len(years) // 4))
+        tick_sel = years[::every] or list(ticks[::step])
+        for ax in grid[-1]:
+            ax.set_xticks(tick_sel, [_quarter_label(v, lang) for v in tick_sel])
+            ax.set_xlabel(lab["quarter"])
         fig.supylabel(lab["effect"], fontsize=10)
         handles, labels = axes[0].get_legend_handles_labels()
         key = "uniform" if band == "uniform" else "pointwise"
@@ -478,7 +486,8 @@ def synth_plot(
             label=lab["synthetic"],
         )
         ax1.set_ylabel(lab["rate"])
-        ax1.legend(loc="best", frameon=False)
+        # legends above the axes: inside they cover the paths
+        ax1.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
         stats_ = synth_result.placebo_stats
         keep = stats_["unit"]
         if placebo_pre_rmspe_cutoff is not None and synth_result.pre_rmspe > 0:
@@ -508,7 +517,7 @@ def synth_plot(
         )
         ax2.axhline(0, color="0.2", linewidth=0.8)
         ax2.set_ylabel(lab["gap"])
-        ax2.legend(loc="lower left", frameon=False)
+        ax2.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
         for ax in (ax1, ax2):
             ax.axvline(g - 0.5, color="0.4", linewidth=0.8, linestyle="--")
             _number_format(ax, lang)

@@ -40,6 +40,7 @@ EXPECTED = {
     "04-municipality-profile": [
         "Kommuneprofil: Bærum (0219)",
         "syntetiske kontrollen",
+        "kommuner som aldri deltok, alle med minst 20\xa0000 innbyggere",  # the donor pool
         "Tabell\xa01:",
     ],
     "05-evaluation-report": [
@@ -55,10 +56,17 @@ EXPECTED = {
         "Vedlegg A",
         "Vedlegg B",
         "Sporbarhet",
+        # the title page with its table of contents (Sammendrag and Summary come first)
+        '<section class="kvk-titlepage">',
+        "Kvalitetskommuneprogrammet – evaluering",
+        "Innhold",
+        '<a href="#kvk-sec-3">1 Bakgrunn</a>',
+        '<h2 id="kvk-sec-3">1 Bakgrunn</h2>',
     ],
     "04-municipality-profile-en": [
         "Municipality profile: Karmøy (1149)",
         "synthetic control",
+        "municipalities that never took part",
         "Table\xa01:",
         "SIMULATED DATA",
     ],
@@ -109,7 +117,7 @@ def test_notebooks_run_and_render(demo):
         params = dict(common)
         if path.stem[:2] in ("03", "05"):
             params["bootstrap_draws"] = 49
-        formats = ("html", "pdf") if path.stem.startswith("05") else ("html",)
+        formats = ("html", "pdf") if path.stem[:2] in ("04", "05") else ("html",)
         jobs.append(Job(path.stem, path, params, out, formats=formats, cwd=config.ROOT))
     profile = config.NOTEBOOKS_DIR / "04-municipality-profile.ipynb"
     jobs.append(
@@ -151,6 +159,23 @@ def test_notebooks_run_and_render(demo):
             "import pandas",
         ):
             assert bad not in html, (r.job.name, bad)
-        assert re.search(r"[0-9a-f]{64}", html), r.job.name  # input hashes in the provenance
+        # compact provenance: input files with their full SHA-256 (16 digits shown large)
+        hashed = re.findall(
+            r'ks_sickleave_demo\.csv<br/>SHA-256 <span class="kvk-hash" title="SHA-256 '
+            r'([0-9a-f]{64})">([0-9a-f]{16})<span class="kvk-hash-rest">([0-9a-f]{48})</span>',
+            html,
+        )
+        assert len(hashed) == 1, r.job.name
+        assert hashed[0][0] == hashed[0][1] + hashed[0][2], r.job.name
+        plain = re.sub(r"<[^>]+>", "", html)
+        assert re.search(r"numpy \d+\.\d+\S* · pandas \d", plain), r.job.name
     pdf = out / "05-evaluation-report.pdf"
     assert pdf.is_file() and pdf.stat().st_size > 10_000
+    pypdf = pytest.importorskip("pypdf")
+    pages = pypdf.PdfReader(str(pdf)).pages
+    title, second = pages[0].extract_text(), pages[1].extract_text()
+    assert "Innhold" in title and "1 Bakgrunn" in title and "Estimeringsutvalget" not in title
+    assert "Sammendrag" in second and "Estimeringsutvalget" in second
+    # the profile fits on one or two pages, provenance included (issue 5)
+    profile = pypdf.PdfReader(str(out / "04-municipality-profile.pdf")).pages
+    assert len(profile) <= 2 and "Sporbarhet" in profile[-1].extract_text()

@@ -89,8 +89,14 @@ def test_group_time_plot(results) -> None:
     gt, _, _, _ = results
     fig = plots.group_time_plot(gt, cohort_names={8028: "I"})
     assert len(fig.axes) == 4  # one panel per cohort
+    # four cohorts in a 2 x 2 grid: wide enough to print at full width (legible labels)
+    assert len({round(ax.get_position().x0, 2) for ax in fig.axes}) == 2
+    w, h = fig.get_size_inches()
+    assert h / w < 0.8
+    assert len([t for t in fig.axes[-1].get_xticklabels() if t.get_text()]) <= 4
     text = _texts(fig)
-    assert "Pulje I (joins 2007Q1)" in text and "Cohort joining 2008Q3" in text
+    assert "Cohort I (joins 2007Q1)" in text and "Cohort joining 2008Q3" in text
+    assert "Pulje" not in text  # English labels throughout
     assert "Effect on sick leave (percentage points)" in text
     nb = plots.group_time_plot(gt, lang="nb")
     assert "Pulje med oppstart 2007K1" in _texts(nb)
@@ -106,9 +112,10 @@ def test_cohort_trend_plot(panel: pd.DataFrame) -> None:
     dotted = [ln for ln in ax.lines if ln.get_linestyle() == ":"]
     assert len(solid) == 5 and len(dotted) == 4
     assert "Never participants" in _texts(fig)
+    assert "Cohort I" in _texts(fig) and "Pulje" not in _texts(fig)
     nb = plots.cohort_trend_plot(panel, lang="nb")
     assert nb.axes[0].get_ylabel() == "Sykefravær (prosent)"
-    assert "Ikke-deltakere" in _texts(nb)
+    assert "Ikke-deltakere" in _texts(nb) and "Pulje I" in _texts(nb)
     with pytest.raises(InputError, match="one sector"):
         plots.cohort_trend_plot(pd.concat([panel, panel]))
 

@@ -90,7 +90,19 @@ def test_html_has_title_notice_sections_and_numbering(rendered):
     assert "\u22120,4" in html or "−0,4" in html  # Norwegian number formatting in the table
     assert "redusert sykefraværet med 0,4 prosentpoeng" in html
     assert "Sporbarhet" in html and "sha256" not in html.lower().split("sporbarhet")[0][-50:]
-    assert re.search(r"[0-9a-f]{64}", html)  # the notebook hash in the provenance
+    # compact provenance: one row per kind, nothing left out
+    prov = html.split("Sporbarhet (proveniens)")[1]
+    rows = re.findall(r'<th class="txt" scope="row">([^<]+)</th>', prov)
+    assert rows == ["Notatbok", "Parametere", "Programvareversjoner", "Git-commit", "Laget"]
+    assert "lang = nb" in prov and "fail = False" in prov
+    from kvk_analysis.report.provenance import PACKAGES
+
+    for _, name in PACKAGES:  # every package with its version in the one row
+        assert re.search(rf"{name} (\d|not installed)", prov), name
+    assert re.search(r"python 3\.\d+", prov)
+    full = re.search(r'title="SHA-256 ([0-9a-f]{64})"', prov)  # the notebook hash, complete
+    assert full is not None
+    assert f'{full[1][:16]}<span class="kvk-hash-rest">{full[1][16:]}</span>' in prov
     en = en_files["html"].read_text(encoding="utf-8")
     assert "SIMULATED DATA" in en and "Figure\xa01:" in en and "Table\xa02:" in en
     assert "English text" in en and "Norsk tekst" not in en
@@ -171,3 +183,26 @@ def test_render_html_overrides_and_missing_input(tmp_path, rendered):
     with pytest.raises(ReportError):
         render_html(tmp_path / "missing.ipynb", tmp_path / "y.html")
     assert not (tmp_path / "y.html").exists()
+
+
+def test_add_contents_numbers_headings_after_the_title_page():
+    from kvk_analysis.report.render import CONTENTS_MARK, add_contents
+
+    body = (
+        "<h2>Not in the contents</h2>"
+        f"<nav>{CONTENTS_MARK}</nav>"
+        "<h2>Sammendrag</h2><p>x</p><h2 class='a'>1 Bakgrunn &amp; mål</h2>"
+        '<h2 id="own">Vedlegg</h2>'
+    )
+    out = add_contents(body)
+    assert out.startswith("<h2>Not in the contents</h2>")
+    toc = re.search(r'<ol class="kvk-toc">(.*?)</ol>', out)[1]
+    assert re.findall(r'href="#([^"]+)">([^<]+)<', toc) == [
+        ("kvk-sec-1", "Sammendrag"),
+        ("kvk-sec-2", "1 Bakgrunn &amp; mål"),
+        ("own", "Vedlegg"),
+    ]
+    assert '<h2 id="kvk-sec-1">Sammendrag</h2>' in out
+    assert "<h2 class='a' id=\"kvk-sec-2\">1 Bakgrunn &amp; mål</h2>" in out
+    assert '<h2 id="own">Vedlegg</h2>' in out
+    assert add_contents("<h2>x</h2>") == "<h2>x</h2>"  # no title page: unchanged

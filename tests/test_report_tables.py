@@ -143,6 +143,8 @@ def test_registry_quality_and_codes_are_labelled():
     )
     codes = tables.changed_codes(mapping, "nb")
     assert list(codes["Fra kode"]) == ["1503"] and "Til kode" in codes
+    assert list(codes["Regel"]) == ["sammenslått 2008"]
+    assert list(tables.changed_codes(mapping, "en")["Rule"]) == ["merged 2008"]
 
 
 def test_matching_balance_and_synth_helpers(panel):

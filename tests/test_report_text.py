@@ -143,3 +143,39 @@ def test_interval_bound_near_zero_gets_more_decimals_and_context():
     assert nb.startswith("Med en matchet sammenligningsgruppe anslås programmet å ha redusert")
     en = text.summarise_overall(tidy, "en", context="With a matched comparison group")
     assert en.startswith("With a matched comparison group, the programme is estimated to have")
+
+
+def _synth_stub(donors: str, rule: str, n: int, rank: int = 3):
+    from types import SimpleNamespace
+
+    path = pd.DataFrame({"actual": [9.0, 9.5, 8.0, 8.5], "post": [False, False, True, True]})
+    return SimpleNamespace(
+        params={"donors": donors, "donor_rule": rule, "n_donors": n},
+        weights=pd.DataFrame({"unit": ["a"], "weight": [1.0]}),
+        placebo_stats=pd.DataFrame({"unit": [f"d{k}" for k in range(n)]}),
+        rank=rank,
+        effect=-0.5,
+        path=path,
+    )
+
+
+def test_synth_method_states_the_donor_pool():
+    auto = _synth_stub(
+        "auto",
+        "never-participants, size group <5k, 40 nearest by pre-period path and log population",
+        40,
+    )
+    nb = text.synth_method(auto, "nb")
+    assert f"40 kommuner som aldri deltok, alle med under 5{NBSP}000 innbyggere" in nb
+    assert "nærmest kommunen i sykefravær før oppstart og i folketall" in nb
+    assert "Abadie 2021" in nb
+    en = text.synth_method(auto, "en")
+    assert "40 municipalities that never took part, all with under 5,000 inhabitants" in en
+    every = text.synth_method(_synth_stub("all", "all never-participants", 285), "en")
+    assert "285 municipalities that never took part." in every
+    assert "Abadie" not in every and "closest" not in every
+    listed = text.synth_method(_synth_stub("list", "as given", 5), "nb")
+    assert "5 valgte sammenligningskommuner" in listed
+    # the placebo rank counts the municipality itself among the placebos
+    figures = text.profile_key_figures({"pulje": "IV"}, auto, "en")
+    assert figures["Placebo rank"] == "3 / 41"

@@ -5,7 +5,8 @@
 * :func:`twfe`, :func:`event_study_twfe`: two-way fixed effects DiD (pyfixest), and
   :func:`bacon_decomposition`: how much of TWFE rests on already-treated controls.
 * :func:`match_controls`: matched comparison group with a balance table.
-* :func:`synth`: single-municipality synthetic control with in-space placebo inference.
+* :func:`synth`: single-municipality synthetic control with in-space placebo inference,
+  on a donor pool of comparable never-participants (:func:`select_donors`) by default.
 * :func:`sensitivity_table`, :func:`honest_did`: robustness of the overall ATT and
   Rambachan-Roth bounds on the event study.
 
@@ -17,7 +18,12 @@ percentage points.
 from kvk_analysis.evaluation.before_after import before_after_table
 from kvk_analysis.evaluation.matching import MatchResult, match_controls
 from kvk_analysis.evaluation.sensitivity import event_study_vcov, honest_did, sensitivity_table
-from kvk_analysis.evaluation.synth import SynthResult, simplex_least_squares, synth
+from kvk_analysis.evaluation.synth import (
+    SynthResult,
+    select_donors,
+    simplex_least_squares,
+    synth,
+)
 from kvk_analysis.evaluation.twfe import (
     BaconResult,
     TWFEResult,
@@ -37,6 +43,7 @@ __all__ = [
     "event_study_vcov",
     "honest_did",
     "match_controls",
+    "select_donors",
     "sensitivity_table",
     "simplex_least_squares",
     "synth",

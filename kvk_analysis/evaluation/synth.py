@@ -15,13 +15,39 @@ set) and the classic heavily weighted row ``M * (sum(w) - 1)`` for the adding-up
 290 placebo fits take ~0.1 s.  V is not optimised by the nested ADH search: with the whole
 pre-period outcome path as predictors the predictor weights matter little (Kaul et al.
 2022), and the nested search is what makes ADH slow; predictors get a fixed weight instead.
+
+Donor pool (``donors="auto"``, the default; see :func:`select_donors`).  With all ~285
+never-participants and only 9-16 pre-period quarters the simplex fit interpolates noise: the
+treated path lies inside the convex hull of the donors' paths, the synthetic control is a mix
+of tiny, noisy municipalities and the pre-period RMSPE is ~0, so the post/pre ratio (and its
+placebo rank) mean nothing (in the simulated register without effect, 9 of 20 participants
+got a pre-period RMSPE below 0.01 pp).  Following Abadie (2021, "Using synthetic controls",
+JEL 59(2), on the donor pool: restrict it to units similar to the treated one, to limit
+interpolation bias and overfitting) the default pool is
+
+1. the never-participants (``gname == 0``) with an outcome in every period;
+2. restricted to the treated unit's size group (``size_group``: <5k, 5-20k, >=20k
+   inhabitants) when that group has at least ``min_group`` (20) such units - rates of small
+   municipalities are much noisier (small denominators), and a large municipality is not
+   credibly "made of" small ones;
+3. the ``n_donors`` (40) nearest of these by a distance that gives equal weight to the
+   pre-period outcome path (root mean squared difference over the fitting quarters) and to
+   log population, each divided by its standard deviation over the candidates.
+
+40 donors is about 2.5-5 times the number of pre-quarters (9-16): enough for a good fit of
+the level, seasonality and trend, too few to fit the noise exactly, and enough placebos for a
+p-value resolution of 1/41.  ``donors="all"`` gives the classic pool (all never-participants)
+and an explicit list any other.  Placebo inference always runs within the chosen pool.  On
+the demo panel a profile's synthetic control with its placebos takes ~0.01 s (0.07 s with
+all donors); under no effect the placebo p-values of 20 participants spread over (0, 1]
+(mean 0.44, 15 % below 0.1, against 35 % with all donors) - see ``tests/test_eval_synth.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -67,6 +93,86 @@ def simplex_least_squares(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     return w / total
 
 
+#: Default size of the donor pool of ``donors="auto"`` (see :func:`select_donors`).
+N_DONORS = 40
+#: Fewest never-participants of the treated unit's size group for the pool to keep to it.
+MIN_SIZE_GROUP = 20
+
+
+def select_donors(
+    paths: pd.DataFrame,
+    treated: Any,
+    candidates: Sequence[Any],
+    *,
+    size_group: pd.Series | None = None,
+    log_pop: pd.Series | None = None,
+    n_donors: int = N_DONORS,
+    min_group: int = MIN_SIZE_GROUP,
+) -> tuple[list[Any], str]:
+    """The default (``"auto"``) donor pool of :func:`synth`: comparable never-participants.
+
+    Steps (the reasons are in the module docstring): keep to the treated unit's size group
+    when it has at least ``min_group`` candidates; then take the ``n_donors`` candidates
+    nearest to the treated unit by ``sqrt(d_path^2 + d_pop^2)``, where ``d_path`` is the root
+    mean squared difference of the pre-period outcome paths and ``d_pop`` the difference in
+    log population, each divided by its standard deviation over the candidates (``d_pop`` is
+    left out without ``log_pop``).  Ties are broken by id order, so the pool is deterministic.
+
+    Parameters
+    ----------
+    paths
+        Pre-period outcomes, one row per unit (index: ids) and one column per quarter; must
+        hold ``treated`` and every candidate, without missing values.
+    treated
+        Id of the treated unit.
+    candidates
+        Eligible donors (never-participants with complete outcomes), ``treated`` excluded.
+    size_group, log_pop
+        Per-unit size group and log population (index: ids); ``None`` skips that step.
+    n_donors
+        Largest pool size.
+    min_group
+        Fewest candidates in the treated unit's size group for the pool to keep to it.
+
+    Returns
+    -------
+    tuple
+        The chosen ids (nearest first) and a one-line description of the rule as applied.
+    """
+    if n_donors < 2:
+        raise InputError("synth: n_donors must be at least 2", column="n_donors", found=n_donors)
+    pool = list(candidates)
+    steps = ["never-participants"]
+    if size_group is not None and treated in size_group.index:
+        own = size_group.loc[treated]
+        same = [d for d in pool if size_group.get(d) == own]
+        if pd.notna(own) and len(same) >= min_group:
+            pool = same
+            steps.append(f"size group {own}")
+        else:
+            steps.append(f"all sizes (size group {own} has {len(same)} < {min_group})")
+    if len(pool) > n_donors:
+        x1 = paths.loc[treated].to_numpy(float)
+        d_path = np.sqrt(np.mean((paths.loc[pool].to_numpy(float) - x1) ** 2, axis=1))
+        dist = (d_path / _scale(d_path)) ** 2
+        what = "pre-period path"
+        if log_pop is not None and treated in log_pop.index:
+            lp = log_pop.reindex(pool).to_numpy(float)
+            d_pop = np.abs(lp - float(log_pop.loc[treated]))
+            if np.isfinite(d_pop).all():
+                dist = dist + (d_pop / _scale(lp)) ** 2
+                what += " and log population"
+        order = np.argsort(dist, kind="stable")[:n_donors]
+        pool = [pool[i] for i in order]
+        steps.append(f"{n_donors} nearest by {what}")
+    return pool, ", ".join(steps)
+
+
+def _scale(values: np.ndarray) -> float:
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return sd if sd > 0 else 1.0
+
+
 @dataclass(frozen=True, eq=False)
 class SynthResult:
     """Synthetic control of one municipality with in-space placebo inference.
@@ -97,7 +203,8 @@ class SynthResult:
     dropped_donors : list
         Donors left out because of missing outcomes.
     params : dict
-        Specification.
+        Specification, including ``donor_rule`` (how the pool was chosen, in words) and
+        ``n_donors`` (pool size).
     """
 
     unit: Any
@@ -154,6 +261,8 @@ class SynthResult:
             f"ratio {self.ratio:.2f}",
             f"Mean post-period gap: {self.effect:.3f}; placebo rank {self.rank} of "
             f"{len(self.placebo_stats) + 1}, p = {self.p_value:.3f}",
+            f"Donor pool: {self.params.get('n_donors', len(self.weights))} units "
+            f"({self.params.get('donor_rule', 'as given')})",
             "Largest donor weights:",
             top.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
         ]
@@ -178,7 +287,11 @@ def synth(
     tname: str = "tname",
     gname: str = "gname",
     treatment_period: int | str | pd.Period | None = None,
-    donors: Sequence[Any] | None = None,
+    donors: Sequence[Any] | Literal["auto", "all"] = "auto",
+    n_donors: int = N_DONORS,
+    min_group: int = MIN_SIZE_GROUP,
+    size_name: str = "size_group",
+    pop_name: str = "log_pop",
     pre_start: int | str | pd.Period | None = None,
     predictors: Sequence[str] = (),
     predictor_weight: float = 1.0,
@@ -199,8 +312,16 @@ def synth(
     treatment_period
         First treated quarter (index or e.g. ``"2007Q1"``); default the unit's ``gname``.
     donors
-        Donor pool (ids); default all units with ``gname == 0``.  Donors with a missing
-        outcome in any period are left out (listed in ``dropped_donors``).
+        Donor pool: ``"auto"`` (default) comparable never-participants chosen by
+        :func:`select_donors` (same size group if it has ``min_group`` units, then the
+        ``n_donors`` nearest by pre-period path and log population); ``"all"`` every unit with
+        ``gname == 0``; or an explicit list of ids.  Donors with a missing outcome in any
+        period are left out (listed in ``dropped_donors``).  Placebos run within the pool.
+    n_donors, min_group
+        Pool size and smallest usable size group of ``donors="auto"``.
+    size_name, pop_name
+        Columns of the size group and log population used by ``donors="auto"`` (skipped
+        when the panel lacks them).
     pre_start
         First quarter of the fitting period (default the first in the panel).
     predictors
@@ -263,9 +384,17 @@ def synth(
             expected="an outcome in every period",
             found=[index_to_quarter(p).strftime("%YQ%q") for p in periods[~np.isfinite(x1)]],
         )
-    if donors is None:
+    rule = "as given"
+    if isinstance(donors, str):
+        if donors not in ("auto", "all"):
+            raise InputError(
+                f"{what}: donors must be 'auto', 'all' or a list of ids",
+                column="donors",
+                found=donors,
+            )
         gu = panel.groupby(idname)[gname].first()
         pool = gu.index[(gu == 0).fillna(False).to_numpy(dtype=bool)].tolist()
+        rule = "all never-participants"
     else:
         pool = list(donors)
         unknown = [d for d in pool if d not in wide.index]
@@ -275,6 +404,17 @@ def synth(
     complete = np.isfinite(wide.loc[pool].to_numpy(float)).all(axis=1)
     dropped = [d for d, ok in zip(pool, complete, strict=True) if not ok]
     pool = [d for d, ok in zip(pool, complete, strict=True) if ok]
+    if isinstance(donors, str) and donors == "auto":
+        per_unit = panel.groupby(idname)
+        pool, rule = select_donors(
+            wide.loc[:, pre],
+            treated,
+            pool,
+            size_group=per_unit[size_name].first() if size_name in panel.columns else None,
+            log_pop=per_unit[pop_name].first() if pop_name in panel.columns else None,
+            n_donors=n_donors,
+            min_group=min_group,
+        )
     if len(pool) < 2:
         raise EstimationError(f"{what}: fewer than two donors with complete outcomes")
     Y = wide.loc[[treated, *pool]].to_numpy(float)  # row 0 = treated
@@ -358,6 +498,8 @@ def synth(
             "gname": gname,
             "predictors": list(predictors),
             "predictor_weight": predictor_weight,
+            "donors": donors if isinstance(donors, str) else "list",
+            "donor_rule": rule,
             "n_donors": len(pool),
             "n_pre_periods": int(pre.sum()),
         },

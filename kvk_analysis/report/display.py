@@ -68,6 +68,7 @@ def start(
     subtitle: str = "",
     simulated: bool = False,
     inputs: Iterable[str | Path] = (),
+    title_page: bool = False,
 ) -> None:
     """Begin a report: set the language, reset figure/table numbering, record the title block.
 
@@ -82,6 +83,10 @@ def start(
         Show the "SIMULATED DATA" notice (see :func:`is_simulated`).
     inputs
         Input files to list, with their SHA-256, in the provenance section.
+    title_page
+        Give the report a title page of its own (series line, title, subtitle, date, the
+        simulated-data notice, a table of contents made from the ``##`` headings, with page
+        numbers in the PDF) instead of the compact title block; for the evaluation report.
     """
     lang = check_lang(lang)
     _STATE.update(lang=lang, figure=0, table=0, inputs=[str(p) for p in inputs])
@@ -91,6 +96,7 @@ def start(
         "lang": lang,
         "simulated": bool(simulated),
         "inputs": _STATE["inputs"],
+        "title_page": bool(title_page),
     }
     _display({META_MIME: meta, "text/plain": ""})
 

@@ -14,13 +14,14 @@ import ast
 import copy
 import datetime as _dt
 import html
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ReportError
 from ..fileio import atomic_path, atomic_write
-from .display import META_MIME, table_html
+from .display import META_MIME
 from .text import check_lang, label
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -162,22 +163,82 @@ def provenance_html(
                 if path.suffix == ".parquet" and manifest.is_file():
                     inputs.append(manifest)
     table = provenance_table(inputs, params, notebook=source_notebook)
-    table = table.assign(section=[_section_label(s, lang) for s in table["section"]])
-    table.columns = [label("prov_item", lang), "", label("prov_value", lang)]
-    return table_html(table, lang=lang, translate=False)
+    return compact_provenance_html(table, lang)
 
 
-def _section_label(section: str, lang: str) -> str:
-    keys = {
-        "notebook": "prov_notebook",
-        "parameter": "prov_parameter",
-        "input": "prov_input",
-        "package": "prov_package",
-        "git": "prov_git",
-        "date": "prov_date",
-        "python": "prov_python",
-    }
-    return label(keys.get(section, section), lang)
+#: Hex digits of a SHA-256 shown at normal size; the rest follows in a small font.
+HASH_SHOWN = 16
+
+
+def _hash_html(digest: str) -> str:
+    """A SHA-256 as HTML: the first :data:`HASH_SHOWN` hex digits, then the rest in a small
+    font (complete, but the part a reader compares stands out); the full hash is also the
+    ``title`` (tooltip)."""
+    d = html.escape(digest)
+    if len(digest) != 64:
+        return d  # "missing"
+    return (
+        f'<span class="kvk-hash" title="SHA-256 {d}">{d[:HASH_SHOWN]}'
+        f'<span class="kvk-hash-rest">{d[HASH_SHOWN:]}</span></span>'
+    )
+
+
+def compact_provenance_html(table: Any, lang: str) -> str:
+    """The provenance table (``section, item, value``, see
+    :func:`kvk_analysis.report.provenance.provenance_table`) as a compact two-column HTML
+    table: one row for the notebook, one for all parameters (``name = value`` pairs that wrap),
+    one for the input files (path and SHA-256 per line), one for Python and the package
+    versions (``kvk 0.1.0 · numpy 2.4.6 · ...``), and the git commit and date.  Nothing is left
+    out; a profile's provenance takes about a third of a page instead of a full page.
+    """
+    esc = html.escape
+    by: dict[str, list[tuple[str, str]]] = {}
+    for section, item, value in table[["section", "item", "value"]].itertuples(
+        index=False, name=None
+    ):
+        by.setdefault(str(section), []).append((str(item), str(value)))
+    sha = "SHA-256"
+    rows: list[tuple[str, str]] = []
+    for item, value in by.get("notebook", []):
+        rows.append((label("prov_notebook", lang), f"{esc(item)}<br/>{sha} {_hash_html(value)}"))
+    if by.get("parameter"):
+        empty = "&quot;&quot;"  # an empty string parameter, shown as ""
+        pairs = [
+            # short pairs never break inside; long values (lists, paths) may wrap
+            f'<span class="kvk-prov-pair{" kvk-nowrap" if len(k) + len(v) < 40 else ""}">'
+            f"{esc(k)} = {esc(v) if v else empty}</span>"
+            for k, v in by["parameter"]
+        ]
+        rows.append((label("prov_parameters", lang), " · ".join(pairs)))
+    if by.get("input"):
+        files = "".join(
+            f'<div class="kvk-prov-file">{esc(k)}<br/>{sha} {_hash_html(v)}</div>'
+            for k, v in by["input"]
+        )
+        rows.append((label("prov_inputs", lang), files))
+    software = [*by.get("python", []), *by.get("package", [])]
+    if software:
+        rows.append(
+            (
+                label("prov_packages", lang),
+                " · ".join(
+                    f'<span class="kvk-prov-pair kvk-nowrap">{esc(k)} {esc(v)}</span>'
+                    for k, v in software
+                ),
+            )
+        )
+    for section, key in (("git", "prov_git"), ("date", "prov_date")):
+        for _, value in by.get(section, []):
+            rows.append((label(key, lang), esc(value)))
+    for section, items in by.items():  # sections added to provenance_table later
+        if section not in {"notebook", "parameter", "input", "python", "package", "git", "date"}:
+            for k, v in items:
+                rows.append((esc(section), f"{esc(k)}: {esc(v)}"))
+    body = "".join(
+        f'<tr><th class="txt" scope="row">{esc(head)}</th><td class="txt">{cell}</td></tr>'
+        for head, cell in rows
+    )
+    return f'<table class="kvk-table kvk-prov"><tbody>{body}</tbody></table>'
 
 
 def _format_date(lang: str) -> str:
@@ -262,9 +323,12 @@ def render_html(
         + "\n.celltag_pagebreak { break-before: page; page-break-before: always; }\n",
         "title": html.escape(title or meta.get("title") or name),
         "subtitle": html.escape(subtitle if subtitle is not None else meta.get("subtitle", "")),
+        "title_page": bool(meta.get("title_page")),
         "series": html.escape(
-            "Kvalitetskommuneprogrammet · analyse" if use_lang == "nb" else "KVK · analysis"
+            label("series_evaluation" if meta.get("title_page") else "series_analysis", use_lang)
         ),
+        "contents_heading": html.escape(label("h_contents", use_lang)),
+        "imprint": html.escape(label("imprint", use_lang).format(version=_kvk_version())),
         "date": _format_date(use_lang),
         "simulated": is_sim,
         "simulated_banner": html.escape(label("simulated_banner", use_lang)),
@@ -283,11 +347,43 @@ def render_html(
         )
     except Exception as exc:  # nbconvert raises many types (jinja, mistune, ...)
         raise ReportError(f"rendering {name} to HTML failed: {exc}") from exc
+    if kvk["title_page"]:
+        body = add_contents(body)
     out = Path(out_html)
     with atomic_write(out, "w", encoding="utf-8") as fh:
         fh.write(body)
     out.chmod(REPORT_MODE)
     return out
+
+
+#: Placeholder in the template where :func:`add_contents` puts the table of contents.
+CONTENTS_MARK = "<!--kvk-contents-->"
+_H2 = re.compile(r"<h2(?P<attrs>[^>]*)>(?P<text>.*?)</h2>", re.S)
+
+
+def add_contents(body: str) -> str:
+    """Give every ``<h2>`` after the title page an id (``kvk-sec-N``) and put a table of
+    contents linking them at :data:`CONTENTS_MARK`; the print CSS adds page numbers
+    (``target-counter``).  Headings that already have an id keep it."""
+    head, mark, rest = body.partition(CONTENTS_MARK)
+    if not mark:
+        return body
+    entries: list[tuple[str, str]] = []
+
+    def number(m: re.Match[str]) -> str:
+        attrs, text = m.group("attrs"), m.group("text")
+        found = re.search(r'\bid="([^"]+)"', attrs)
+        ident = found.group(1) if found else f"kvk-sec-{len(entries) + 1}"
+        entries.append((ident, re.sub(r"<[^>]+>", "", text).strip()))
+        return m.group(0) if found else f'<h2{attrs} id="{ident}">{text}</h2>'
+
+    rest = _H2.sub(number, rest)
+    items = "".join(
+        f'<li><a href="#{html.escape(i)}">{html.escape(html.unescape(t))}</a></li>'
+        for i, t in entries
+        if t
+    )
+    return head + f'<ol class="kvk-toc">{items}</ol>' + rest
 
 
 def _kvk_version() -> str:

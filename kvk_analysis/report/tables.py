@@ -274,7 +274,34 @@ def changed_codes(mapping: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
             "n_rows": "Rows",
         },
     }[lang]
+    rules = _RULE_WORDS[lang]
+    out = (
+        out.assign(rule=[rules.get(str(r), str(r)) for r in out["rule"]]) if "rule" in out else out
+    )
     return out.reset_index(drop=True).rename(columns=names)
+
+
+#: Code-mapping rules (``MappingReport.table["rule"]``) in words.
+_RULE_WORDS: dict[str, dict[str, str]] = {
+    "nb": {
+        "identity": "uendret",
+        "merged_2008": "sammenslått 2008",
+        "predecessor": "forløper",
+        "recoded": "nytt nummer",
+        "merged": "sammenslått",
+        "split": "delt",
+        "not_municipality": "ikke kommune",
+    },
+    "en": {
+        "identity": "unchanged",
+        "merged_2008": "merged 2008",
+        "predecessor": "predecessor",
+        "recoded": "renumbered",
+        "merged": "merged",
+        "split": "split",
+        "not_municipality": "not a municipality",
+    },
+}
 
 
 def quality_summary(quality: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
@@ -540,10 +567,12 @@ def before_after_report(table: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
 def synth_weights(
     synth_result: Any, panel: pd.DataFrame, n: int = 8, lang: str = "nb"
 ) -> pd.DataFrame:
-    """The ``n`` donors with the largest weights in a synthetic control, with their names."""
+    """The (at most) ``n`` donors with the largest weights in a synthetic control, with their
+    names; donors whose weight rounds to 0.000 are left out."""
     lang = check_lang(lang)
     names = panel[["kommunenummer", "kommune"]].drop_duplicates("kommunenummer")
-    w = synth_result.weights.sort_values("weight", ascending=False).head(n)
+    w = synth_result.weights.sort_values("weight", ascending=False)
+    w = w[w["weight"] >= 0.0005].head(n)  # donors that would show as 0.000 are left out
     out = w.merge(names, left_on="unit", right_on="kommunenummer", how="left")
     return out[["kommunenummer", "kommune", "weight"]].rename(
         columns={"weight": "Vekt" if lang == "nb" else "Weight"}
@@ -559,15 +588,31 @@ def specification_table(result: Any, lang: str = "nb") -> pd.DataFrame:
         "nevertreated": label("never_treated", lang),
         "notyettreated": label("notyet_treated", lang),
     }.get(p.control_group, p.control_group)
+    methods = {
+        "dr": ("dobbelt robust (dr)", "doubly robust (dr)"),
+        "ipw": ("invers sannsynlighetsvekting (ipw)", "inverse probability weighting (ipw)"),
+        "reg": ("utfallsregresjon (reg)", "outcome regression (reg)"),
+    }
+    bases = {"varying": ("varierende", "varying"), "universal": ("universell", "universal")}
+    outcome = {"rate": ("sykefravær", "sick leave")}.get(p.yname, (p.yname, p.yname))
+    pick = 0 if nb else 1
     rows = [
-        ("Utfall" if nb else "Outcome", f"{p.yname} ({'prosent' if nb else 'percent'})"),
+        (
+            "Utfall" if nb else "Outcome",
+            f"{outcome[pick]} ({'prosent' if nb else 'percent'})"
+            if p.yname == "rate"
+            else str(p.yname),
+        ),
         ("Kontrollgruppe" if nb else "Control group", control),
-        ("Estimator" if nb else "Estimator", p.est_method),
+        ("Estimator" if nb else "Estimator", methods.get(p.est_method, (p.est_method,) * 2)[pick]),
         (
             "Forventningseffekt (kvartaler)" if nb else "Anticipation (quarters)",
             str(p.anticipation),
         ),
-        ("Basisperiode" if nb else "Base period", p.base_period),
+        (
+            "Basisperiode" if nb else "Base period",
+            bases.get(p.base_period, (p.base_period,) * 2)[pick],
+        ),
         (
             "Kovariater" if nb else "Covariates",
             ", ".join(p.covariates) or ("ingen" if nb else "none"),

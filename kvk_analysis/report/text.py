@@ -16,6 +16,7 @@ Conventions
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -177,6 +178,20 @@ LABELS: dict[str, dict[str, str]] = {
     },
     # provenance
     "h_provenance": {"nb": "Sporbarhet (proveniens)", "en": "Provenance"},
+    "h_contents": {"nb": "Innhold", "en": "Contents"},
+    "series_analysis": {"nb": "Kvalitetskommuneprogrammet · analyse", "en": "KVK · analysis"},
+    "series_evaluation": {
+        "nb": "Kvalitetskommuneprogrammet – evaluering",
+        "en": "The Quality Municipality Programme (KVK) – evaluation",
+    },
+    "imprint": {
+        "nb": "Rapporten er laget automatisk med kvk {version}. Alle tall i teksten er beregnet "
+        "fra dataene; datafiler, parametere og programversjoner står i sporbarhetstabellen "
+        "til slutt.",
+        "en": "This report was generated automatically with kvk {version}. Every number in the "
+        "text is computed from the data; data files, parameters and software versions are "
+        "listed in the provenance table at the end.",
+    },
     "prov_item": {"nb": "Element", "en": "Item"},
     "prov_value": {"nb": "Verdi", "en": "Value"},
     "prov_notebook": {"nb": "Notatbok", "en": "Notebook"},
@@ -186,6 +201,9 @@ LABELS: dict[str, dict[str, str]] = {
     "prov_git": {"nb": "Git-commit", "en": "Git commit"},
     "prov_date": {"nb": "Laget", "en": "Created"},
     "prov_python": {"nb": "Python", "en": "Python"},
+    "prov_parameters": {"nb": "Parametere", "en": "Parameters"},
+    "prov_inputs": {"nb": "Inndata", "en": "Input files"},
+    "prov_packages": {"nb": "Programvareversjoner", "en": "Software versions"},
     # column labels used in tables
     "kommunenummer": {"nb": "Kommunenr.", "en": "Municipality no."},
     "kommune": {"nb": "Kommune", "en": "Municipality"},
@@ -537,12 +555,12 @@ def sample_sentence(sample: Any, lang: str = "nb") -> str:
     if lang == "nb":
         return (
             f"Estimeringsutvalget har {count_sentence(len(treated), 'deltakerkommune', 'deltakerkommuner', lang)} "
-            f"i pulje {joined} og {count_sentence(n_never, 'sammenligningskommune', 'sammenligningskommuner', lang)} "
+            f"i {'puljene' if len(puljer) > 1 else 'pulje'} {joined} og {count_sentence(n_never, 'sammenligningskommune', 'sammenligningskommuner', lang)} "
             "som aldri deltok."
         )
     return (
         f"The estimation sample has {count_sentence(len(treated), 'participating municipality', 'participating municipalities', lang)} "
-        f"in cohort(s) {joined} and {count_sentence(n_never, 'comparison municipality', 'comparison municipalities', lang)} "
+        f"in {'cohorts' if len(puljer) > 1 else 'cohort'} {joined} and {count_sentence(n_never, 'comparison municipality', 'comparison municipalities', lang)} "
         "that never took part."
     )
 
@@ -595,6 +613,74 @@ def synth_sentence(
     )
 
 
+#: Size groups of the panel (``size_group``) in words (nb with no-break spaces, as fmt_int).
+_SIZE_WORDS: dict[str, dict[str, str]] = {
+    "<5k": {"nb": "under 5\u00a0000 innbyggere", "en": "under 5,000 inhabitants"},
+    "5-20k": {"nb": "5\u00a0000–20\u00a0000 innbyggere", "en": "5,000–20,000 inhabitants"},
+    ">=20k": {"nb": "minst 20\u00a0000 innbyggere", "en": "at least 20,000 inhabitants"},
+}
+
+
+def synth_method(synth_result: Any, lang: str = "nb") -> str:
+    """The method paragraph of a municipality profile: how the synthetic control and its
+    donor pool were chosen (from ``synth_result.params``: ``donors``, ``donor_rule``,
+    ``n_donors``) and how the placebo rank is read."""
+    lang = check_lang(lang)
+    params = getattr(synth_result, "params", {}) or {}
+    n = int(params.get("n_donors", len(synth_result.weights)))
+    rule = str(params.get("donor_rule", ""))
+    kind = params.get("donors", "auto")
+    m = re.search(r"(?:^|, )size group ([^,]+)(?:,|$)", rule)
+    size = _SIZE_WORDS.get(m.group(1), {"nb": m.group(1), "en": m.group(1)})[lang] if m else ""
+    nearest = "nearest" in rule
+    if lang == "nb":
+        if kind == "list":
+            pool = f"{fmt_int(n, lang)} valgte sammenligningskommuner"
+        else:
+            pool = f"{fmt_int(n, lang)} kommuner som aldri deltok"
+            if size:
+                pool += f", alle med {size}"
+            if nearest:
+                pool += (
+                    ", valgt blant dem som lå nærmest kommunen i sykefravær før oppstart "
+                    "og i folketall"
+                )
+        why = (
+            " Utvalget er begrenset til sammenlignbare kommuner for at kontrollen ikke skal "
+            "tilpasses tilfeldige svingninger i små kommuner (Abadie 2021)."
+            if kind == "auto"
+            else ""
+        )
+        return (
+            f"*Metode.* Den syntetiske kontrollen er et vektet gjennomsnitt av {pool}. "
+            "Vektene er valgt slik at den følger kommunens sykefravær før oppstart så tett som "
+            f"mulig.{why} Avviket etter oppstart, i forhold til avviket før, sammenlignes med "
+            "det samme forholdet beregnet for hver av sammenligningskommunene (placebo); rangen "
+            "viser hvor uvanlig kommunens avvik er."
+        )
+    if kind == "list":
+        pool = f"{fmt_int(n, lang)} chosen comparison municipalities"
+    else:
+        pool = f"{fmt_int(n, lang)} municipalities that never took part"
+        if size:
+            pool += f", all with {size}"
+        if nearest:
+            pool += ", chosen as those closest to the municipality in sick leave before the start and in population"
+    why = (
+        " The pool is restricted to comparable municipalities so that the control does not fit "
+        "the random ups and downs of small municipalities (Abadie 2021)."
+        if kind == "auto"
+        else ""
+    )
+    return (
+        f"*Method.* The synthetic control is a weighted average of {pool}. The weights make it "
+        f"follow the municipality's sick leave before the start as closely as possible.{why} "
+        "The gap after the start, relative to the gap before, is compared with the same ratio "
+        "computed for each comparison municipality (placebo); the rank shows how unusual the "
+        "municipality's gap is."
+    )
+
+
 def twfe_sentence(cs_result: Any, twfe_result: Any, lang: str = "nb", decimals: int = 2) -> str:
     """The two-way fixed-effects estimate beside the Callaway–Sant'Anna estimate."""
     lang = check_lang(lang)
@@ -636,8 +722,8 @@ def profile_key_figures(
     pre = path.loc[~path["post"].astype(bool), "actual"].mean()
     post = path.loc[path["post"].astype(bool), "actual"].mean()
     n = len(getattr(synth_result, "placebo_stats", ())) or None
-    rank = (
-        f"{fmt_int(synth_result.rank, lang)} / {fmt_int(n, lang)}"
+    rank = (  # rank among the municipality itself and its placebos
+        f"{fmt_int(synth_result.rank, lang)} / {fmt_int(n + 1, lang)}"
         if n and not _is_missing(synth_result.rank)
         else MISSING
     )
