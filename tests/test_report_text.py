@@ -179,3 +179,22 @@ def test_synth_method_states_the_donor_pool():
     # the placebo rank counts the municipality itself among the placebos
     figures = text.profile_key_figures({"pulje": "IV"}, auto, "en")
     assert figures["Placebo rank"] == "3 / 41"
+
+
+def test_pretrend_sentence_from_event_study_test():
+    from kvk_analysis.did import EventStudyPretest
+
+    test = EventStudyPretest(
+        method="sup-t",
+        statistic=1.2,
+        p_value=0.61,
+        critical_value=2.8,
+        event_times=tuple(range(-8, 0)),
+        estimates=(0.0,) * 8,
+        std_errors=(0.1,) * 8,
+        alp=0.05,
+        biters=999,
+    )
+    nb = text.pretrend_sentence(test, "nb")
+    assert "de 8 kvartalene før oppstart" in nb and "forkastes ikke (p = 0,61)" in nb
+    assert "the 8 quarters before joining" in text.pretrend_sentence(test, "en")

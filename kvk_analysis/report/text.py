@@ -442,30 +442,43 @@ def summarise_overall(
     return f"{who} is estimated to have {phrase}."
 
 
-def pretrend_sentence(p_value: Any, lang: str = "nb", *, alpha: float = 0.05) -> str:
-    """The result of a joint test that all pre-treatment effects are zero, in words."""
+def pretrend_sentence(test: Any, lang: str = "nb", *, alpha: float = 0.05) -> str:
+    """The result of the joint test that the effects before joining are zero, in words.
+
+    ``test`` is a :class:`kvk_analysis.did.EventStudyPretest` (its p-value and the number of
+    quarters tested are used) or a bare p-value (``None``/NaN: the test could not be run).
+    """
     lang = check_lang(lang)
-    p = fmt_p(p_value, lang)
+    p_value = getattr(test, "p_value", test)
+    event_times = getattr(test, "event_times", None)
     if _is_missing(p_value):
         return (
             "Testen av parallelle trender før start kunne ikke gjennomføres."
             if lang == "nb"
             else "The test of parallel pre-treatment trends could not be computed."
         )
+    p = fmt_p(p_value, lang)
+    if event_times:
+        n = len(event_times)
+        subject_nb = f"effektene i de {fmt_int(n, 'nb')} kvartalene før oppstart er null"
+        subject_en = f"the effects in the {fmt_int(n, 'en')} quarters before joining are zero"
+    else:
+        subject_nb = "effektene før start er null"
+        subject_en = "all pre-treatment effects are zero"
     if float(p_value) < alpha:
         return (
-            f"Testen av at effektene før start er null, forkastes ({p}): trendene før "
+            f"Testen av at {subject_nb}, forkastes ({p}): trendene før "
             "programmet var ikke parallelle, og resultatene må tolkes med forsiktighet."
             if lang == "nb"
-            else f"The test that all pre-treatment effects are zero is rejected ({p}): the "
+            else f"The test that {subject_en} is rejected ({p}): the "
             "trends before the programme were not parallel, and the results must be read "
             "with caution."
         )
     return (
-        f"Testen av at effektene før start er null, forkastes ikke ({p}): dataene gir ikke "
+        f"Testen av at {subject_nb}, forkastes ikke ({p}): dataene gir ikke "
         "holdepunkter for ulike trender før programmet."
         if lang == "nb"
-        else f"The test that all pre-treatment effects are zero is not rejected ({p}): the "
+        else f"The test that {subject_en} is not rejected ({p}): the "
         "data show no evidence of different trends before the programme."
     )
 
