@@ -21,12 +21,14 @@ file and row.  Quarters that are plausible but outside the build's ``start``-``e
 kept in ``tidy_sickleave.parquet`` and left out of the panel (a source may cover more years than
 the analysis).
 
-A rerun whose inputs (hashes) and parameters equal the manifest's does nothing and says
+A rerun whose inputs (hashes), parameters and data-layer code (:func:`code_fingerprint`)
+equal the manifest's does nothing and says
 "up to date".  Raw files are only read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import platform
@@ -119,6 +121,33 @@ def _inputs(
 PLAUSIBLE_PERIODS = ("1990Q1", "2030Q4")
 
 
+#: Modules whose code decides what the build writes: a change to any of them rebuilds.
+_BUILD_MODULES = (
+    "build.py",
+    "panel.py",
+    "municipalities.py",
+    "cohorts.py",
+    "numbers.py",
+    "periods.py",
+    "schema.py",
+    "quality.py",
+    "readers",
+)
+
+
+def code_fingerprint() -> str:
+    """SHA-256 over the source of the data-layer modules (so a code change triggers a
+    rebuild even when the package version is unchanged)."""
+    h = hashlib.sha256()
+    for name in _BUILD_MODULES:
+        target = config.PACKAGE_DIR / name
+        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        for f in files:
+            h.update(f.relative_to(config.PACKAGE_DIR).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def crosswalk_codes(directory: str | Path | None = None) -> frozenset[str]:
     """Every municipality number of the 1994-2024 crosswalk (``kommune_crosswalk_1994_2024.csv``
     in ``directory``, default the project's municipality folder): the codes a sick-leave file
@@ -187,7 +216,7 @@ def build_data(
         "registry": {_relative(registry): sha256(registry)},
         "reference": {_relative(x): sha256(x) for x in refs},
     }
-    key = {"inputs": hashes, "params": p, "kvk_version": __version__}
+    key = {"inputs": hashes, "params": p, "kvk_version": __version__, "code": code_fingerprint()}
     manifest_path = out_dir / "manifest.json"
     if not force and manifest_path.exists():
         try:

@@ -196,3 +196,21 @@ def test_build_with_the_real_reader_rejects_bad_codes_and_quarters(tmp_path):
     with pytest.raises(InputError, match="1990Q1 and 2030Q4") as info:
         build_data([typo], reg, processed_dir=tmp_path / "s", progress=False)
     assert info.value.row == 5 and "typo.csv" in str(info.value)
+
+
+def test_code_fingerprint_tracks_data_layer_source(tmp_path, monkeypatch):
+    from kvk_analysis import build as build_mod
+    from kvk_analysis import config
+
+    fake = tmp_path / "pkg"
+    (fake / "readers").mkdir(parents=True)
+    for name in build_mod._BUILD_MODULES:
+        if not name.endswith(".py"):
+            continue
+        (fake / name).write_text(f"# {name}\n", encoding="utf-8")
+    (fake / "readers" / "ks.py").write_text("x = 1\n", encoding="utf-8")
+    monkeypatch.setattr(config, "PACKAGE_DIR", fake)
+    before = build_mod.code_fingerprint()
+    assert build_mod.code_fingerprint() == before
+    (fake / "readers" / "ks.py").write_text("x = 2\n", encoding="utf-8")
+    assert build_mod.code_fingerprint() != before
