@@ -38,6 +38,7 @@ data: $(STAMP)
 
 ## bench: run the benchmarks (on demand; prints figures and ratios)
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 ## lint: ruff check and format check
