@@ -10,19 +10,6 @@ from scipy import stats
 
 from kvk_analysis.errors import InputError
 
-TIDY_COLUMNS = [
-    "term",
-    "group",
-    "time",
-    "event_time",
-    "estimate",
-    "std_error",
-    "p_value",
-    "conf_low",
-    "conf_high",
-    "band",
-]
-
 
 def require_columns(data: pd.DataFrame, columns: Iterable[str | None], what: str) -> None:
     """Raise :class:`InputError` naming the first column of ``columns`` missing from ``data``."""

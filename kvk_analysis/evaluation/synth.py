@@ -53,9 +53,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
+from kvk_analysis.did.results import TIDY_COLUMNS
 from kvk_analysis.errors import EstimationError, InputError
 from kvk_analysis.evaluation._common import (
-    TIDY_COLUMNS,
     int_col,
     require_columns,
     require_numeric,

@@ -22,9 +22,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from kvk_analysis.did.results import TIDY_COLUMNS
 from kvk_analysis.errors import EstimationError, InputError
 from kvk_analysis.evaluation._common import (
-    TIDY_COLUMNS,
     check_alpha,
     int_col,
     require_columns,
