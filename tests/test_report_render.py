@@ -206,3 +206,37 @@ def test_add_contents_numbers_headings_after_the_title_page():
     assert "<h2 class='a' id=\"kvk-sec-2\">1 Bakgrunn &amp; mål</h2>" in out
     assert '<h2 id="own">Vedlegg</h2>' in out
     assert add_contents("<h2>x</h2>") == "<h2>x</h2>"  # no title page: unchanged
+
+
+WIDE_BODY = (
+    "import pandas as pd\n"
+    "cols = ['Deltakere før', 'Deltakere etter', 'Endring deltakere', 'Sammenl. før',\n"
+    "        'Sammenl. etter', 'Endring sammenl.', 'Forskjell (DiD)', 'KI nedre', 'KI øvre',\n"
+    "        'Standardfeil', 'p-verdi']\n"
+    "df = pd.DataFrame([[10.11 - i, 9.78, -0.33, 9.05, 9.09, 0.04, -0.36, -0.58, -0.15,\n"
+    "                    0.11, 0.004] for i in range(5)], columns=cols)\n"
+    "df.insert(0, 'Pulje', ['I', 'II', 'III', 'IV', 'Alle'])\n"
+    "report.table(df, 'En bred tabell som må passe på A4')"
+)
+
+
+def test_wide_table_fits_the_a4_text_width(tmp_path):
+    """Lay the PDF out with WeasyPrint and check that no table cell runs past the right
+    margin (a clipped column is invisible in the PDF)."""
+    from weasyprint import HTML
+
+    nb_path = make_notebook(tmp_path / "wide.ipynb", body=WIDE_BODY, fail_cell=False)
+    files = run_report(nb_path, {}, tmp_path / "out", ("html",), name="wide")
+    doc = HTML(filename=str(files["html"])).render()
+    page = doc.pages[0]
+    right_edge = page._page_box.margin_width() - page._page_box.margin_right
+
+    def boxes(box):
+        yield box
+        for child in getattr(box, "children", []) or []:
+            yield from boxes(child)
+
+    cells = [b for b in boxes(page._page_box) if getattr(b, "element_tag", "") == "td"]
+    assert len(cells) >= 5 * 12
+    overflow = max(b.position_x + b.margin_width() for b in cells) - right_edge
+    assert overflow <= 0.5, f"table runs {overflow:.1f} px past the right margin"
