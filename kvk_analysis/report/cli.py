@@ -229,7 +229,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             bad = [k for k in codes if not re.fullmatch(r"\d{4}", k)]
             if bad:
                 raise ReportError(f"--kommuner: expected 4-digit municipality numbers, found {bad}")
-            names: dict[str, str] = {}
+            from ..municipalities import load_frame
+
+            frame = load_frame(2008)
+            names = dict(zip(frame["kommunenummer"], frame["kommune"].astype(str), strict=True))
         elif args.all_participants:
             panel_path = Path(params.get("panel_path") or config.PROCESSED_DIR / "panel.parquet")
             codes, names = _participants(panel_path)
