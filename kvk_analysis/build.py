@@ -7,8 +7,8 @@ Outputs (each written atomically; the manifest last, so an interrupted build is 
 - ``panel.parquet`` - the analysis panel (:func:`kvk_analysis.panel.build_panel`);
 - ``code_mapping.csv`` - which codes were mapped onto the 2008 frame by which rule;
 - ``panel_missing.csv`` - unit x quarter x sector cells without a rate (balance report);
-- ``data_quality.csv`` - suspicious but legal values, when ``kvk_analysis.quality`` provides
-  ``data_quality_table(tidy)`` (skipped otherwise, and the manifest says so);
+- ``data_quality.csv`` - suspicious but legal values
+  (:func:`kvk_analysis.quality.data_quality_table`);
 - ``manifest.json`` - SHA-256 of every input (the sick-leave files, the registry and the
   municipality reference files), the parameters, package/Python/pandas versions, UTC time,
   the panel's balance and notes, and each sick-leave file's reader notes (``reader_notes``,
@@ -43,14 +43,11 @@ import pandas as pd
 from . import __version__, config
 from .errors import InputError
 from .fileio import atomic_path, atomic_write, sha256
+from .municipalities import CROSSWALK_FILE, FRAME_FILE, POPULATION_FILE, _crosswalk_table
 
 DEFAULT_SICKLEAVE = ("ks_sickleave_demo.csv",)
 DEFAULT_REGISTRY = "cohort_registry_demo.csv"
-REFERENCE_FILES = (
-    "kommuner_2007_2008.csv",
-    "kommune_crosswalk_1994_2024.csv",
-    "population_2005_2009.csv",
-)
+REFERENCE_FILES = (FRAME_FILE, CROSSWALK_FILE, POPULATION_FILE)
 DEFAULT_PARAMS: dict[str, object] = {
     "measure": "total",
     "rule": "programme_start",
@@ -66,6 +63,7 @@ OUTPUTS = (
     "panel.parquet",
     "code_mapping.csv",
     "panel_missing.csv",
+    "data_quality.csv",
 )
 
 
@@ -153,7 +151,7 @@ def crosswalk_codes(directory: str | Path | None = None) -> frozenset[str]:
     in ``directory``, default the project's municipality folder): the codes a sick-leave file
     may use, whatever its vintage."""
     folder = Path(directory) if directory is not None else config.MUNICIPALITIES_DIR
-    cw = pd.read_csv(folder / "kommune_crosswalk_1994_2024.csv", dtype=str, keep_default_na=False)
+    cw = _crosswalk_table(folder.resolve())  # read once, shared with the code harmonisation
     return frozenset(cw["code"].str.strip()) - {""}
 
 
@@ -275,7 +273,6 @@ def build_data(
         bar.update()
     finally:
         bar.close()
-    quality_note = written.pop("_quality_note", None)
     notes = [
         *(
             f"{Path(name).name}: {note}"
@@ -283,7 +280,6 @@ def build_data(
             for note in file_notes
         ),
         *panel.notes,
-        *([quality_note] if quality_note else []),
     ]
     manifest = {
         **key,
@@ -311,7 +307,9 @@ def build_data(
 
 
 def _write_outputs(out_dir: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel) -> dict:
-    written: dict[str, object] = {}
+    from .quality import data_quality_table
+
+    written: dict[str, Path] = {}
 
     def parquet(df: pd.DataFrame, name: str) -> None:
         with atomic_path(out_dir / name) as tmp:
@@ -329,13 +327,5 @@ def _write_outputs(out_dir: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel) 
     csv(panel.mapping.to_frame(), "code_mapping.csv")
     missing = panel.balance.missing.assign(period=lambda d: d["period"].astype(str))
     csv(missing, "panel_missing.csv")
-    try:
-        quality = importlib.import_module("kvk_analysis.quality")
-        table_fn = quality.data_quality_table
-    except (ImportError, AttributeError):
-        written["_quality_note"] = (
-            "data_quality.csv not written: kvk_analysis.quality.data_quality_table is not available"
-        )
-    else:
-        csv(table_fn(tidy), "data_quality.csv")
+    csv(data_quality_table(tidy), "data_quality.csv")
     return written

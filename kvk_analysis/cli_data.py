@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+# Copies of readers.SOURCES, readers.tidy.MEASURES and cohorts.RULES, so that ``kvk --help``
+# imports no pandas (tests/test_cli_data.py checks that they agree).
 SOURCES = ("auto", "ks", "ks-employee", "ssb-csv", "ssb-jsonstat", "ssb-table")
 MEASURES = ("total", "self_certified", "doctor_certified")
 RULES = ("programme_start", "admitted", "first_full_quarter")
@@ -116,12 +118,8 @@ def _tidy_for_csv(df):
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .errors import InputError
+    from .readers import detect_source, read_sickleave
 
-    try:
-        from .readers import detect_source, read_sickleave
-    except ImportError as exc:  # the readers package is another module's
-        raise InputError(f"the sick-leave readers are not available ({exc})") from None
     source = args.source
     if source == "auto":
         source = detect_source(args.input)
@@ -162,6 +160,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _codes(args: argparse.Namespace) -> int:
+    import io
+
     import pandas as pd
 
     from .errors import InputError
@@ -170,8 +170,6 @@ def _codes(args: argparse.Namespace) -> int:
 
     text, _ = read_text(args.input)
     try:
-        import io
-
         df = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), dtype={args.column: str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(

@@ -389,9 +389,9 @@ def _check_dates_order(out: pd.DataFrame, path: Path, file_column: dict[str, str
 def _check_frame(
     out: pd.DataFrame, path: Path, file_column: dict[str, str], frame: pd.DataFrame | None
 ) -> None:
-    if frame is None:
-        from .municipalities import load_frame
+    from .municipalities import _name_keys, load_frame
 
+    if frame is None:
         frame = pd.concat([load_frame(2007), load_frame(2008)]).drop_duplicates("kommunenummer")
     names = dict(zip(frame["kommunenummer"], frame["kommune"], strict=True))
     for r in out.itertuples(index=False):
@@ -415,27 +415,14 @@ def _check_frame(
                 expected="a municipality code valid in 2007 or 2008",
                 found=r.kommunenummer,
             )
-        if r.kommune and not _matches(r.kommune, names[r.kommunenummer]):
+        # case and a county qualifier "(Østfold)" ignored; either part of "Snåase - Snåsa"
+        if r.kommune and not _name_keys(r.kommune) & _name_keys(names[r.kommunenummer]):
             warnings.warn(
                 f"{path}, row {r.file_row}: {r.kommunenummer} is {names[r.kommunenummer]!r} in the "
                 f"municipality frame, the registry says {r.kommune!r}",
                 UserWarning,
                 stacklevel=3,
             )
-
-
-def _plain(name: str) -> str:
-    """Name for comparison: case and qualifiers like ``(Østfold)`` ignored; any Sami part."""
-    base = re.sub(r"\s*\([^()]*\)\s*$", "", name).casefold().strip()
-    return base
-
-
-def _matches(a: str, b: str) -> bool:
-    pa_, pb = (
-        {p.strip() for p in _plain(a).split(" - ")},
-        {p.strip() for p in _plain(b).split(" - ")},
-    )
-    return bool(pa_ & pb)
 
 
 def first_treated_period(

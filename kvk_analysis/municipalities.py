@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import config
 from .errors import InputError
+from .numbers import STATUS_ORDER
 
 FRAME_FILE = "kommuner_2007_2008.csv"
 CROSSWALK_FILE = "kommune_crosswalk_1994_2024.csv"
@@ -121,7 +122,12 @@ def load_population(impute: bool = True, directory: str | Path | None = None) ->
        territory in each year (no source gives the split), so 1503 + 1556 = 1505 always holds;
        1505 itself is observed from 2008 and back-cast before.
     """
-    directory = _dir(directory).resolve()
+    return _population_table(_dir(directory).resolve(), bool(impute)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _population_table(directory: Path, impute: bool) -> pd.DataFrame:
+    """:func:`load_population` read and imputed once per folder (callers get copies)."""
     units = _all_frame_units(directory)[["kommunenummer", "fylkesnr"]]
     raw = _read_csv(directory / POPULATION_FILE)
     wide = units.merge(
@@ -362,7 +368,12 @@ def merged_frame(directory: str | Path | None = None) -> pd.DataFrame:
     two counties gets the county of its member with the most inhabitants on 1 January 2008.
     Split municipalities (and Forsand, Sandnes) stay as their own units.
     """
-    directory = _dir(directory).resolve()
+    return _merged_frame(_dir(directory).resolve()).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _merged_frame(directory: Path) -> pd.DataFrame:
+    """:func:`merged_frame` built once per folder (callers get copies)."""
     frame = load_frame(2008, directory)
     targets = _merged_targets(directory)
     pop = load_population(True, directory)
@@ -430,9 +441,6 @@ class MappingReport:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-_STATUS_PRIORITY = ("confidential", "missing", "not_applicable", "zero", "ok")
 
 
 def harmonise_codes(
@@ -516,9 +524,8 @@ def harmonise_codes(
     table = _code_table(directory)
     codes = _normalise_codes(df[code_column], path, code_column)
     uniq = pd.unique(codes)
-    frame_names = dict(
-        zip(_frame_table(directory)["kommunenr"], _frame_table(directory)["kommune"], strict=True)
-    )
+    frame = _frame_table(directory)
+    frame_names = dict(zip(frame["kommunenr"], frame["kommune"], strict=True))
     merged_to = _merged_targets(directory)
 
     def first_row(code: str) -> int | None:
@@ -755,9 +762,9 @@ def _aggregate(
         any_nan = work[c].isna().groupby(gid).any()
         result[c] = total.where(~any_nan & ~partial)  # a sum with a missing part is missing
     if "status" in work.columns:
-        rank = {s: i for i, s in enumerate(_STATUS_PRIORITY)}
+        rank = {s: i for i, s in enumerate(STATUS_ORDER)}
         worst = work["status"].map(rank).fillna(0).astype(int).groupby(gid).min()
-        result["status"] = worst.map(dict(enumerate(_STATUS_PRIORITY))).where(~partial, "missing")
+        result["status"] = worst.map(dict(enumerate(STATUS_ORDER))).where(~partial, "missing")
     if "source" in work.columns:
         result["source"] = (
             work["source"].astype(str).groupby(gid).agg(lambda s: "; ".join(sorted(set(s))))

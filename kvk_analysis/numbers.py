@@ -34,6 +34,7 @@ import pandas as pd
 
 __all__ = [
     "STATUSES",
+    "STATUS_ORDER",
     "NumberFormatError",
     "format_number",
     "parse_cell",
@@ -43,6 +44,8 @@ __all__ = [
 
 #: Status values of a cell (the ``status`` column of the tidy table).
 STATUSES = ("ok", "missing", "not_applicable", "confidential", "zero")
+#: Status precedence when several cells make one value (the first present wins).
+STATUS_ORDER = ("confidential", "missing", "not_applicable", "zero", "ok")
 
 #: SSB symbol -> (value, status).
 SYMBOLS: dict[str, tuple[float, str]] = {

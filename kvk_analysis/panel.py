@@ -51,6 +51,7 @@ from .municipalities import (
     merged_frame,
 )
 from .periods import parse_quarter, quarter_index
+from .readers.tidy import KEY_COLUMNS, STATUS_ORDER, TAIL_COLUMNS, VALUE_COLUMNS
 
 PANEL_COLUMNS = [
     "kommunenummer",
@@ -88,20 +89,8 @@ SIZE_BREAKS = (5_000, 20_000)
 SIZE_LABELS = ("<5k", "5-20k", ">=20k")
 PRE_PERIOD = ("2005Q1", "2006Q4")
 POPULATION_YEAR = 2007
-_STANDARD = {
-    "kommunenummer",
-    "period",
-    "sector",
-    "measure",
-    "lost_days",
-    "contracted_days",
-    "employees",
-    "rate",
-    "status",
-    "source",
-    "kommune",
-    "_line",
-}
+#: Columns of the tidy table that are not extra dimensions (``sex`` etc.).
+_STANDARD = {*KEY_COLUMNS, *VALUE_COLUMNS, *TAIL_COLUMNS, "kommune", "_line"}
 
 
 @dataclass
@@ -155,7 +144,7 @@ class Panel:
 
 
 def _check_tidy(tidy: pd.DataFrame) -> pd.DataFrame:
-    need = ["kommunenummer", "period", "sector", "measure", "lost_days", "contracted_days"]
+    need = [*KEY_COLUMNS, "lost_days", "contracted_days"]
     missing = [c for c in need if c not in tidy.columns]
     if missing:
         raise InputError(
@@ -202,10 +191,9 @@ def _sum_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     )
     out = out.mask(nan.to_numpy())
     if "status" in df.columns:
-        order = ("confidential", "missing", "not_applicable", "zero", "ok")
-        rank = df["status"].map({s: i for i, s in enumerate(order)}).fillna(0).astype(int)
+        rank = df["status"].map({s: i for i, s in enumerate(STATUS_ORDER)}).fillna(0).astype(int)
         worst = rank.groupby([df[k] for k in keys], dropna=False, sort=False).min()
-        out["status"] = worst.map(dict(enumerate(order))).to_numpy()
+        out["status"] = worst.map(dict(enumerate(STATUS_ORDER))).to_numpy()
     if "source" in df.columns:
         out["source"] = g["source"].agg(lambda s: "; ".join(sorted(set(map(str, s))))).to_numpy()
     con = out["contracted_days"]
@@ -505,10 +493,7 @@ def build_panel(
         labels=list(SIZE_LABELS),
         right=False,
     )
-    data["size_group"] = (
-        size.astype("string").astype(object).where(size.notna(), None).astype("str")
-    )
-    data.loc[size.isna().to_numpy(), "size_group"] = pd.NA
+    data["size_group"] = size.astype("str")  # NaN where the population is unknown
     pre = _pre_covariates(data, pre_period)
     data = data.merge(pre, on=["kommunenummer", "sector"], how="left")
     if data["pre_level"].isna().all():

@@ -22,13 +22,18 @@ _PATTERNS = [
     # "2007 1. kvartal"
     (re.compile(r"^\s*(\d{4})\s+([1-4])\.?\s*kv(?:artal|\.)?\s*$", re.IGNORECASE), "yq"),
 ]
+#: Dates read as "the quarter containing them": ISO ``YYYY-MM`` or ``YYYY-MM-DD`` (a time may
+#: follow).  Other text pandas would take for a date (``2007``, ``2007.3``, ``2007 3``) is
+#: refused: it would silently become the first quarter of the year.
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{1,2}(?:-\d{1,2})?(?:[T ]\S+)?\s*$")
 
 
 def parse_quarter(value: object) -> pd.Period:
     """Parse one quarter label into ``pandas.Period`` with freq ``Q``.
 
     Accepts ``2007Q1``, ``2007K1``, ``2007-Q1``, ``Q1-2007``, ``1. kvartal 2007``, a
-    ``pd.Period`` or a date (the quarter containing it).  Raises ``ValueError`` otherwise.
+    ``pd.Period`` or a date (``Timestamp``, ``2007-02-15``, ``2007-02``: the quarter containing
+    it).  Raises ``ValueError`` otherwise (also for a bare year such as ``2007``).
     """
     if isinstance(value, pd.Period):
         return value.asfreq("Q")
@@ -41,12 +46,11 @@ def parse_quarter(value: object) -> pd.Period:
             a, b = m.group(1), m.group(2)
             year, q = (int(a), int(b)) if order == "yq" else (int(b), int(a))
             return pd.Period(year=year, quarter=q, freq="Q")
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        stamp = None
-    if stamp is not None and not pd.isna(stamp):
-        return stamp.to_period("Q")
+    if _ISO_DATE.match(text):
+        try:
+            return pd.Timestamp(text).to_period("Q")
+        except ValueError:  # e.g. month 13
+            pass
     raise ValueError(
         f"not a quarter: {value!r} (expected e.g. 2007Q1, 2007K1 or '1. kvartal 2007')"
     )

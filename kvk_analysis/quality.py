@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .readers.tidy import dimension_columns
+from .periods import index_to_quarter
+from .readers.tidy import KEY_COLUMNS, dimension_columns
 
 __all__ = ["QUALITY_COLUMNS", "data_quality_table"]
 
-QUALITY_COLUMNS = ["kommunenummer", "period", "sector", "measure", "check", "value", "detail"]
+QUALITY_COLUMNS = [*KEY_COLUMNS, "check", "value", "detail"]
 
 
 def data_quality_table(
@@ -41,7 +42,6 @@ def data_quality_table(
     """
     dims = dimension_columns(tidy)
     unit = [c for c in dims if c != "period"]
-    extra = [c for c in unit if c not in ("kommunenummer", "sector", "measure")]
     df = tidy.drop(columns="_line", errors="ignore").sort_values(unit + ["period"], kind="stable")
     findings: list[pd.DataFrame] = []
 
@@ -100,7 +100,7 @@ def data_quality_table(
             first, last = g["period"].min(), g["period"].max()
             for m in missing:
                 row = dict(zip(unit, key, strict=True))
-                row["period"] = pd.Period(year=int(m) // 4, quarter=int(m) % 4 + 1, freq="Q")
+                row["period"] = index_to_quarter(m)
                 row["detail"] = f"quarter missing inside the series {first}-{last}"
                 gaps.append(row)
     if gaps:
@@ -110,7 +110,7 @@ def data_quality_table(
     sup = df["status"].isin(["missing", "not_applicable", "confidential"])
     add(df[sup], "suppressed", np.full(int(sup.sum()), np.nan), df["status"][sup])
 
-    columns = ["kommunenummer", "period", "sector", "measure", *extra, "check", "value", "detail"]
+    columns = [*dims, "check", "value", "detail"]
     if not findings:
         empty = pd.DataFrame(
             {c: pd.Series(dtype=tidy[c].dtype if c in tidy else "str") for c in columns}

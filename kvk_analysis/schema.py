@@ -22,7 +22,7 @@ import pandera.pandas as pa
 
 from .errors import InputError
 from .periods import parse_quarter
-from .readers.tidy import MEASURES, SECTORS, STATUS_VALUES, dimension_columns
+from .readers.tidy import KEY_COLUMNS, MEASURES, SECTORS, STATUS_VALUES, dimension_columns
 
 __all__ = ["tidy_schema", "validate_tidy"]
 
@@ -97,13 +97,9 @@ def tidy_schema(
                 name="lost_le_contracted",
             ),
             pa.Check(
-                lambda d: (
-                    ~d.duplicated(
-                        subset=key or ["kommunenummer", "period", "sector", "measure"], keep="first"
-                    )
-                ),
+                lambda d: ~d.duplicated(subset=key or KEY_COLUMNS, keep="first"),
                 name="duplicate_key",
-            ),  # fmt: skip
+            ),
         ],
         strict=False,
         ordered=False,
@@ -203,12 +199,7 @@ def _to_input_error(cases: pd.DataFrame, df: pd.DataFrame, path, schema) -> Inpu
             where = (
                 ""
                 if line is not None
-                else " at "
-                + " ".join(
-                    str(df.at[idx, c])
-                    for c in ["kommunenummer", "period", "sector", "measure"]
-                    if c in df
-                )
+                else " at " + " ".join(str(df.at[idx, c]) for c in KEY_COLUMNS if c in df)
             )
         file_col = _file_column(df, column, idx) if column else None
         problems.append(
@@ -230,7 +221,6 @@ def _to_input_error(cases: pd.DataFrame, df: pd.DataFrame, path, schema) -> Inpu
     order = {name: i for i, name in enumerate(_EXPECTED)}
     problems.sort(key=lambda p: (p[0], order.get(p[-2], len(order)), str(p[2])))
     problems = [p[:-2] for p in problems]
-    n = len(problems)
     _, line, column, expected, found, where = problems[0]
     # One file cell can fail for several tidy rows (the three KS measures): list it once.
     unique, seen = [], set()

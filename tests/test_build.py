@@ -34,7 +34,7 @@ def tidy_csv_reader(path, source="auto", encoding=None, **options):
 
 @pytest.fixture
 def fake_reader(monkeypatch):
-    monkeypatch.setattr(readers, "read_sickleave", tidy_csv_reader, raising=False)
+    monkeypatch.setattr(readers, "read_sickleave", tidy_csv_reader)
 
 
 def write_inputs(tmp_path, codes=("0101", "0104", "0105")):
@@ -151,10 +151,6 @@ KS_SAMPLE = (
 
 
 def test_build_with_the_real_ks_reader(tmp_path):
-    try:
-        from kvk_analysis.readers import read_sickleave  # noqa: F401
-    except ImportError:
-        pytest.skip("kvk_analysis.readers.read_sickleave not available yet")
     sick = tmp_path / "ks.csv"
     sick.write_text(KS_SAMPLE, encoding="utf-8")
     reg = tmp_path / "reg.csv"

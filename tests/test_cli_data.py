@@ -7,7 +7,9 @@ import pytest
 from test_build import KS_SAMPLE, tidy_csv_reader, write_inputs
 
 import kvk_analysis.readers as readers
+from kvk_analysis import cli_data, cohorts
 from kvk_analysis.cli import build_parser, main
+from kvk_analysis.readers.tidy import MEASURES
 
 TIDY = (
     "kommunenummer,period,sector,measure,lost_days,contracted_days,employees,rate,status,source\n"
@@ -25,6 +27,13 @@ def test_subcommands_registered():
         ["data", "convert", "in.csv", "--source", "ks", "-o", "out.csv"],
     ):
         assert callable(parser.parse_args(argv).func)
+
+
+def test_choices_agree_with_the_library():
+    """cli_data keeps its own copies (no pandas at import); they must not drift."""
+    assert cli_data.SOURCES == ("auto", *readers.SOURCES)
+    assert cli_data.MEASURES == MEASURES
+    assert cli_data.RULES == cohorts.RULES
 
 
 def test_codes_command(tmp_path, capsys):
@@ -52,7 +61,7 @@ def test_codes_command_error_names_file_and_row(tmp_path, capsys):
 
 
 def test_build_command_then_up_to_date(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(readers, "read_sickleave", tidy_csv_reader, raising=False)
+    monkeypatch.setattr(readers, "read_sickleave", tidy_csv_reader)
     sick, reg = write_inputs(tmp_path)
     argv = ["data", "build", "--sickleave", str(sick), "--registry", str(reg),
             "--processed-dir", str(tmp_path / "p"), "--no-progress"]  # fmt: skip
@@ -65,8 +74,6 @@ def test_build_command_then_up_to_date(tmp_path, capsys, monkeypatch):
 
 
 def test_convert_command(tmp_path, capsys):
-    if not hasattr(readers, "read_sickleave"):
-        pytest.skip("kvk_analysis.readers.read_sickleave not available yet")
     src = tmp_path / "ks.csv"
     src.write_text(KS_SAMPLE, encoding="utf-8")
     out = tmp_path / "tidy.csv"

@@ -26,13 +26,18 @@ from kvk_analysis.errors import InputError
         "1 kvartal 2007",
         "1. kv. 2007",
         "2007-02-15",
+        "2007-03",
     ],
 )
 def test_parse_quarter_spellings(text):
     assert periods.parse_quarter(text) == pd.Period("2007Q1", freq="Q")
 
 
-@pytest.mark.parametrize("text", ["2007Q5", "kvartal", "", "2007K0", "13. kvartal 2007"])
+@pytest.mark.parametrize(
+    "text",
+    # a bare year or "year.quarter" is not a date: pandas would read it as January (Q1)
+    ["2007Q5", "kvartal", "", "2007K0", "13. kvartal 2007", "2007", "2007.3", "2007-13-01"],
+)
 def test_parse_quarter_rejects(text):
     with pytest.raises(ValueError, match="not a quarter"):
         periods.parse_quarter(text)

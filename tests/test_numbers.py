@@ -134,9 +134,9 @@ def test_format_number_options():
     )
     assert format_number(12345.6, 1, "nb", thousands="") == "12345,6"
     assert format_number(float("nan"), 1, na_rep="..") == ".."
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot format"):
         format_number(float("inf"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lang must be"):
         format_number(1.0, 1, "de")  # type: ignore[arg-type]
 
 

@@ -127,7 +127,9 @@ def test_existing_all_rows_are_kept(registry):
     tidy = make_tidy()
     allrows = tidy[tidy["sector"] == "care"].assign(sector="all", lost_days=1.0, rate=0.1)
     d = build_panel(pd.concat([tidy, allrows]), registry).data
-    assert (d.loc[d["sector"] == "all", "lost_days"] == 1.0).all()
+    all_rows = d[d["sector"] == "all"]
+    assert len(all_rows) == 4 * len(QUARTERS)  # one per unit and quarter, none made again
+    assert (all_rows["lost_days"] == 1.0).all()
 
 
 def test_covariates(registry):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from kvk_analysis.quality import QUALITY_COLUMNS, data_quality_table
+from kvk_analysis.readers.tidy import KEY_COLUMNS, TAIL_COLUMNS, VALUE_COLUMNS
 
 
 def tidy(rows: list[tuple]) -> pd.DataFrame:
@@ -17,19 +18,7 @@ def tidy(rows: list[tuple]) -> pd.DataFrame:
     df["period"] = pd.PeriodIndex(df["period"], freq="Q")
     df["sector"], df["measure"], df["source"] = "all", "total", "test"
     df["rate"] = df["lost_days"] / df["contracted_days"] * 100
-    cols = [
-        "kommunenummer",
-        "period",
-        "sector",
-        "measure",
-        "lost_days",
-        "contracted_days",
-        "employees",
-        "rate",
-        "status",
-        "source",
-    ]
-    return df[cols]
+    return df[KEY_COLUMNS + VALUE_COLUMNS + TAIL_COLUMNS]
 
 
 def test_each_check_fires_once():

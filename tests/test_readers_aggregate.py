@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kvk_analysis.readers import aggregate, missing_summary, read_ks, read_ssb_csv
+from kvk_analysis.readers.tidy import KEY_COLUMNS, TAIL_COLUMNS, VALUE_COLUMNS
 
 DATA = Path(__file__).parent / "data" / "readers"
 SECTORS = ["care", "education", "other"]
@@ -47,20 +48,7 @@ def tidy_tables(draw):
     df["measure"], df["status"], df["source"] = "total", "ok", "test"
     df["employees"] = df["employees"].astype(float)
     df["rate"] = df["lost_days"] / df["contracted_days"] * 100
-    return df[
-        [
-            "kommunenummer",
-            "period",
-            "sector",
-            "measure",
-            "lost_days",
-            "contracted_days",
-            "employees",
-            "rate",
-            "status",
-            "source",
-        ]
-    ]
+    return df[KEY_COLUMNS + VALUE_COLUMNS + TAIL_COLUMNS]
 
 
 @settings(max_examples=30, deadline=None)

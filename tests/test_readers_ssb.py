@@ -200,6 +200,33 @@ def test_jsonstat_malformed(tmp_path):
         read_ssb_jsonstat(p)
 
 
+def test_jsonstat_value_that_is_not_a_number(tmp_path):
+    raw = json.loads((DATA / "ssb_jsonstat.json").read_text(encoding="utf-8"))
+    raw["value"][4] = "6,1"
+    p = tmp_path / "text_value.json"
+    p.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(InputError, match=r"text_value\.json.*column 'value'") as info:
+        read_ssb_jsonstat(p)
+    assert info.value.found == "4: '6,1'"
+    raw["value"] = {"0": 5.0, str(len(raw["value"])): 1.0}  # sparse, one index past the end
+    p.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(InputError, match="outside the cube"):
+        read_ssb_jsonstat(p)
+
+
+def test_csv_field_over_the_size_limit_names_the_row(tmp_path):
+    p = tmp_path / "huge.csv"
+    p.write_text(
+        '"region";"kvartal";"Sykefraværsprosent"\n'
+        '"0101 Halden";"2009K1";5,0\n'
+        f'"0104 Moss";"2009K1";"{"9" * 200_000}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="malformed CSV") as info:
+        read_ssb_csv(p)
+    assert info.value.row == 3 and "huge.csv" in str(info.value)
+
+
 def test_comma_separated_export_with_decimal_points(tmp_path):
     text = (
         '"region","kvartal","Sykefraværsprosent"\n'

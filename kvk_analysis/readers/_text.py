@@ -64,23 +64,31 @@ def read_delimited(
     Blank lines are skipped but counted, so line numbers match an editor's.
     """
     text, enc = decode_located(path, encoding, delimiter)
+    return split_delimited(text, delimiter, path=path), enc
+
+
+def split_delimited(text: str, delimiter: str, *, path: str | Path) -> list[tuple[int, list[str]]]:
+    """Delimited text -> ``[(line_number, fields), ...]``; blank lines skipped but counted.
+
+    A row the ``csv`` module refuses (e.g. a field over its size limit) is an
+    :class:`InputError` naming the line.
+    """
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
     try:
         for fields in reader:
             start, line = line, reader.line_num + 1
-            if not any(f.strip() for f in fields):
-                continue
-            rows.append((start, fields))
+            if any(f.strip() for f in fields):
+                rows.append((start, fields))
     except csv.Error as exc:
         raise InputError(
             f"malformed CSV ({exc})",
             path=path,
             row=reader.line_num,
-            expected="';'-separated fields",
+            expected=f"{delimiter!r}-separated fields",
         ) from None
-    return rows, enc
+    return rows
 
 
 def decode_located(path: str | Path, encoding: str | None, delimiter: str = ";") -> tuple[str, str]:

@@ -62,10 +62,9 @@ def detect_source(path: str | Path) -> str:
     text = sample.decode(detect_encoding(sample), errors="replace").lstrip("\ufeff")
     stripped = text.lstrip()
     if stripped.startswith("{"):
+        raw = path.read_bytes()  # the whole file: a JSON document cannot be judged by its head
         try:
-            obj = json.loads(
-                path.read_text(encoding=detect_encoding(path.read_bytes())).lstrip("\ufeff")
-            )
+            obj = json.loads(raw.decode(detect_encoding(raw)).lstrip("\ufeff"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             obj = None
         if isinstance(obj, dict) and (

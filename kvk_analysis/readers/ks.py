@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..numbers import _SPACES
 from . import _text
 from .tidy import combine_status, finish
 
@@ -390,11 +391,11 @@ def _arrow_number(arr, pa, pc, path, enc, header_line, col_index, col_name):
             return pc.cast(cleaned, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             if attempt == 0:
-                cleaned = pc.replace_substring_regex(cleaned, "[ \u00a0\u202f\u2009]", "")
+                cleaned = pc.replace_substring_regex(cleaned, f"[{_SPACES}]", "")
 
     def bad(fields: list[str]) -> bool:
         s = fields[col_index].strip().replace(",", ".") if len(fields) > col_index else ""
-        for sp in " \u00a0\u202f\u2009":
+        for sp in _SPACES:
             s = s.replace(sp, "")
         if not s:
             return False

@@ -16,8 +16,6 @@ Footnote lines below the table are kept as notes.  Regions that are not municipa
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -37,17 +35,6 @@ _VARIABLE_HEADERS = {"statistikkvariabel", "contents", "statistic", "statistikkv
 _VALUE_HEADERS = {"value", "verdi", "values"}
 
 
-def _split_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    rows = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line = 1
-    for fields in reader:
-        start, line = line, reader.line_num + 1
-        if any(f.strip() for f in fields):
-            rows.append((start, [f.strip() for f in fields]))
-    return rows
-
-
 def _guess_delimiter(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()][:50]
     best = max((";", "\t", ","), key=lambda d: sum(ln.count(d) for ln in lines))
@@ -61,11 +48,13 @@ def read_ssb_csv(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     the rate is recomputed from them.  Sector is ``all`` unless the table has a sector
     dimension with KS-like labels; other dimensions (``sex``, ``industry``, ...) are kept.
     """
-    text, enc = _text.decode_located(path, encoding, ";")
-    text = text.lstrip("\ufeff")
+    text, enc = _text.decode_located(path, encoding, ";")  # BOM removed
     delimiter = _guess_delimiter(text)
     decimal = "." if delimiter == "," else ","
-    rows = _split_rows(text, delimiter)
+    rows = [
+        (line, [f.strip() for f in fields])
+        for line, fields in _text.split_delimited(text, delimiter, path=path)
+    ]
     # The header is the first row with two or more non-empty fields.
     start = next((i for i, (_, f) in enumerate(rows) if sum(bool(x) for x in f) >= 2), None)
     if start is None:

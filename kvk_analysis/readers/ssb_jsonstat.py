@@ -76,7 +76,7 @@ def read_ssb_jsonstat(path: str | Path, encoding: str | None = None) -> pd.DataF
     """
     text, enc = _text.decode_located(path, encoding, None)
     try:
-        obj = json.loads(text.lstrip("\ufeff"))
+        obj = json.loads(text)  # decode_located removed any BOM
     except json.JSONDecodeError as exc:
         raise InputError(
             f"invalid JSON ({exc.msg})",
@@ -119,21 +119,30 @@ def read_ssb_jsonstat(path: str | Path, encoding: str | None = None) -> pd.DataF
                 found=ids,
             )
 
-    values = np.full(n, np.nan)
     raw = ds["value"]
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            values[int(k)] = np.nan if v is None else float(v)
-    else:
-        if len(raw) != n:
+    if not isinstance(raw, dict) and len(raw) != n:
+        raise InputError(
+            "value array has the wrong length",
+            path=path,
+            column="value",
+            expected=f"{n} values (product of size)",
+            found=len(raw),
+        )
+    values = np.full(n, np.nan)
+    for k, v in raw.items() if isinstance(raw, dict) else enumerate(raw):
+        try:
+            i = int(k)
+            if not 0 <= i < n:
+                raise IndexError(i)
+            values[i] = np.nan if v is None else float(v)
+        except (TypeError, ValueError, IndexError):
             raise InputError(
-                "value array has the wrong length",
+                "a value is not a number or lies outside the cube",
                 path=path,
                 column="value",
-                expected=f"{n} values (product of size)",
-                found=len(raw),
-            )
-        values = np.array([np.nan if v is None else v for v in raw], dtype=float)
+                expected=f"a number or null at a position 0-{n - 1}",
+                found=f"{k}: {v!r}",
+            ) from None
     status = np.where(np.isnan(values), "missing", "ok").astype(object)
     raw_status = ds.get("status")
     symbols: dict[int, str] = {}

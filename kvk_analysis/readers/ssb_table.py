@@ -245,8 +245,7 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
     See the module docstring for how columns, totals and invalid rows are handled.
     ``lost_days`` in days, ``rate`` in percent as published, ``contracted_days`` NaN.
     """
-    text, enc = _text.decode_located(path, encoding, None)
-    text = text.lstrip("\ufeff")
+    text, enc = _text.decode_located(path, encoding, None)  # BOM removed
     notes: list[str] = []
     if re.search(r"<table", text, re.IGNORECASE):
         rows, extra = _html_rows(text)
@@ -290,7 +289,7 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
     tq = {int(m.group(1)) for m in _TITLE_QUARTER_RE.finditer(title)}
     title_quarter = tq.pop() if len(tq) == 1 else None
 
-    body = [(rows[i], _classify_row(rows[i].cells)) for i in body_idx]
+    body = [(rows[i], kinds[i]) for i in body_idx]
     width = max(len(b[3]) for _, b in body)
     for r, b in body:
         if len(b[3]) != width:
@@ -335,8 +334,9 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
         if c["footnote"]:
             notes.append(f"column {c['label']!r}: footnote {c['footnote']} (see the footnotes)")
     quarters = sorted({c["quarter"] for c in used})
-    measure = _ssb.measure_from_text(title) or "total"
-    if _ssb.measure_from_text(title) is None:
+    measure = _ssb.measure_from_text(title)
+    if measure is None:
+        measure = "total"
         notes.append("the title does not say egenmeldt/legemeldt: measure taken as total")
     records = []
     for j, (r, b) in enumerate(body):
@@ -359,7 +359,7 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
             records.append(rec)
     frame = pd.DataFrame.from_records(records)
     frame["sector"], frame["measure"] = "all", measure
-    _check_change(columns, values, body, notes, path)
+    _check_change(columns, values, body, notes)
     munis = frame[frame["row_kind"] == "municipality"].drop(columns=["row_kind", "name"])
     tidy = finish(munis, f"ssb-table:{Path(path).name}")
     totals = frame[frame["row_kind"] == "total"].drop(columns=["row_kind", "name"])
@@ -489,7 +489,7 @@ def _show(x: object) -> str:
     return "n/a" if x is None or pd.isna(x) else f"{x:g}"
 
 
-def _check_change(columns: list[dict], values: np.ndarray, body, notes: list[str], path) -> None:
+def _check_change(columns: list[dict], values: np.ndarray, body, notes: list[str]) -> None:
     """A days-change column should equal the difference of the two days columns."""
     days = [c for c in columns if c["kind"] == "lost_days" and c["quarter"] is not None]
     changes = [c for c in columns if c["kind"] == "change" and c["group"] in (None, "lost_days")]

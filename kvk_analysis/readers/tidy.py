@@ -14,11 +14,15 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..numbers import STATUS_ORDER, STATUSES
+
 __all__ = [
     "KEY_COLUMNS",
     "MEASURES",
     "SECTORS",
+    "STATUS_ORDER",
     "STATUS_VALUES",
+    "TAIL_COLUMNS",
     "VALUE_COLUMNS",
     "aggregate",
     "combine_status",
@@ -33,9 +37,8 @@ VALUE_COLUMNS = ["lost_days", "contracted_days", "employees", "rate"]
 TAIL_COLUMNS = ["status", "source"]
 SECTORS = ("all", "care", "education", "other")
 MEASURES = ("total", "self_certified", "doctor_certified")
-STATUS_VALUES = ("ok", "missing", "not_applicable", "confidential", "zero")
-#: Status precedence when several cells make one row (the first present wins).
-_STATUS_ORDER = ("confidential", "missing", "not_applicable", "zero", "ok")
+#: Cell statuses and their precedence in combined rows, from :mod:`kvk_analysis.numbers`.
+STATUS_VALUES = STATUSES
 
 #: Norwegian (and English) sector labels -> sector code.
 SECTOR_LABELS = {
@@ -73,7 +76,7 @@ def combine_status(*statuses: pd.Series) -> pd.Series:
     not_applicable, zero, ok that occurs (a zero numerator with a known denominator is
     ``zero``; any suppressed or missing cell makes the row suppressed/missing)."""
     out = pd.Series("ok", index=statuses[0].index, dtype="str")
-    for status in reversed(_STATUS_ORDER):
+    for status in reversed(STATUS_ORDER):
         hit = np.zeros(len(out), dtype=bool)
         for s in statuses:
             hit |= (s == status).to_numpy()
@@ -174,7 +177,7 @@ def aggregate(
     sums.loc[counts["n_lost"] < counts["n"], "lost_days"] = np.nan
     sums.loc[counts["n_contracted"] < counts["n"], "contracted_days"] = np.nan
     sums.loc[counts["n_employees"] < counts["n"], "employees"] = np.nan
-    rank = {s: i for i, s in enumerate(_STATUS_ORDER)}
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
     worst = (
         parts.assign(_rank=parts["status"].map(rank))
         .groupby(keep, observed=True, sort=True)["_rank"]
@@ -188,7 +191,7 @@ def aggregate(
         .all()
         .reset_index(drop=True)
     )
-    status = worst.map(dict(enumerate(_STATUS_ORDER)))
+    status = worst.map(dict(enumerate(STATUS_ORDER)))
     status = status.where(~((status == "zero") & ~all_zero), "ok")
     sums["status"] = status.to_numpy()
     sources = parts.groupby(keep, observed=True, sort=True)["source"].agg(
