@@ -106,6 +106,11 @@ def run_differences(df: pd.DataFrame, spec: dict, biters: int) -> tuple[np.ndarr
     return att, event.iloc[:, 0].to_numpy(float)
 
 
+def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest absolute difference (infinite when the shapes differ)."""
+    return float(np.max(np.abs(a - b))) if a.shape == b.shape else np.inf
+
+
 def _version(pkg: str) -> str:
     try:
         return importlib.metadata.version(pkg)
@@ -131,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-
     mpdta = pd.read_csv(ROOT / "tests" / "reference" / "mpdta.csv")
     kvk = simulate_staggered(seed=20070328)
     method = "dr" if args.covariates else "reg"
@@ -179,12 +183,7 @@ def _run(args: argparse.Namespace) -> int:
             line = f"  {lib:<12} {t * 1000:9.1f} ms"
             if lib != "kvk":
                 att, dyn = results[lib]
-                d_att = (
-                    float(np.max(np.abs(att - base_att))) if att.shape == base_att.shape else np.inf
-                )
-                d_dyn = (
-                    float(np.max(np.abs(dyn - base_dyn))) if dyn.shape == base_dyn.shape else np.inf
-                )
+                d_att, d_dyn = _max_diff(att, base_att), _max_diff(dyn, base_dyn)
                 same = d_att < 1e-8 and d_dyn < 1e-8
                 ok &= same
                 line += (

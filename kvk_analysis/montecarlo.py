@@ -23,10 +23,11 @@ weight cohorts by their number of municipalities.  That is what ``att_gt`` estim
 (With ``weightsname="weight"`` the estimand would weight units by their contracted days in
 their first quarter, which is neither ``true_att_pp`` nor ``true_att_pp_days_weighted``.)
 
-The TWFE coefficient is compared with the overall *simple* truth (the average of the post-
-treatment ATT(g,t) weighted by cohort size), the quantity an applied user reads it as.  Under
-the default scenario's ramping, fading and cohort-specific effects it is biased because it
-uses already-treated municipalities as controls.
+The TWFE coefficient (:func:`kvk_analysis.evaluation.twfe`: unit and period fixed effects,
+standard error clustered by unit) is compared with the overall *simple* truth (the average of
+the post-treatment ATT(g,t) weighted by cohort size), the quantity an applied user reads it
+as.  Under the default scenario's ramping, fading and cohort-specific effects it is biased
+because it uses already-treated municipalities as controls.
 
 Units: effects in percentage points (pp) of the sick-leave rate.
 """
@@ -169,62 +170,6 @@ def _truth_lookup(truth_aggregates: pd.DataFrame, sector: str) -> dict[str, obje
     }
 
 
-def twfe_static(
-    data: pd.DataFrame,
-    yname: str = "rate",
-    tname: str = "tname",
-    idname: str = "kommunenummer",
-    gname: str = "gname",
-    *,
-    tol: float = 1e-12,
-    max_iter: int = 10_000,
-) -> tuple[float, float]:
-    """Static two-way fixed-effects DiD: OLS of ``yname`` on ``1[gname > 0 and tname >= gname]``
-    with unit and period fixed effects, standard error clustered by unit.
-
-    Only a reference point for the Monte Carlo (the project's TWFE estimator with its
-    diagnostics lives in ``kvk_analysis.evaluation``).  Rows with a missing outcome or cohort
-    are dropped; unbalanced panels are handled by alternating projections (exact in one sweep
-    when balanced).  The cluster-robust variance uses the small-sample factor
-    ``G/(G-1) * (N-1)/(N-K)`` with ``K = 1 + (T - 1)`` (unit effects, nested in the clusters,
-    are not counted; ``T`` periods).  Returns ``(estimate, std_error)`` in outcome units.
-    """
-    d = data[[yname, tname, idname, gname]].dropna()
-    y = d[yname].to_numpy(dtype=float)
-    t = d[tname].to_numpy(dtype=np.int64)
-    g = d[gname].to_numpy(dtype=np.int64)
-    treat = ((g > 0) & (t >= g)).astype(float)
-    uid = pd.factorize(d[idname])[0]
-    tid = pd.factorize(d[tname])[0]
-    n_u, n_t = int(uid.max()) + 1, int(tid.max()) + 1
-    cnt_u = np.bincount(uid, minlength=n_u)
-    cnt_t = np.bincount(tid, minlength=n_t)
-
-    def within(v: np.ndarray) -> np.ndarray:
-        out = v - v.mean()
-        for _ in range(max_iter):
-            out = out - (np.bincount(uid, out, n_u) / cnt_u)[uid]
-            step = (np.bincount(tid, out, n_t) / cnt_t)[tid]
-            out = out - step
-            if np.max(np.abs(step)) < tol * max(1.0, float(np.max(np.abs(v)))):
-                break
-        return out
-
-    yy, dd = within(y), within(treat)
-    sxx = float(dd @ dd)
-    if sxx <= 0:
-        from .errors import EstimationError
-
-        raise EstimationError("TWFE: the treatment dummy has no variation within units and periods")
-    beta = float(dd @ yy) / sxx
-    resid = yy - beta * dd
-    score = np.bincount(uid, dd * resid, n_u)
-    n, k = len(y), 1 + (n_t - 1)
-    corr = n_u / (n_u - 1) * (n - 1) / (n - k)
-    se = math.sqrt(corr * float(score @ score)) / sxx
-    return beta, se
-
-
 def _panel_from_files(result: object, folder: Path) -> tuple[pd.DataFrame, dict[str, float]]:
     """Write the simulated KS extract and registry, read them back, build the panel."""
     from .cohorts import read_registry
@@ -266,26 +211,18 @@ def register_replication(
     when ``None``).  See :func:`register_monte_carlo` for the other arguments.
     """
     from .did import aggte, att_gt
+    from .evaluation.twfe import twfe
     from .simulate import scenario as scenario_config
     from .simulate import simulate
 
-    if folder is None:
-        with tempfile.TemporaryDirectory(prefix="kvk-mc-") as tmp:
-            return register_replication(
-                seed,
-                scenario=scenario,
-                sector=sector,
-                control_group=control_group,
-                est_method=est_method,
-                bootstrap=bootstrap,
-                biters=biters,
-                overrides=overrides,
-                folder=tmp,
-            )
     t0 = time.perf_counter()
     sim = simulate(scenario_config(scenario, seed=int(seed), **dict(overrides or {})))
     t1 = time.perf_counter()
-    data, stages = _panel_from_files(sim, Path(folder))
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="kvk-mc-") as tmp:
+            data, stages = _panel_from_files(sim, Path(tmp))
+    else:
+        data, stages = _panel_from_files(sim, Path(folder))
     t2 = time.perf_counter()
     truth = _truth_lookup(sim.truth_aggregates, sector)
 
@@ -386,7 +323,8 @@ def register_replication(
                 float(np.all(inside)),
             )
             rows[-1]["covered"] = math.nan
-    beta, se = twfe_static(d)
+    static = twfe(d)  # unit and period fixed effects, CRV1 clustered by unit
+    beta, se = static.overall, float(static.std_error[0])
     tru = float(truth["simple"])
     add("twfe", None, tru, beta, se, abs(beta - tru) <= Z95 * se)
     t3 = time.perf_counter()

@@ -6,12 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from kvk_analysis.did import att_gt, pretrend_test, simulate_staggered
 from kvk_analysis.errors import EstimationError
 
 
-def _fit(seed: int, pretrend_slope: float = 0.0, bstrap: bool = False):
+def _fit(seed: int, pretrend_slope: float = 0.0, bstrap: bool = False, **kwargs):
     df = simulate_staggered(seed=seed)
     if pretrend_slope:
         treated = (df["gname"] > 0) & (df["period"] < df["gname"])
@@ -20,7 +21,14 @@ def _fit(seed: int, pretrend_slope: float = 0.0, bstrap: bool = False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return att_gt(
-            df, yname="y", tname="period", idname="id", gname="gname", bstrap=bstrap, seed=seed
+            df,
+            yname="y",
+            tname="period",
+            idname="id",
+            gname="gname",
+            bstrap=bstrap,
+            seed=seed,
+            **kwargs,
         )
 
 
@@ -42,6 +50,18 @@ def test_pretest_detects_diverging_pretrends():
     res = _fit(4, pretrend_slope=0.15)
     for method in ("sup-t", "wald"):
         assert pretrend_test(res, method=method, seed=1).p_value < 0.01
+
+
+def test_pretest_universal_base_period_skips_reference():
+    """With a universal base period event time -1 is the reference (0 by construction): it is
+    not tested, so the Wald test has one degree of freedom per tested event time."""
+    res = _fit(1, base_period="universal")
+    wald = pretrend_test(res, min_e=-4, method="wald")
+    assert wald.event_times == (-4, -3, -2)
+    assert wald.p_value == pytest.approx(stats.chi2.sf(wald.statistic, 3))
+    assert "chi2(3)" in wald.summary()
+    sup = pretrend_test(res, min_e=-4, seed=2)
+    assert sup.event_times == (-4, -3, -2) and np.isfinite(sup.std_errors).all()
 
 
 def test_pretest_bad_arguments():

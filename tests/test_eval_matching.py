@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from kvk_analysis.errors import EstimationError, InputError
 from kvk_analysis.evaluation.matching import match_controls
-from kvk_analysis.evaluation.testing import simulate_panel
+from kvk_analysis.evaluation.testing import fit_att_gt, simulate_panel
 
 
 @pytest.fixture(scope="module")
@@ -63,25 +61,13 @@ def test_exact_county_ratio_and_caliper(panel: pd.DataFrame) -> None:
 
 
 def test_subset_feeds_att_gt(panel: pd.DataFrame) -> None:
-    from kvk_analysis.did import aggte, att_gt
+    from kvk_analysis.did import aggte
 
     res = match_controls(panel, replace=True)
     sub = res.subset(panel)
     assert set(sub["kommunenummer"]) == set(res.weights["unit"])
     assert sub["match_weight"].notna().all()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        gt = att_gt(
-            sub,
-            yname="rate",
-            tname="tname",
-            idname="kommunenummer",
-            gname="gname",
-            weightsname="match_weight",
-            bstrap=False,
-            cband=False,
-        )
-        ov = aggte(gt, type="simple").overall
+    ov = aggte(fit_att_gt(sub, weightsname="match_weight"), type="simple").overall
     assert abs(ov.estimate + 0.5) < 4 * ov.std_error
     assert "Participants matched" in res.summary()
 

@@ -3,8 +3,6 @@ and the HonestDiD wrapper."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +10,7 @@ from scipy import stats
 
 from kvk_analysis.errors import EstimationError, InputError
 from kvk_analysis.evaluation.sensitivity import event_study_vcov, honest_did, sensitivity_table
-from kvk_analysis.evaluation.testing import simulate_panel
+from kvk_analysis.evaluation.testing import fit_att_gt, simulate_panel
 
 EFFECT = -0.5
 
@@ -28,21 +26,9 @@ def table(panel: pd.DataFrame) -> pd.DataFrame:
 
 
 def _dynamic(panel: pd.DataFrame, **kwargs):
-    from kvk_analysis.did import aggte, att_gt
+    from kvk_analysis.did import aggte
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        gt = att_gt(
-            panel,
-            yname="rate",
-            tname="tname",
-            idname="kommunenummer",
-            gname="gname",
-            bstrap=False,
-            cband=False,
-            **kwargs,
-        )
-        return aggte(gt, type="dynamic", min_e=-4, max_e=3)
+    return aggte(fit_att_gt(panel, **kwargs), type="dynamic", min_e=-4, max_e=3)
 
 
 def test_table_has_all_specs(table: pd.DataFrame) -> None:

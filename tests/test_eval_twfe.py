@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
+from kvk_analysis.did.results import TIDY_COLUMNS
 from kvk_analysis.errors import EstimationError, InputError
-from kvk_analysis.evaluation.testing import simulate_panel, true_att
+from kvk_analysis.evaluation.testing import fit_att_gt, simulate_panel, true_att
 from kvk_analysis.evaluation.twfe import bacon_decomposition, event_study_twfe, twfe
-
-TIDY = [
-    "term",
-    "group",
-    "time",
-    "event_time",
-    "estimate",
-    "std_error",
-    "p_value",
-    "conf_low",
-    "conf_high",
-    "band",
-]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +27,7 @@ def heterogeneous() -> pd.DataFrame:
 def test_static_twfe_unbiased_with_homogeneous_effect(homogeneous: pd.DataFrame) -> None:
     res = twfe(homogeneous)
     tidy = res.tidy()
-    assert list(tidy.columns) == TIDY
+    assert list(tidy.columns) == TIDY_COLUMNS
     assert tidy["term"].tolist() == ["post"]
     assert abs(res.overall + 0.5) < 4 * res.std_error[0]
     assert res.conf_low[0] < -0.5 < res.conf_high[0]
@@ -63,6 +49,38 @@ def test_static_twfe_matches_dummy_variable_ols() -> None:
     assert res.std_error[0] == pytest.approx(ols.bse["post"], rel=0.05)
 
 
+def test_static_twfe_unbalanced_matches_statsmodels() -> None:
+    """Unbalanced panel (alternating projections), heterogeneous effects: the point estimate
+    is the dummy-variable OLS one and the CRV1 standard error differs only by the count of
+    parameters in the small-sample factor (N-1)/(N-K)."""
+    rng = np.random.default_rng(7)
+    units, periods = 40, 8
+    df = pd.DataFrame(
+        [(f"u{i}", t) for i in range(units) for t in range(1, periods + 1)], columns=["id", "t"]
+    )
+    df["g"] = df["id"].map({f"u{i}": [0, 0, 4, 6][i % 4] for i in range(units)})
+    d = ((df["g"] > 0) & (df["t"] >= df["g"])).astype(float)
+    df["y"] = (
+        df["id"].map({f"u{i}": rng.normal() for i in range(units)})
+        + 0.3 * df["t"]
+        + (1 + 0.2 * (df["t"] - df["g"])) * d
+        + rng.normal(size=len(df))
+    )
+    df = df.drop(index=[3, 50, 51, 200]).reset_index(drop=True)  # unbalanced
+    res = twfe(df, yname="y", tname="t", idname="id", gname="g")
+    df["d"] = ((df["g"] > 0) & (df["t"] >= df["g"])).astype(float)
+    fit = smf.ols("y ~ d + C(id) + C(t)", data=df).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(df["id"])[0]}
+    )
+    assert res.overall == pytest.approx(fit.params["d"], abs=1e-9)
+    assert res.n_obs == len(df) == 316
+    # statsmodels counts every unit dummy in K; pyfixest (like fixest) counts the unit effects,
+    # nested in the clusters, as one: K = 1 + (periods - 1) + 1
+    n, k_sm, k_fe = len(df), len(fit.params), 1 + (periods - 1) + 1
+    ratio = np.sqrt((n - k_sm) / (n - k_fe))
+    assert res.std_error[0] == pytest.approx(fit.bse["d"] * ratio, rel=1e-6)
+
+
 def test_unit_seasonality_and_weights(homogeneous: pd.DataFrame) -> None:
     res = twfe(homogeneous, seasonality="unit", weightsname="contracted_days")
     assert abs(res.overall + 0.5) < 4 * res.std_error[0]
@@ -72,7 +90,7 @@ def test_unit_seasonality_and_weights(homogeneous: pd.DataFrame) -> None:
 def test_event_study_twfe(homogeneous: pd.DataFrame) -> None:
     res = event_study_twfe(homogeneous, min_e=-6, max_e=6)
     tidy = res.tidy()
-    assert list(tidy.columns) == TIDY
+    assert list(tidy.columns) == TIDY_COLUMNS
     assert tidy["event_time"].tolist() == list(range(-6, 7))
     ref = tidy[tidy["event_time"] == -1].iloc[0]
     assert ref["estimate"] == 0 and np.isnan(ref["std_error"])
@@ -84,25 +102,14 @@ def test_event_study_twfe(homogeneous: pd.DataFrame) -> None:
 
 
 def test_twfe_biased_under_heterogeneous_staggered_effects(heterogeneous: pd.DataFrame) -> None:
-    from kvk_analysis.did import aggte, att_gt
+    from kvk_analysis.did import aggte
 
     truth = true_att(heterogeneous, effect=-0.2, dynamic_slope=-0.1)
     res = twfe(heterogeneous)
     # TWFE misses the average effect on the treated by far more than its standard error
     assert abs(res.overall - truth) > 0.3
     assert abs(res.overall - truth) > 10 * res.std_error[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        gt = att_gt(
-            heterogeneous,
-            yname="rate",
-            tname="tname",
-            idname="kommunenummer",
-            gname="gname",
-            bstrap=False,
-            cband=False,
-        )
-        cs = aggte(gt, type="simple").overall
+    cs = aggte(fit_att_gt(heterogeneous), type="simple").overall
     assert abs(cs.estimate - truth) < 4 * cs.std_error
 
 
@@ -178,7 +185,7 @@ def test_monte_carlo_twfe_bias_and_coverage() -> None:
     cover the truth about 95 % of the time (homogeneous effect for the 2x2).  Measured
     (2026-11): TWFE bias +0.376 pp, CS bias +0.005 pp, CS coverage 0.945, before/after
     (CRV3) coverage 0.950."""
-    from kvk_analysis.did import aggte, att_gt
+    from kvk_analysis.did import aggte
     from kvk_analysis.evaluation.before_after import before_after_table
 
     reps = 200
@@ -189,18 +196,7 @@ def test_monte_carlo_twfe_bias_and_coverage() -> None:
         )
         truth = true_att(het, effect=-0.2, dynamic_slope=-0.1)
         twfe_err.append(twfe(het).overall - truth)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            gt = att_gt(
-                het,
-                yname="rate",
-                tname="tname",
-                idname="kommunenummer",
-                gname="gname",
-                bstrap=False,
-                cband=False,
-            )
-            ov = aggte(gt, type="simple").overall
+        ov = aggte(fit_att_gt(het), type="simple").overall
         cs_err.append(ov.estimate - truth)
         cs_cover.append(ov.conf_low <= truth <= ov.conf_high)
         hom = simulate_panel(n_units=150, effect=-0.5, seed=5000 + seed)

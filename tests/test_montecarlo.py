@@ -2,7 +2,8 @@
 
 Fast tests check the machinery: the truth lookup matches what ``att_gt`` estimates (noise-free
 data), a few noisy replications are unbiased relative to their standard errors, the summary
-statistics, and the reference TWFE against statsmodels.  The 200-replication Monte Carlo is
+statistics.  (The static TWFE the Monte Carlo reports is ``evaluation.twfe``, checked against
+statsmodels in ``tests/test_eval_twfe.py``.)  The 200-replication Monte Carlo is
 marked slow (about 2-4 s per replication: ``pytest -m slow tests/test_montecarlo.py -s``).
 """
 
@@ -19,7 +20,6 @@ from kvk_analysis.montecarlo import (
     TABLE_COLUMNS,
     register_monte_carlo,
     summarise_draws,
-    twfe_static,
 )
 
 
@@ -117,35 +117,6 @@ def test_summarise_draws_by_hand():
     assert row["coverage"] == pytest.approx(0.75)
     assert row["coverage_mc_se"] == pytest.approx(math.sqrt(0.75 * 0.25 / 4))
     assert math.isnan(row["boot_coverage"])
-
-
-def test_twfe_static_matches_statsmodels():
-    sm = pytest.importorskip("statsmodels.formula.api")
-    rng = np.random.default_rng(7)
-    units, periods = 40, 8
-    df = pd.DataFrame(
-        [(f"u{i}", t) for i in range(units) for t in range(1, periods + 1)], columns=["id", "t"]
-    )
-    g_of = {f"u{i}": [0, 0, 4, 6][i % 4] for i in range(units)}
-    df["g"] = df["id"].map(g_of)
-    d = ((df["g"] > 0) & (df["t"] >= df["g"])).astype(float)
-    df["y"] = (
-        df["id"].map({f"u{i}": rng.normal() for i in range(units)})
-        + 0.3 * df["t"]
-        + (1 + 0.2 * (df["t"] - df["g"])) * d
-        + rng.normal(size=len(df))
-    )
-    df = df.drop(index=[3, 50, 51, 200]).reset_index(drop=True)  # unbalanced
-    est, se = twfe_static(df, "y", "t", "id", "g")
-    df["d"] = ((df["g"] > 0) & (df["t"] >= df["g"])).astype(float)
-    fit = sm.ols("y ~ d + C(id) + C(t)", data=df).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(df["id"])[0]}
-    )
-    assert est == pytest.approx(fit.params["d"], abs=1e-9)
-    # statsmodels counts the unit dummies in K; twfe_static does not (they are nested)
-    n, k_sm, k_ours = len(df), len(fit.params), 1 + (periods - 1)
-    ratio = math.sqrt((n - k_sm) / (n - k_ours))
-    assert se == pytest.approx(fit.bse["d"] * ratio, rel=1e-6)
 
 
 @pytest.mark.slow

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import matplotlib
 import pandas as pd
 import pytest
@@ -13,7 +11,7 @@ from matplotlib.figure import Figure
 from kvk_analysis import plots
 from kvk_analysis.errors import InputError
 from kvk_analysis.evaluation.synth import synth
-from kvk_analysis.evaluation.testing import simulate_panel
+from kvk_analysis.evaluation.testing import fit_att_gt, simulate_panel
 from kvk_analysis.evaluation.twfe import bacon_decomposition, event_study_twfe
 
 matplotlib.use("Agg")
@@ -26,20 +24,10 @@ def panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def results(panel: pd.DataFrame):
-    from kvk_analysis.did import aggte, att_gt
+    from kvk_analysis.did import aggte
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        gt = att_gt(
-            panel,
-            yname="rate",
-            tname="tname",
-            idname="kommunenummer",
-            gname="gname",
-            biters=199,
-            seed=3,
-        )
-        dyn = aggte(gt, type="dynamic", min_e=-6, max_e=8)
+    gt = fit_att_gt(panel, bstrap=True, cband=True, biters=199, seed=3)
+    dyn = aggte(gt, type="dynamic", min_e=-6, max_e=8)
     tw = event_study_twfe(panel, min_e=-6, max_e=8)
     unit = panel.loc[panel["participant"], "kommunenummer"].iloc[0]
     return gt, dyn, tw, synth(panel, unit)
@@ -127,10 +115,12 @@ def test_synth_plot(results) -> None:
     assert top.get_ylabel() == "Sick leave (percent)"
     assert bottom.get_ylabel() == "Gap (percentage points)"
     assert "placebo p =" in _texts(fig)
-    assert len(bottom.lines) > 10  # placebo gaps + the unit + reference lines
+    # placebo gaps (those within 5 x the unit's pre-period RMSPE) + the unit + two reference lines
+    n_kept = int((sc.placebo_stats["pre_rmspe"] <= 5.0 * sc.pre_rmspe).sum())
+    assert len(bottom.lines) == n_kept + 3 and n_kept > 10
     nb = plots.synth_plot(sc, lang="nb", placebo_pre_rmspe_cutoff=None)
     assert "Syntetisk kontroll" in _texts(nb) and "Avvik (prosentpoeng)" in _texts(nb)
-    assert len(nb.axes[1].lines) >= len(bottom.lines)
+    assert len(nb.axes[1].lines) == len(sc.placebo_stats) + 3  # no cutoff: every placebo
 
 
 def test_twfe_vs_cs_plot(results) -> None:

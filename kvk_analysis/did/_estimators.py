@@ -156,20 +156,37 @@ def _out(att: np.ndarray, inf: np.ndarray, dy: np.ndarray) -> tuple:
     return att, inf
 
 
+def _pscore(
+    x: np.ndarray, d: np.ndarray, iw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights normalised to mean one, the logit propensity score (capped below one as in
+    ``DRDID``) and its asymptotic linear representation (``n x p``)."""
+    iw = iw / iw.mean()
+    ps, ps_cov = logit_irls(x, d, iw)
+    ps = np.minimum(ps, 1 - 1e-6)
+    lin_ps = (x * (iw * (d - ps))[:, None]) @ (ps_cov * len(x))
+    return iw, ps, lin_ps
+
+
+def _hajek(wt: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray]:
+    """Weighted mean ``sum(wt v) / sum(wt)`` and its influence function."""
+    eta = wt * v / wt.mean()
+    att = float(eta.mean())
+    return att, eta - wt * att / wt.mean()
+
+
 def reg_did_panel(
     dy: np.ndarray,
     d: np.ndarray,
     x: np.ndarray,
     iw: np.ndarray,
-    ps_fit: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float | np.ndarray, np.ndarray]:
     """Outcome-regression DiD for panel data (R ``DRDID::reg_did_panel``).
 
     ``dy`` is the outcome change (``(n,)``, or ``(n, m)`` for ``m`` cells sharing the same
     units and covariates: everything is linear in ``dy``), ``d`` the treated indicator, ``x``
     the design matrix with intercept, ``iw`` sampling weights.  Returns ``(att, influence
-    function)`` (a float and ``(n,)``, or ``(m,)`` and ``(n, m)``).  ``ps_fit`` is accepted
-    for a uniform signature and ignored.
+    function)`` (a float and ``(n,)``, or ``(m,)`` and ``(n, m)``).
     """
     y = _as_2d(dy)
     n = len(y)
@@ -197,18 +214,14 @@ def std_ipw_did_panel(
     d: np.ndarray,
     x: np.ndarray,
     iw: np.ndarray,
-    ps_fit: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float | np.ndarray, np.ndarray]:
     """Standardised (Hajek) IPW DiD for panel data (R ``DRDID::std_ipw_did_panel``).
 
-    Arguments and return as :func:`reg_did_panel`; ``ps_fit`` =
-    ``logit_irls(x, d, iw / iw.mean())`` when already computed for these units.
+    Arguments and return as :func:`reg_did_panel`.
     """
     y = _as_2d(dy)
     n = len(y)
-    iw = iw / iw.mean()
-    ps, ps_cov = logit_irls(x, d, iw) if ps_fit is None else ps_fit
-    ps = np.minimum(ps, 1 - 1e-6)
+    iw, ps, lin_ps = _pscore(x, d, iw)
     w_treat = iw * d
     w_cont = iw * ps * (1 - d) / (1 - ps)
     mt, mc = w_treat.mean(), w_cont.mean()
@@ -216,7 +229,6 @@ def std_ipw_did_panel(
     att_cont = w_cont[:, None] * y
     eta_treat = att_treat.mean(axis=0) / mt
     eta_cont = att_cont.mean(axis=0) / mc
-    lin_ps = (x * (iw * (d - ps))[:, None]) @ (ps_cov * n)
     m2 = x.T @ (w_cont[:, None] * (y - eta_cont)) / n
     inf_treat = (att_treat - w_treat[:, None] * eta_treat) / mt
     inf_cont = (att_cont - w_cont[:, None] * eta_cont + lin_ps @ m2) / mc
@@ -228,20 +240,16 @@ def drdid_panel(
     d: np.ndarray,
     x: np.ndarray,
     iw: np.ndarray,
-    ps_fit: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float | np.ndarray, np.ndarray]:
     """Doubly robust DiD for panel data (R ``DRDID::drdid_panel``, R ``did``'s default).
 
     Logit propensity score and weighted OLS outcome regression in the comparison group,
     with R's trimming of comparison units whose propensity score is 0.995 or more.
-    Arguments and return as :func:`reg_did_panel`; ``ps_fit`` =
-    ``logit_irls(x, d, iw / iw.mean())`` when already computed for these units.
+    Arguments and return as :func:`reg_did_panel`.
     """
     y = _as_2d(dy)
     n = len(y)
-    iw = iw / iw.mean()
-    ps, ps_cov = logit_irls(x, d, iw) if ps_fit is None else ps_fit
-    ps = np.minimum(ps, 1 - 1e-6)
+    iw, ps, lin_ps = _pscore(x, d, iw)
     trim = np.where(d == 1, ps < 1.01, ps < 0.995).astype(float)
     c = d == 0
     beta = _wls(x[c], y[c], iw[c])
@@ -255,7 +263,6 @@ def drdid_panel(
     eta_cont = att_cont.mean(axis=0) / mc
     w_ols = iw * (1 - d)
     xpx_inv = np.linalg.inv((x * w_ols[:, None]).T @ x / n)
-    lin_ps = (x * (iw * (d - ps))[:, None]) @ (ps_cov * n)
     m1 = (x * w_treat[:, None]).mean(axis=0)
     m3 = (x * w_cont[:, None]).mean(axis=0)
     # asy.lin.rep.wols %*% M = w_ols * resid * (x @ XpX^-1 @ M): M does not depend on the cell
@@ -362,20 +369,13 @@ def std_ipw_did_rc(
     Observation-level arrays (one row per unit and period); the influence function is per
     observation (``mean(inf) ~ att_hat - att``).
     """
-    n = len(y)
-    iw = iw / iw.mean()
-    ps, ps_cov = logit_irls(x, d, iw)
-    ps = np.minimum(ps, 1 - 1e-6)
+    iw, ps, lin_ps = _pscore(x, d, iw)
     w_tpre, w_tpost = iw * d * (1 - post), iw * d * post
     odds = iw * ps * (1 - d) / (1 - ps)
     w_cpre, w_cpost = odds * (1 - post), odds * post
-    parts = []
-    for wt in (w_tpre, w_tpost, w_cpre, w_cpost):
-        eta = wt * y / wt.mean()
-        att = eta.mean()
-        parts.append((att, eta - wt * att / wt.mean(), wt))
-    (a_tpre, i_tpre, _), (a_tpost, i_tpost, _), (a_cpre, i_cpre, _), (a_cpost, i_cpost, _) = parts
-    lin_ps = (x * (iw * (d - ps))[:, None]) @ (ps_cov * n)
+    (a_tpre, i_tpre), (a_tpost, i_tpost), (a_cpre, i_cpre), (a_cpost, i_cpost) = (
+        _hajek(wt, y) for wt in (w_tpre, w_tpost, w_cpre, w_cpost)
+    )
     m2_pre = (x * (w_cpre * (y - a_cpre))[:, None]).mean(axis=0) / w_cpre.mean()
     m2_post = (x * (w_cpost * (y - a_cpost))[:, None]).mean(axis=0) / w_cpost.mean()
     inf_cont = i_cpost - i_cpre + lin_ps @ (m2_post - m2_pre)
@@ -396,10 +396,7 @@ def drdid_rc(
     Observation-level arrays as :func:`std_ipw_did_rc`.  Outcome regressions for treated and
     comparison units in both periods, logit propensity score, R's trimming.
     """
-    n = len(y)
-    iw = iw / iw.mean()
-    ps, ps_cov = logit_irls(x, d, iw)
-    ps = np.minimum(ps, 1 - 1e-6)
+    iw, ps, lin_ps = _pscore(x, d, iw)
     trim = np.where(d == 1, ps < 1.01, ps < trim_level).astype(float)
     c = 1 - d
     fit_cpre, lin_cpre = _ols_linrep(x, y, iw * c * (1 - post))
@@ -416,26 +413,20 @@ def drdid_rc(
     w_dt1 = trim * iw * d * post
     w_dt0 = trim * iw * d * (1 - post)
 
-    def comp(wt: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray]:
-        eta = wt * v / wt.mean()
-        att = float(eta.mean())
-        return att, eta - wt * att / wt.mean()
-
     resid = y - fit_cont
-    a_tpre, i_tpre = comp(w_tpre, resid)
-    a_tpost, i_tpost = comp(w_tpost, resid)
-    a_cpre, i_cpre = comp(w_cpre, resid)
-    a_cpost, i_cpost = comp(w_cpost, resid)
-    a_dpost, i_e1 = comp(w_d, fit_tpost - fit_cpost)
-    a_dt1, i_e2 = comp(w_dt1, fit_tpost - fit_cpost)
-    a_dpre, i_e3 = comp(w_d, fit_tpre - fit_cpre)
-    a_dt0, i_e4 = comp(w_dt0, fit_tpre - fit_cpre)
+    a_tpre, i_tpre = _hajek(w_tpre, resid)
+    a_tpost, i_tpost = _hajek(w_tpost, resid)
+    a_cpre, i_cpre = _hajek(w_cpre, resid)
+    a_cpost, i_cpost = _hajek(w_cpost, resid)
+    a_dpost, i_e1 = _hajek(w_d, fit_tpost - fit_cpost)
+    a_dt1, i_e2 = _hajek(w_dt1, fit_tpost - fit_cpost)
+    a_dpre, i_e3 = _hajek(w_d, fit_tpre - fit_cpre)
+    a_dt0, i_e4 = _hajek(w_dt0, fit_tpre - fit_cpre)
     att = (a_tpost - a_tpre) - (a_cpost - a_cpre) + (a_dpost - a_dt1) - (a_dpre - a_dt0)
 
     def cmean(v: np.ndarray) -> np.ndarray:
         return (x * v[:, None]).mean(axis=0)
 
-    lin_ps = (x * (iw * (d - ps))[:, None]) @ (ps_cov * n)
     m1_post = -cmean(w_tpost * post) / w_tpost.mean()
     m1_pre = -cmean(w_tpre * (1 - post)) / w_tpre.mean()
     # Pre-period terms enter with a minus sign (they belong to att_treat_pre, which is

@@ -106,7 +106,7 @@ def aggte(
     pg = pgg[np.searchsorted(glist, group)]
     member = g_unit[:, None] == group[None, :]  # unit in the cohort of cell k
 
-    def wif(keep: np.ndarray, pgk: np.ndarray, ind: np.ndarray) -> np.ndarray:
+    def wif(pgk: np.ndarray, ind: np.ndarray) -> np.ndarray:
         # influence of estimating the weights pgk (R's wif); ind[:, j] = unit in cohort j
         s = pgk.sum()
         dev = w_ind[:, None] * ind - pgk[None, :]
@@ -118,6 +118,13 @@ def aggte(
             out = out + wifm @ att[cols]
         return out
 
+    def weighted(which: np.ndarray) -> tuple[float, np.ndarray]:
+        # cells `which` averaged with cohort-size weights, and the influence function
+        # including the estimation of the weights
+        pk = pg[which]
+        est = float(np.sum(att[which] * pk) / pk.sum())
+        return est, agg_if(pk / pk.sum(), which, wif(pk, member[:, which]))
+
     post = group <= t
     keepers = np.flatnonzero(post & (t <= group + max_e))
     egt = np.array([], dtype=np.int64)
@@ -127,9 +134,7 @@ def aggte(
     if type == "simple":
         if keepers.size == 0:
             raise EstimationError("no post-treatment ATT(g,t) to aggregate")
-        pk = pg[keepers]
-        overall = float(np.sum(att[keepers] * pk) / pk.sum())
-        inf_overall = agg_if(pk / pk.sum(), keepers, wif(keepers, pk, member[:, keepers]))
+        overall, inf_overall = weighted(keepers)
     elif type == "dynamic":
         e_all = t - group
         include = np.ones(len(group), dtype=bool)
@@ -143,10 +148,9 @@ def aggte(
             raise EstimationError("no event times left in the window min_e..max_e / balance_e")
         vals, infs = [], []
         for e in eseq:
-            which = np.flatnonzero((e_all == e) & include)
-            pk = pg[which]
-            vals.append(float(np.sum(att[which] * pk) / pk.sum()))
-            infs.append(agg_if(pk / pk.sum(), which, wif(which, pk, member[:, which])))
+            est, inf = weighted(np.flatnonzero((e_all == e) & include))
+            vals.append(est)
+            infs.append(inf)
         egt, att_egt, inf_egt = eseq, np.array(vals), np.column_stack(infs)
         epos = eseq >= 0
         if not epos.any():
@@ -170,7 +174,7 @@ def aggte(
         pk = pgg[used_a]
         overall = float(np.sum(att_egt * pk) / pk.sum())
         ind = g_unit[:, None] == egt[None, :]
-        inf_overall = inf_egt @ (pk / pk.sum()) + wif(used_a, pk, ind) @ att_egt
+        inf_overall = inf_egt @ (pk / pk.sum()) + wif(pk, ind) @ att_egt
     else:  # calendar
         ctimes = tlist[tlist >= group.min()]
         vals, infs, used_t = [], [], []
@@ -178,9 +182,9 @@ def aggte(
             which = np.flatnonzero((t == t1) & post & (t <= group + max_e))
             if which.size == 0:
                 continue
-            pk = pg[which]
-            vals.append(float(np.sum(att[which] * pk) / pk.sum()))
-            infs.append(agg_if(pk / pk.sum(), which, wif(which, pk, member[:, which])))
+            est, inf = weighted(which)
+            vals.append(est)
+            infs.append(inf)
             used_t.append(t1)
         if not used_t:
             raise EstimationError("no post-treatment ATT(g,t) to aggregate")

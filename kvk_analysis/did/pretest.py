@@ -122,7 +122,9 @@ def pretrend_test(
     p = result.params
     alp = p.alp if alp is None else alp
     dyn = aggte(result, type="dynamic", min_e=min_e, max_e=0, bstrap=False, cband=False)
-    pre = dyn.egt < 0
+    # the reference event time of a universal base period is 0 by construction (zero
+    # influence function): it is not a restriction to test
+    pre = (dyn.egt < 0) & np.any(dyn.influence_egt != 0, axis=0)
     if not pre.any():
         raise EstimationError(
             "no pre-treatment event time to test: every cohort is treated in the first "

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kvk_analysis.errors import InputError
 
@@ -63,16 +62,11 @@ def check_alpha(alpha: float) -> None:
         raise InputError("alpha must be between 0 and 1", expected="0 < alpha < 1", found=alpha)
 
 
-def normal_ci(
-    est: np.ndarray | float, se: np.ndarray | float, alpha: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Two-sided p-value and normal confidence limits for estimates ``est`` with errors ``se``."""
-    est = np.asarray(est, dtype=float)
-    se = np.asarray(se, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * stats.norm.sf(np.abs(est / se))
-    return p, est - z * se, est + z * se
+def equals(series: pd.Series, value: object) -> np.ndarray:
+    """Boolean mask of ``series == value``, where a missing ``value`` matches missing entries."""
+    if pd.isna(value):
+        return series.isna().to_numpy()
+    return (series == value).fillna(False).to_numpy(dtype=bool)
 
 
 def int_col(values: object, n: int) -> pd.Series:

@@ -26,6 +26,7 @@ from scipy import stats
 from kvk_analysis.errors import EstimationError, InputError
 from kvk_analysis.evaluation._common import (
     check_alpha,
+    equals,
     require_columns,
     require_numeric,
 )
@@ -256,7 +257,7 @@ def before_after_table(
             for _, combo in combos.iterrows():
                 mask = np.ones(len(tr), dtype=bool)
                 for c in cohort_by:
-                    mask &= _eq(tr[c], combo[c])
+                    mask &= equals(tr[c], combo[c])
                 cr = comp_rows.copy()
                 for c in cohort_by:
                     cr[c] = combo[c]
@@ -307,12 +308,6 @@ def before_after_table(
         }
     )
     return out
-
-
-def _eq(series: pd.Series, value: object) -> np.ndarray:
-    if pd.isna(value):
-        return series.isna().to_numpy()
-    return (series == value).fillna(False).to_numpy(dtype=bool)
 
 
 def _stack(

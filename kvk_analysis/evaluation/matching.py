@@ -295,18 +295,18 @@ def _balance(
     is_control: np.ndarray,
     weights: pd.DataFrame,
 ) -> pd.DataFrame:
-    w = weights.set_index("unit")["weight"]
     matched_t = units.index.isin(weights.loc[weights["treated"], "unit"])
+    ctrl = weights[~weights["treated"]]
+    ctrl_rows, ctrl_w = units.loc[ctrl["unit"]], ctrl["weight"].to_numpy()
     rows = []
     for c in covariates:
         x = units[c].to_numpy(float)
         xt, xc = x[is_treated], x[is_control]
         sd = np.sqrt((xt.var(ddof=1) + xc.var(ddof=1)) / 2)
         mt_after = x[matched_t]
-        ctrl = w[~weights.set_index("unit")["treated"]]
-        xcw = units.loc[ctrl.index, c].to_numpy(float)
-        mc_after = np.average(xcw, weights=ctrl.to_numpy())
-        var_c_after = np.average((xcw - mc_after) ** 2, weights=ctrl.to_numpy())
+        xcw = ctrl_rows[c].to_numpy(float)
+        mc_after = np.average(xcw, weights=ctrl_w)
+        var_c_after = np.average((xcw - mc_after) ** 2, weights=ctrl_w)
         rows.append(
             {
                 "covariate": c,

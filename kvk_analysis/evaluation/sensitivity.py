@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from kvk_analysis.errors import EstimationError, InputError
-from kvk_analysis.evaluation._common import require_columns
+from kvk_analysis.evaluation._common import equals, require_columns
 
 SPECS = ("baseline", "not_yet_treated", "covariates", "leave_one_out", "placebo")
 
@@ -118,10 +118,22 @@ def sensitivity_table(
 
     rows: list[dict[str, Any]] = []
 
+    not_estimable = dict.fromkeys(
+        ("estimate", "std_error", "p_value", "conf_low", "conf_high"), np.nan
+    )
+
+    def head(spec: str, description: str, df: pd.DataFrame) -> dict[str, Any]:
+        n_treated = df.loc[df[gname] > 0, idname].nunique()
+        return {
+            "spec": spec,
+            "description": description,
+            "n_units": df[idname].nunique(),
+            "n_treated": n_treated,
+            "note": "",
+        }
+
     def run(spec: str, description: str, df: pd.DataFrame, **extra: Any) -> None:
-        row = {"spec": spec, "description": description, "note": ""}
-        treated_ids = df.loc[df[gname] > 0, idname].nunique()
-        row.update({"n_units": df[idname].nunique(), "n_treated": treated_ids})
+        row = head(spec, description, df)
         try:
             res = att_gt(df, **base, **{**kwargs, **extra})
             with warnings.catch_warnings():
@@ -135,10 +147,7 @@ def sensitivity_table(
                 conf_high=ov.conf_high,
             )
         except EstimationError as exc:
-            row.update(
-                estimate=np.nan, std_error=np.nan, p_value=np.nan, conf_low=np.nan, conf_high=np.nan
-            )
-            row["note"] = f"not estimable: {exc}"
+            row.update(not_estimable, note=f"not estimable: {exc}")
         rows.append(row)
 
     g_all = data[gname]
@@ -174,7 +183,7 @@ def sensitivity_table(
         )
     if "leave_one_out" in specs:
         for label in pd.unique(cohorts["label"]):
-            keep = ~_eq(labels, label)
+            keep = ~equals(labels, label)
             run(
                 f"leave_out_{label}",
                 f"Cohort {label} left out",
@@ -187,37 +196,22 @@ def sensitivity_table(
             if int(k) < 1:
                 raise InputError("placebo shifts must be positive quarters", found=k)
             for label, g in cohorts.itertuples(index=False):
-                keep = (_eq(labels, label) & (g_all == g)) | (g_all == 0)
+                keep = (equals(labels, label) & (g_all == g)) | (g_all == 0)
                 df = data[keep & (t < g - anticipation)].copy()
                 df[gname] = np.where(df[gname] > 0, g - k, 0)
                 spec = f"placebo_{k}q_{label}"
                 desc = f"Fake join date {k} quarters early, cohort {label}, pre-period data only"
                 if df.loc[df[gname] > 0, tname].min() > g - k - 1 - anticipation:
                     rows.append(
-                        {
-                            "spec": spec,
-                            "description": desc,
-                            "estimate": np.nan,
-                            "std_error": np.nan,
-                            "p_value": np.nan,
-                            "conf_low": np.nan,
-                            "conf_high": np.nan,
-                            "n_units": df[idname].nunique(),
-                            "n_treated": df.loc[df[gname] > 0, idname].nunique(),
-                            "note": "not estimable: no period before the fake join date",
-                        }
+                        head(spec, desc, df)
+                        | not_estimable
+                        | {"note": "not estimable: no period before the fake join date"}
                     )
                     continue
                 run(spec, desc, df, control_group="nevertreated")
     out = pd.DataFrame(rows, columns=_TABLE_COLUMNS)
     out.attrs.update({"aggregation": agg, "alp": alp, "yname": yname})
     return out
-
-
-def _eq(series: pd.Series, value: object) -> np.ndarray:
-    if pd.isna(value):
-        return series.isna().to_numpy()
-    return (series == value).fillna(False).to_numpy(dtype=bool)
 
 
 def event_study_vcov(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

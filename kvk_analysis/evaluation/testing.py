@@ -8,7 +8,9 @@ on the pre-programme level), with the columns of the analysis-panel contract in
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -172,3 +174,18 @@ def true_att(panel: pd.DataFrame, **kwargs: float) -> float:
     post = panel[panel["participant"] & (panel["tname"] >= panel["gname"])]
     e = (post["tname"] - post["gname"]).to_numpy(float)
     return float(np.mean(kwargs.get("effect", 0.0) + kwargs.get("dynamic_slope", 0.0) * e))
+
+
+def fit_att_gt(panel: pd.DataFrame, **kwargs: Any) -> Any:
+    """:func:`kvk_analysis.did.att_gt` on a panel of :func:`simulate_panel` (its column names),
+    with analytic standard errors unless ``kwargs`` ask for the bootstrap, and the
+    ``UserWarning`` notes on small cohorts silenced.  ``kwargs`` go to ``att_gt``.
+    """
+    from kvk_analysis.did import att_gt
+
+    args: dict[str, Any] = {"bstrap": False, "cband": False, **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return att_gt(
+            panel, yname="rate", tname="tname", idname="kommunenummer", gname="gname", **args
+        )
