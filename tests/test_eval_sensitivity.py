@@ -130,3 +130,16 @@ def test_honest_did_relative_magnitudes(panel: pd.DataFrame) -> None:
     lo, hi = out["conf_low"].to_numpy(), out["conf_high"].to_numpy()
     assert lo[2] < lo[1] and hi[2] > hi[1]  # wider for larger Mbar
     assert lo[2] < EFFECT < hi[2]
+
+
+def test_event_study_vcov_clusters_like_att_gt(panel: pd.DataFrame) -> None:
+    """With clustervars the event-study covariance is the clustered one of the result."""
+    from kvk_analysis.did import aggte
+    from kvk_analysis.evaluation.testing import fit_att_gt
+
+    es = aggte(fit_att_gt(panel, clustervars="fylkesnr"), type="dynamic")
+    _, _, vcov = event_study_vcov(es)
+    np.testing.assert_allclose(vcov, es.vcov(), rtol=1e-12)
+    inf = es.influence_egt
+    unclustered = inf.T @ inf / inf.shape[0] ** 2
+    assert not np.allclose(np.diag(vcov), np.diag(unclustered))

@@ -217,8 +217,9 @@ def sensitivity_table(
 def event_study_vcov(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Event times, estimates and covariance of a dynamic :func:`aggte` result.
 
-    The covariance is ``IF' IF / n^2`` from the influence functions of the event-study
-    effects, as in R ``HonestDiD``'s ``honest_did.AGGTEobj`` (clustering by unit).
+    The covariance is the result's own :meth:`AggteResult.vcov` (``S' S / n^2`` from the
+    influence functions of the event-study effects summed within clusters), as in R
+    ``HonestDiD``'s ``honest_did.AGGTEobj``; it clusters like the ``att_gt`` it came from.
 
     Returns
     -------
@@ -231,10 +232,7 @@ def event_study_vcov(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             expected="AggteResult with type 'dynamic'",
             found=getattr(result, "type", type(result).__name__),
         )
-    inf = np.asarray(result.influence_egt, dtype=float)
-    n = inf.shape[0]
-    vcov = inf.T @ inf / n**2
-    return np.asarray(result.egt), np.asarray(result.att_egt, dtype=float), vcov
+    return np.asarray(result.egt), np.asarray(result.att_egt, dtype=float), result.vcov()
 
 
 def honest_did(
@@ -292,10 +290,6 @@ def honest_did(
         warnings.warn(
             "honest_did: a universal base period (att_gt(base_period='universal')) is recommended",
             stacklevel=2,
-        )
-    if did_params.clustervars:
-        warnings.warn(
-            "honest_did: the covariance clusters by unit, not by clustervars", stacklevel=2
         )
     if np.isnan(beta).any():
         raise EstimationError("honest_did: the event-study estimates contain NaN")
