@@ -27,6 +27,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 KVK = Path(sys.executable).with_name("kvk")
+#: Per-report seconds shown (keys of :func:`notebook_breakdown` rows).
+BREAKDOWN_KEYS = (
+    "total",
+    "execute",
+    "outside cells (kernel start etc.)",
+    "set-up cell (imports + data)",
+    "other cells (estimation, figures)",
+    "html",
+    "pdf",
+)
 
 
 def _time_cmd(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
@@ -36,7 +46,8 @@ def _time_cmd(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.Co
 
 
 def measure_startup() -> dict[str, float]:
-    """Seconds for ``import papermill``, ``import kvk_analysis.report`` and a kernel start."""
+    """Seconds for ``import papermill``, ``import nbconvert, weasyprint``, ``kvk --help``, a
+    kernel start and the imports a report kernel makes (pandas, matplotlib, kvk)."""
     out: dict[str, float] = {}
     for name, code in {
         "import papermill": "import papermill",
@@ -112,18 +123,9 @@ def notebook_breakdown(reports: Path) -> list[dict[str, object]]:
 
 
 def _print_rows(rows: list[dict[str, object]]) -> None:
-    keys = [
-        "total",
-        "execute",
-        "outside cells (kernel start etc.)",
-        "set-up cell (imports + data)",
-        "other cells (estimation, figures)",
-        "html",
-        "pdf",
-    ]
-    print(f"  {'report':34s}" + "".join(f"{k[:14]:>15s}" for k in keys))
+    print(f"  {'report':34s}" + "".join(f"{k[:14]:>15s}" for k in BREAKDOWN_KEYS))
     for r in rows:
-        vals = "".join(f"{float(r.get(k, 0) or 0):15.1f}" for k in keys)
+        vals = "".join(f"{float(r.get(k, 0) or 0):15.1f}" for k in BREAKDOWN_KEYS)
         print(f"  {str(r['report'])[:34]:34s}{vals}")
 
 
@@ -159,15 +161,7 @@ def bench_batch(root: Path, env: dict[str, str], workers: int) -> dict[str, obje
         "n": len(rows),
         "last_line": proc.stdout.strip().splitlines()[-1:],
     }
-    for key in (
-        "total",
-        "execute",
-        "html",
-        "pdf",
-        "outside cells (kernel start etc.)",
-        "set-up cell (imports + data)",
-        "other cells (estimation, figures)",
-    ):
+    for key in BREAKDOWN_KEYS:
         vals = [float(r[key]) for r in rows if key in r]
         if vals:
             summary[f"median {key}"] = statistics.median(vals)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
-#: Scenario names (kept here so ``--help`` does not import the simulator).
+#: Scenario names and the default seed, kept here so ``--help`` does not import the simulator
+#: (numpy, pandas); tests/test_simulate.py checks they equal ``simulate.SCENARIOS`` and
+#: ``simulate.DEFAULT_SEED``.
 SCENARIO_NAMES = (
     "default",
     "anticipation",
@@ -27,6 +29,15 @@ SCENARIO_NAMES = (
 DEFAULT_SEED = 20070328
 
 
+def _add_seed_and_scenario(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+    )
+    parser.add_argument(
+        "--scenario", default="default", choices=SCENARIO_NAMES, help="preset configuration"
+    )
+
+
 def register(data_subparsers) -> None:
     """Add ``demo`` and ``calibration`` to the ``kvk data`` subcommands."""
     demo = data_subparsers.add_parser(
@@ -39,12 +50,7 @@ def register(data_subparsers) -> None:
             "or scenario needs --out DIR (or --force to overwrite the shipped folder)."
         ),
     )
-    demo.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
-    )
-    demo.add_argument(
-        "--scenario", default="default", choices=SCENARIO_NAMES, help="preset configuration"
-    )
+    _add_seed_and_scenario(demo)
     demo.add_argument("--out", default=None, help="output folder (default data/raw/demo)")
     demo.add_argument(
         "--force",
@@ -62,12 +68,7 @@ def register(data_subparsers) -> None:
             "Q4 2008 -> Q3 2009 comparison, also printed)."
         ),
     )
-    cal.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
-    )
-    cal.add_argument(
-        "--scenario", default="default", choices=SCENARIO_NAMES, help="preset configuration"
-    )
+    _add_seed_and_scenario(cal)
     cal.add_argument("--out", default=None, help="output folder (default reports/calibration)")
     cal.set_defaults(func=_calibration)
 
@@ -78,6 +79,7 @@ def _demo(args: argparse.Namespace) -> int:
     from . import config
     from .errors import InputError
     from .simulate import generate_demo
+    from .simulate.output import cohort_counts
 
     shipped = config.DEMO_DIR.resolve()
     out = Path(args.out).resolve() if args.out else shipped
@@ -93,15 +95,14 @@ def _demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result, written = generate_demo(seed=args.seed, scenario_name=args.scenario, out_dir=out)
     elapsed = time.perf_counter() - t0
-    reg = result.registry
+    n_adm = len(result.registry)
+    sizes, n_left = cohort_counts(result.registry)
     print(f"SIMULATED data, scenario '{args.scenario}', seed {args.seed} -> {out}")
     for path in written.values():
         print(f"  {path.name}")
-    sizes = reg["pulje"].value_counts().reindex(["I", "II", "III", "IV"]).fillna(0).astype(int)
-    n_left = int((reg["left"] != "").sum())
     print(
-        f"  {len(reg)} admitted ({', '.join(f'{p}: {n}' for p, n in sizes.items())}), "
-        f"{n_left} left, {len(reg) - n_left} remain; {len(result.extract)} extract rows; {elapsed:.1f} s"
+        f"  {n_adm} admitted ({', '.join(f'{p}: {n}' for p, n in sizes.items())}), "
+        f"{n_left} left, {n_adm - n_left} remain; {len(result.extract)} extract rows; {elapsed:.1f} s"
     )
     return 0
 

@@ -32,8 +32,11 @@ def test_analysis_sample_filters_and_types(panel):
     assert sample["period"].max() == pd.Period("2010Q4", freq="Q")
     assert sample["gname"].dtype == "int64"
     assert set(sample.loc[sample["gname"] > 0, "pulje"]) <= {"I", "II"}
-    assert sample["gname"].isna().sum() == 0
-    assert panel["gname"].isna().any()  # the unknown-cohort unit was dropped, not guessed
+    unknown = panel.loc[panel["participant"] & panel["gname"].isna(), "kommunenummer"]
+    assert unknown.nunique() == 1  # the fixture's participant with an unknown cohort ...
+    assert not sample["kommunenummer"].isin(unknown).any()  # ... is dropped, not guessed
+    kept = tables.analysis_sample(panel, sector="care", cohorts=None, drop_unknown=False)
+    assert kept["kommunenummer"].isin(unknown).any()
     with pytest.raises(ReportError, match="sector"):
         tables.analysis_sample(panel, sector="education")
     with pytest.raises(ReportError, match="pulje"):
@@ -50,10 +53,21 @@ def test_coverage_and_missing(panel):
     assert math.isclose(miss.drop(columns="År").to_numpy().max(), 100 / (60 * 4), rel_tol=1e-9)
 
 
+def test_describe_panel_counts_units_quarters_sectors_and_gaps(panel):
+    en = text.describe_panel(panel, "en").replace("\u00a0", " ")
+    assert en == (
+        "The analysis panel has 60 municipalities, 28 quarters from 2005 Q1 to 2011 Q4 and "
+        "2 sectors (all sectors included). 1 cell lacks a sick-leave rate."
+    )
+    assert text.describe_panel(panel, "nb").startswith("Analysepanelet har 60 kommuner")
+
+
 def test_cohort_and_group_tables(panel):
     cohorts = tables.cohort_table(panel, "nb")
     assert cohorts["Kommuner"].sum() == 60
     assert "Sammenligning" in set(cohorts["Pulje"]) and "Ukjent pulje" in set(cohorts["Pulje"])
+    first = cohorts.set_index("Pulje")["Første kvartal"]
+    assert first["Sammenligning"] == text.MISSING and first["Pulje I"].endswith("2007")
     sizes = tables.units_by(panel, "size_group", "en")
     assert sizes.drop(columns="Cohort").to_numpy().sum() == 60
     trends = tables.group_trends(panel, "all", "en")
@@ -83,6 +97,26 @@ def test_effects_and_subgroups_recover_planted_effect(panel):
     assert "reduced sick leave" in text.summarise_overall(grp, "en")
 
 
+def test_main_estimates_match_the_separate_calls(panel):
+    from kvk_analysis.did import aggte, att_gt, pretrend_test
+
+    kwargs = {"cohorts": ["I", "II"], "end": "2010Q4", "seed": 7, "biters": 49}
+    main = tables.main_estimates(panel, **kwargs)
+    sample, gt, overall, dynamic, calendar, pretest = main  # unpacks in this order
+    pd.testing.assert_frame_equal(
+        sample, tables.analysis_sample(panel, cohorts=["I", "II"], end="2010Q4")
+    )
+    ref = att_gt(sample, "rate", "tname", "kommunenummer", "gname", seed=7, biters=49)
+    np.testing.assert_allclose(gt.att, ref.att)
+    for kind, got in (("group", overall), ("dynamic", dynamic), ("calendar", calendar)):
+        pd.testing.assert_frame_equal(got.tidy(), aggte(ref, type=kind).tidy())
+    assert pretest.p_value == pretrend_test(ref, seed=7).p_value
+    assert abs(overall.overall.estimate + 1.0) < 0.2  # the planted effect
+    assert gt.params.control_group == "nevertreated"
+    other = tables.main_estimates(panel, control_group="notyettreated", bstrap=False, cband=False)
+    assert other.gt.params.control_group == "notyettreated"
+
+
 def test_sensitivity_report_labels():
     raw = pd.DataFrame(
         {
@@ -102,6 +136,12 @@ def test_sensitivity_report_labels():
     ]
     sentence = text.robustness_sentence(raw, -0.3, "en")
     assert "In 1 of 1 alternative" in sentence and "0 of 1 placebo" in sentence
+    # the main estimate may be given as a result (its overall row is read)
+    main = pd.DataFrame({"term": ["overall"], "estimate": [-0.3]})
+    assert text.robustness_sentence(raw, main, "en") == sentence
+    assert text.robustness_sentence(raw, np.float32(-0.3), "en") == sentence
+    positive = text.robustness_sentence(raw, main.assign(estimate=0.3), "en")
+    assert "In 0 of 1 alternative" in positive
 
 
 def test_table_html_formats_numbers_and_years():

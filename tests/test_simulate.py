@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvk_analysis import config
+from kvk_analysis import cohorts, config, simulate_cli
+from kvk_analysis import panel as panel_mod
 from kvk_analysis.cli import main
+from kvk_analysis.did import aggte, att_gt
 from kvk_analysis.errors import InputError
 from kvk_analysis.fileio import sha256
+from kvk_analysis.readers import ks
 from kvk_analysis.simulate import (
     DEFAULT_SEED,
     FILES,
@@ -29,7 +32,7 @@ from kvk_analysis.simulate import (
     simulate_employee_level,
     write_demo,
 )
-from kvk_analysis.simulate.output import extract_text
+from kvk_analysis.simulate.output import cohort_counts, extract_text
 
 SECTOR_NAMES = {"Pleie og omsorg": "care", "Oppvekst": "education", "Annet": "other"}
 
@@ -138,6 +141,8 @@ def test_cohort_sizes_and_documented_rows(default):
     assert reg["pulje"].value_counts().to_dict() == {"I": 41, "II": 49, "III": 34, "IV": 21}
     n_left = int((reg["left"] != "").sum())
     assert n_left == 7 and len(reg) - n_left == 138
+    sizes, counted_left = cohort_counts(reg)
+    assert sizes.to_dict() == {"I": 41, "II": 49, "III": 34, "IV": 21} and counted_left == 7
     doc = pd.read_csv(
         config.COHORTS_DIR / "kvk_participants_documented.csv", dtype=str, keep_default_na=False
     )
@@ -174,7 +179,6 @@ def test_cohort_sizes_and_documented_rows(default):
 
 
 def test_registry_round_trip_with_cohorts_reader(tmp_path, default):
-    cohorts = pytest.importorskip("kvk_analysis.cohorts")
     paths = write_demo(default, tmp_path)
     reg = cohorts.read_registry(paths["registry"])
     assert len(reg) == 145
@@ -447,7 +451,6 @@ def test_effect_multiplier_ramp_and_fade():
 
 
 def test_ks_reader_round_trip(tmp_path, default):
-    ks = pytest.importorskip("kvk_analysis.readers.ks")
     paths = write_demo(default, tmp_path)
     tidy = ks.read_ks(paths["extract"])
     assert len(tidy) == len(default.extract) * 3
@@ -462,7 +465,6 @@ def test_ks_reader_round_trip(tmp_path, default):
 
 
 def test_ks_reader_reads_quirky_scenarios(tmp_path):
-    ks = pytest.importorskip("kvk_analysis.readers.ks")
     res = simulate(scenario("suppressed_cells", missing_quarter_prob=0.02))
     paths = write_demo(res, tmp_path)
     tidy = ks.read_ks(paths["extract"])
@@ -490,14 +492,18 @@ def test_employee_level_streams_exact_rows(tmp_path, default):
         * 100
     )
     assert 7 < rate < 13
-    ks = pytest.importorskip("kvk_analysis.readers.ks")
-    if hasattr(ks, "read_ks_employee"):
-        tidy = ks.read_ks_employee(path)
-        tot = tidy[tidy["measure"] == "total"]
-        assert tot["contracted_days"].sum() == pytest.approx(df["Avtalte dagsverk"].sum(), rel=1e-9)
+    tidy = ks.read_ks_employee(path)
+    tot = tidy[tidy["measure"] == "total"]
+    assert tot["contracted_days"].sum() == pytest.approx(df["Avtalte dagsverk"].sum(), rel=1e-9)
 
 
 # --- command line ------------------------------------------------------------------------------
+
+
+def test_cli_names_match_the_simulator():
+    # the CLI keeps its own copies so that `kvk --help` does not import the simulator
+    assert simulate_cli.SCENARIO_NAMES == tuple(SCENARIOS)
+    assert simulate_cli.DEFAULT_SEED == DEFAULT_SEED
 
 
 def test_cli_demo_refuses_to_overwrite_shipped_with_other_scenario(capsys):
@@ -527,23 +533,17 @@ def test_cli_demo_and_calibration_write_files(tmp_path, capsys):
 
 def test_noise_free_truth_recovered_through_pipeline(tmp_path, noise_free):
     """Noise-free demo files through the project's readers, panel builder and ``att_gt`` /
-    ``aggte`` give the planted aggregated truth (integration check; skipped if a layer is
-    missing)."""
-    ks = pytest.importorskip("kvk_analysis.readers.ks")
-    cohorts = pytest.importorskip("kvk_analysis.cohorts")
-    panel_mod = pytest.importorskip("kvk_analysis.panel")
-    did = pytest.importorskip("kvk_analysis.did")
+    ``aggte`` give the planted aggregated truth (integration check)."""
     paths = write_demo(noise_free, tmp_path)
-    panel = panel_mod.build_panel(
+    data = panel_mod.build_panel(
         ks.read_ks(paths["extract"]), cohorts.read_registry(paths["registry"])
-    )
-    data = panel.data if hasattr(panel, "data") else panel
+    ).data
     truth = noise_free.truth_aggregates
     for sector, tol in (("care", 0.002), ("all", 0.01)):
         d = data[data["sector"] == sector]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = did.att_gt(
+            res = att_gt(
                 d,
                 yname="rate",
                 tname="tname",
@@ -553,7 +553,7 @@ def test_noise_free_truth_recovered_through_pipeline(tmp_path, noise_free):
                 bstrap=False,
             )
             for kind in ("simple", "dynamic"):
-                tidy = did.aggte(res, type=kind, bstrap=False).tidy()
+                tidy = aggte(res, type=kind, bstrap=False).tidy()
                 est = tidy.loc[tidy["term"].str.contains("overall", case=False), "estimate"].iloc[0]
                 want = truth.query(
                     "aggregation == @kind and term == 'overall' and sector == @sector"

@@ -81,8 +81,8 @@ def _worker_kernel(kernel: str, cwd: Path | None) -> Any:
         _shutdown(km)
     km = KernelManager(kernel_name=kernel)
     _KERNEL[key] = km
-    if len(_KERNEL) == 1:
-        atexit.register(_shutdown_all)
+    atexit.unregister(_shutdown_all)  # registered once, however often kernels are replaced
+    atexit.register(_shutdown_all)
     return km
 
 
@@ -126,9 +126,10 @@ def run_job(job: Job, *, reuse_kernel: bool = False) -> JobResult:
             km=km,
         )
     except (KvkError, OSError) as exc:
-        if km is not None:
+        if km is not None:  # discard this kernel (the next job gets a fresh one)
             _shutdown(km)
-            _KERNEL.clear()
+            for key in [k for k, v in _KERNEL.items() if v is km]:
+                del _KERNEL[key]
         seconds = time.perf_counter() - start
         with atomic_write(_marker(job, FAILED_SUFFIX)) as fh:
             json.dump({"error": str(exc), "seconds": seconds}, fh, ensure_ascii=False)
@@ -234,6 +235,7 @@ def write_index(
 ) -> Path:
     """Write an ``index.html`` linking every report, with its status; a failed job shows its
     error.  Written atomically."""
+    from .render import REPORT_MODE
     from .text import check_lang
 
     lang = check_lang(lang)
@@ -267,9 +269,6 @@ def write_index(
         job = r.job
         failed = r.status == "failed"
         n_failed += failed
-        error = r.error
-        if r.status == "skipped" and not error:
-            error = ""
         links = (
             ""
             if failed
@@ -284,7 +283,7 @@ def write_index(
             f"<td>{html.escape(status_word.get(r.status, r.status))}"
             + (f" ({r.seconds:.1f} {words[7]})" if r.seconds else "")
             + f"</td><td>{links}</td>"
-            f'<td class="err">{html.escape(error)}</td></tr>'
+            f'<td class="err">{html.escape(r.error)}</td></tr>'
         )
     total = len(rows)
     summary = f"{total - n_failed} / {total} OK" + (f", {n_failed} {words[6]}" if n_failed else "")
@@ -308,7 +307,7 @@ td.err {{ color: #7a0016; max-width: 50em; white-space: pre-wrap; overflow-wrap:
 """
     with atomic_write(index_path, "w", encoding="utf-8") as fh:
         fh.write(page)
-    index_path.chmod(0o644)
+    index_path.chmod(REPORT_MODE)
     return index_path
 
 

@@ -144,25 +144,20 @@ def parameter_types(notebook: Path) -> dict[str, str]:
     import ast
     import json
 
+    from .render import parameters_cell
+
     try:
         nb = json.loads(notebook.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
-            "tags", []
-        ):
-            source = "".join(cell.get("source", ""))
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                return {}
-            return {
-                node.target.id: ast.unparse(node.annotation)
-                for node in tree.body
-                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-            }
-    return {}
+    found = parameters_cell(nb.get("cells", []))
+    if found is None:
+        return {}
+    return {
+        node.target.id: ast.unparse(node.annotation)
+        for node in found[1].body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
 
 
 def collect_parameters(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .text import check_lang, fmt_int, fmt_num, label
+from .text import MISSING, check_lang, fmt_int, fmt_num, label
 
 #: MIME type of the output that carries the report metadata from the kernel to the renderer.
 META_MIME = "application/vnd.kvk.report+json"
@@ -181,7 +181,7 @@ def _format_cell(value: Any, decimals: int, lang: str) -> str:
     import numbers
 
     if value is None:
-        return "–"
+        return MISSING
     if isinstance(value, bool):
         return ("ja" if value else "nei") if lang == "nb" else ("yes" if value else "no")
     if isinstance(value, numbers.Integral):
@@ -189,7 +189,7 @@ def _format_cell(value: Any, decimals: int, lang: str) -> str:
     if isinstance(value, numbers.Real):
         return fmt_num(value, lang, decimals)
     text = str(value)
-    return "–" if text in ("nan", "NaN", "<NA>", "NaT", "None") else text
+    return MISSING if text in ("nan", "NaN", "<NA>", "NaT", "None") else text
 
 
 def table_html(

@@ -35,6 +35,22 @@ LANG_TAG = "lang-{lang}"
 REMOVE_TAGS = frozenset({"remove", "remove-cell", "remove_cell", "hide", "notebook-only"})
 
 
+def parameters_cell(cells: Iterable[Mapping[str, Any]]) -> tuple[str, ast.Module] | None:
+    """The source and syntax tree of the first code cell tagged ``parameters`` (cells as
+    notebook nodes or as read from the ``.ipynb`` JSON); ``None`` when there is none or it
+    does not parse."""
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
+            "tags", []
+        ):
+            source = "".join(cell.get("source", ""))
+            try:
+                return source, ast.parse(source)
+            except SyntaxError:
+                return None
+    return None
+
+
 def notebook_parameters(nb: Any) -> dict[str, Any]:
     """The effective parameters of an executed notebook: the defaults of the cell tagged
     ``parameters`` overridden by the values papermill injected.
@@ -42,27 +58,22 @@ def notebook_parameters(nb: Any) -> dict[str, Any]:
     Defaults that are not literals are given as their source text.
     """
     params: dict[str, Any] = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = cell.source
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                break
-            for node in tree.body:
-                if isinstance(node, ast.Assign):
-                    targets, value = node.targets, node.value
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    targets, value = [node.target], node.value
-                else:
-                    continue
-                for target in targets:
-                    if isinstance(target, ast.Name):
-                        try:
-                            params[target.id] = ast.literal_eval(value)
-                        except (ValueError, SyntaxError):
-                            params[target.id] = ast.get_source_segment(source, value)
-            break
+    found = parameters_cell(nb.cells)
+    if found is not None:
+        source, tree = found
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            else:
+                continue
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    try:
+                        params[target.id] = ast.literal_eval(value)
+                    except (ValueError, SyntaxError):
+                        params[target.id] = ast.get_source_segment(source, value)
     injected = nb.metadata.get("papermill", {}).get("parameters", {}) or {}
     params.update(injected)
     return params
@@ -317,18 +328,20 @@ def render_html(
     use_lang = check_lang(lang or meta.get("lang") or "nb")
     is_sim = bool(meta.get("simulated")) or bool(simulated)
     ready = prepare_notebook(nb, use_lang)
-    ready.metadata["title"] = title or meta.get("title") or name
+    shown_title = title or meta.get("title") or name
+    ready.metadata["title"] = shown_title
+    version = _kvk_version()
     kvk = {
         "css": CSS_PATH.read_text(encoding="utf-8")
         + "\n.celltag_pagebreak { break-before: page; page-break-before: always; }\n",
-        "title": html.escape(title or meta.get("title") or name),
+        "title": html.escape(shown_title),
         "subtitle": html.escape(subtitle if subtitle is not None else meta.get("subtitle", "")),
         "title_page": bool(meta.get("title_page")),
         "series": html.escape(
             label("series_evaluation" if meta.get("title_page") else "series_analysis", use_lang)
         ),
         "contents_heading": html.escape(label("h_contents", use_lang)),
-        "imprint": html.escape(label("imprint", use_lang).format(version=_kvk_version())),
+        "imprint": html.escape(label("imprint", use_lang).format(version=version)),
         "date": _format_date(use_lang),
         "simulated": is_sim,
         "simulated_banner": html.escape(label("simulated_banner", use_lang)),
@@ -337,7 +350,7 @@ def render_html(
         "provenance_html": provenance_html(nb, use_lang, source_notebook=source_notebook, cwd=cwd)
         if provenance
         else "",
-        "version": _kvk_version(),
+        "version": version,
     }
     exporter = html_exporter()
     exporter.language_code = use_lang

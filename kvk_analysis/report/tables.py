@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from ..errors import ReportError
-from .text import check_lang, fmt_quarter, label
+from .text import MISSING, check_lang, fmt_quarter, label
 
 PULJER = ("I", "II", "III", "IV")
+
+#: Decimals of an effects table in a report (:func:`effects_table`, :func:`subgroup_effects`,
+#: :func:`sensitivity_report_table`): effects in pp with two decimals, p-values with three.
+EFFECT_DECIMALS: dict[str, int] = {
+    "estimate": 2,
+    "std_error": 2,
+    "conf_low": 2,
+    "conf_high": 2,
+    "p_value": 3,
+}
 
 
 def input_files(build: Any) -> list[Path]:
@@ -82,6 +92,50 @@ def analysis_sample(
         raise ReportError("the analysis sample is empty: check sector, cohorts and period window")
     out["gname"] = out["gname"].fillna(0).astype("int64")
     return out.reset_index(drop=True)
+
+
+class MainEstimates(NamedTuple):
+    """The main analysis of a report (:func:`main_estimates`); unpacks as
+    ``sample, gt, overall, dynamic, calendar, pretest``."""
+
+    sample: pd.DataFrame
+    gt: Any
+    overall: Any
+    dynamic: Any
+    calendar: Any
+    pretest: Any
+
+
+def main_estimates(
+    panel: pd.DataFrame,
+    *,
+    sector: str = "all",
+    cohorts: Sequence[str] | None = PULJER,
+    start: str | None = None,
+    end: str | None = None,
+    seed: int | None = None,
+    **att_gt_kwargs: Any,
+) -> MainEstimates:
+    """The main Callaway-Sant'Anna analysis shown by the effect and evaluation reports.
+
+    The sample of :func:`analysis_sample`, ``att_gt`` of the rate (``att_gt_kwargs``: e.g.
+    ``control_group``, ``est_method``, ``anticipation``, ``base_period``, ``biters``), its
+    aggregations by cohort (``overall``, ``type="group"``), event time and calendar quarter,
+    and the event-study pre-trend test (:func:`kvk_analysis.did.pretrend_test`); ``seed``
+    seeds both bootstraps.
+    """
+    from ..did import aggte, att_gt, pretrend_test
+
+    sample = analysis_sample(panel, sector=sector, cohorts=cohorts, start=start, end=end)
+    gt = att_gt(sample, "rate", "tname", "kommunenummer", "gname", seed=seed, **att_gt_kwargs)
+    return MainEstimates(
+        sample=sample,
+        gt=gt,
+        overall=aggte(gt, type="group"),
+        dynamic=aggte(gt, type="dynamic"),
+        calendar=aggte(gt, type="calendar"),
+        pretest=pretrend_test(gt, seed=seed),
+    )
 
 
 def _rate(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -167,9 +221,7 @@ def cohort_table(panel: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
     pre = pre.assign(group=group_label(pre, lang).to_numpy())
     pre_rate = _rate(pre, ["group"]).set_index("group")["rate"]
     src = units["membership_source"].astype(str)
-    first = units.groupby("group")["first_treated"].agg(
-        lambda s: fmt_quarter(s.dropna().min(), lang) if s.notna().any() else "–"
-    )
+    first = units.groupby("group")["first_treated"].agg(lambda s: fmt_quarter(s.min(), lang))
     table = pd.DataFrame(
         {
             "n": units.groupby("group").size(),
@@ -617,7 +669,7 @@ def specification_table(result: Any, lang: str = "nb") -> pd.DataFrame:
             "Kovariater" if nb else "Covariates",
             ", ".join(p.covariates) or ("ingen" if nb else "none"),
         ),
-        ("Bootstrap-trekk" if nb else "Bootstrap draws", str(p.biters) if p.bstrap else "–"),
+        ("Bootstrap-trekk" if nb else "Bootstrap draws", str(p.biters) if p.bstrap else MISSING),
         ("Seed", str(p.seed)),
         ("Kommuner" if nb else "Municipalities", str(p.n_units)),
         (

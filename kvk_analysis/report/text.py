@@ -16,6 +16,7 @@ Conventions
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -552,6 +553,21 @@ def panel_sentence(
     return head + tail
 
 
+def describe_panel(panel: Any, lang: str = "nb") -> str:
+    """:func:`panel_sentence` of an analysis panel (a DataFrame with ``kommunenummer``,
+    ``period``, ``sector`` and ``rate``): its units, quarters (with the span), sectors and the
+    cells without a rate."""
+    return panel_sentence(
+        panel["kommunenummer"].nunique(),
+        panel["period"].nunique(),
+        panel["sector"].nunique(),
+        int(panel["rate"].isna().sum()),
+        lang,
+        start=panel["period"].min(),
+        end=panel["period"].max(),
+    )
+
+
 def sample_sentence(sample: Any, lang: str = "nb") -> str:
     """Who is in an estimation sample (from :func:`kvk_analysis.report.tables.analysis_sample`):
     participants by pulje and never-treated comparison municipalities."""
@@ -761,8 +777,13 @@ def profile_key_figures(
 
 def robustness_sentence(sensitivity: Any, main_estimate: Any, lang: str = "nb") -> str:
     """How many alternative specifications (placebo rows excluded) agree with the main
-    estimate in sign and exclude zero, and whether the placebo estimates are near zero."""
+    estimate in sign and exclude zero, and whether the placebo estimates are near zero.
+
+    ``main_estimate`` is a number or a result whose overall estimate :func:`overall_row` reads.
+    """
     lang = check_lang(lang)
+    if not isinstance(main_estimate, numbers.Real):
+        main_estimate = overall_row(main_estimate)["estimate"]
     spec = sensitivity["spec"].astype(str)
     alt = sensitivity.loc[(spec != "baseline") & ~spec.str.startswith("placebo")]
     alt = alt.loc[alt["estimate"].notna()]

@@ -139,7 +139,7 @@ def calibration_figure(result: SimulationResult):
         color="tab:orange",
         marker="o",
         ms=3,
-        label="participants\n(all 145 admitted)",
+        label=f"participants\n(all {len(result.registry)} admitted)",
     )
     ax2.plot(
         xr, rates["others"], color="tab:purple", marker="s", ms=3, label="other municipalities"

@@ -319,12 +319,10 @@ def _assign_puljer(
         raise InputError("documented participants exceed the cohort sizes", found=slots)
     ranged = doc[doc["pulje"] == ""]
     # the most constrained first, then code order: deterministic
-    ranged = ranged.assign(_n=ranged["pulje_known_range"].map(lambda t: len(_range(t))))
-    for code, rng_text in zip(
-        ranged.sort_values(["_n", "kommunenr"])["kommunenr"],
-        ranged.sort_values(["_n", "kommunenr"])["pulje_known_range"],
-        strict=True,
-    ):
+    ranged = ranged.assign(
+        _n=ranged["pulje_known_range"].map(lambda t: len(_range(t)))
+    ).sort_values(["_n", "kommunenr"])
+    for code, rng_text in zip(ranged["kommunenr"], ranged["pulje_known_range"], strict=True):
         allowed = [p for p in _range(rng_text) if slots[p] > 0]
         w = np.array([slots[p] for p in allowed], dtype=float)
         p = allowed[int(rng.choice(len(allowed), p=w / w.sum()))]

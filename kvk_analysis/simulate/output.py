@@ -17,7 +17,7 @@ import pandas as pd
 from .. import config as paths
 from ..fileio import atomic_write
 from ..numbers import format_number as _format_number
-from .scenarios import SECTORS, SimulationConfig
+from .scenarios import DEFAULT_SEED, PULJER, SCENARIOS, SECTORS, SimulationConfig
 
 #: KS extract header (docs/architecture.md).
 KS_COLUMNS = (
@@ -58,6 +58,13 @@ def format_number(value: float, decimals: int = 1) -> str:
     separator (``50 234,0``); :func:`kvk_analysis.numbers.format_number` with
     ``thousands=" "`` (the written values are non-negative, so no sign handling is involved)."""
     return _format_number(value, decimals, thousands=" ")
+
+
+def cohort_counts(reg: pd.DataFrame) -> tuple[pd.Series, int]:
+    """Admitted municipalities per pulje (I-IV, zeros included) and how many of them left
+    early, from a registry with ``pulje`` and ``left`` (``""`` = stayed) columns."""
+    sizes = reg["pulje"].value_counts().reindex(list(PULJER)).fillna(0).astype(int)
+    return sizes, int((reg["left"] != "").sum())
 
 
 def registry_table(reg: pd.DataFrame) -> pd.DataFrame:
@@ -200,8 +207,6 @@ def write_demo(result, out_dir: str | Path | None = None) -> dict[str, Path]:
 
 
 def _scenario_name(config: SimulationConfig) -> str:
-    from .scenarios import SCENARIOS
-
     for name, cfg in SCENARIOS.items():
         if cfg.replace(seed=config.seed) == config:
             return name
@@ -215,8 +220,7 @@ def readme_text(result) -> str:
     name = _scenario_name(cfg)
     reg = result.registry
     n_adm = len(reg)
-    n_left = int((reg["left"] != "").sum())
-    sizes = reg["pulje"].value_counts().reindex(["I", "II", "III", "IV"]).fillna(0).astype(int)
+    sizes, n_left = cohort_counts(reg)
     nat = result.national
     dev = (nat["simulated"] - nat["target"]).abs().max()
     dev0 = (nat["expected_y0"] - nat["target"]).abs().max()
@@ -228,7 +232,6 @@ def readme_text(result) -> str:
         f"| `{f.name}` | `{getattr(cfg, f.name)!r}` |" for f in dataclasses.fields(SimulationConfig)
     )
     from .calibration import participants_table
-    from .scenarios import SCENARIOS
 
     tab = participants_table(result)
     table_rows = "\n".join(
@@ -236,7 +239,7 @@ def readme_text(result) -> str:
         for g, r in tab.iterrows()
     )
     scenario_list = ", ".join(f"`{n}`" for n in SCENARIOS)
-    seed_opt = "" if cfg.seed == 20070328 else f" --seed {cfg.seed}"
+    seed_opt = "" if cfg.seed == DEFAULT_SEED else f" --seed {cfg.seed}"
     scen_opt = "" if name == "default" else f" --scenario {name}"
     return f"""# Simulated KVK sick-leave register (demo data)
 
