@@ -35,8 +35,11 @@ def test_analysis_sample_filters_and_types(panel):
     unknown = panel.loc[panel["participant"] & panel["gname"].isna(), "kommunenummer"]
     assert unknown.nunique() == 1  # the fixture's participant with an unknown cohort ...
     assert not sample["kommunenummer"].isin(unknown).any()  # ... is dropped, not guessed
-    kept = tables.analysis_sample(panel, sector="care", cohorts=None, drop_unknown=False)
-    assert kept["kommunenummer"].isin(unknown).any()
+    every = tables.analysis_sample(panel, sector="care", cohorts=None)
+    assert not every["kommunenummer"].isin(unknown).any()  # not even as a control
+    controls = every.loc[every["gname"] == 0, "kommunenummer"].unique()
+    never = panel.loc[panel["never_treated"].astype(bool), "kommunenummer"].unique()
+    assert set(controls) == set(never)
     with pytest.raises(ReportError, match="sector"):
         tables.analysis_sample(panel, sector="education")
     with pytest.raises(ReportError, match="pulje"):

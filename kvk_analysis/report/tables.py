@@ -56,14 +56,14 @@ def analysis_sample(
     cohorts: Sequence[str] | None = PULJER,
     start: str | None = None,
     end: str | None = None,
-    drop_unknown: bool = True,
 ) -> pd.DataFrame:
     """The estimation sample: one sector, a period window, never-treated units plus the
     participants of the chosen puljer.
 
-    Participants whose cohort is unknown (``gname`` NA) are dropped when ``drop_unknown``
-    (their first treated quarter is never guessed); so are participants of puljer not in
-    ``cohorts``.  ``gname`` is returned as a plain integer column (0 = never treated).
+    Participants whose cohort is unknown (``gname`` NA) are always dropped: their first
+    treated quarter is never guessed, and they must not serve as never-treated controls.
+    So are participants of puljer not in ``cohorts`` (``None``: every pulje).  ``gname`` is
+    returned as a plain integer column (0 = never treated).
     """
     if sector not in set(panel["sector"].astype(str)):
         raise ReportError(
@@ -85,8 +85,7 @@ def analysis_sample(
         keep = keep | (participant & in_cohort)
     else:
         keep = keep | participant
-    if drop_unknown:
-        keep = keep & data["gname"].notna()
+    keep = keep & data["gname"].notna()
     out = data.loc[keep].copy()
     if out.empty:
         raise ReportError("the analysis sample is empty: check sector, cohorts and period window")
