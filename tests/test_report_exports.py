@@ -232,7 +232,7 @@ def test_docx_has_word_tables_with_the_json_numbers(rendered, results):
     assert "English text" not in text
     bold = [r.text for p in doc.paragraphs for r in p.runs if r.bold]
     assert "−0,4" in bold
-    assert doc.tables[-1].cell(0, 0).text == "notebook"  # provenance at the end
+    assert doc.tables[-1].cell(0, 0).text == "Notatbok"  # provenance at the end
 
 
 def test_csv_round_trips(rendered, results):

@@ -510,12 +510,44 @@ class _Docx:
                 run.font.size = size
                 if col.get("numeric"):
                     par.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        self._column_widths(table, [[c["label"] for c in cols], *shown], size.pt)
         if tab.get("note"):
             par = self.doc.add_paragraph()
             run = par.add_run(f"{label('note', self.lang)}: {tab['note']}")
             run.font.size = Pt(9)
         else:
             self.doc.add_paragraph()
+
+    def _column_widths(self, table: Any, rows: list[list[Any]], font_pt: float) -> None:
+        """Column widths from the content (Word and LibreOffice keep python-docx's equal
+        widths otherwise): each column as wide as its longest cell or header word; when the
+        table is wider than the text, only the widest columns are narrowed (to a common cap),
+        so numbers never wrap."""
+        from docx.shared import Pt
+
+        ncol = len(table.columns)
+        if not ncol or not rows:
+            return
+        natural = []
+        for j in range(ncol):
+            header = max((len(w) for w in str(rows[0][j]).split()), default=1)
+            body = max((len(str(r[j])) for r in rows[1:]), default=1)
+            natural.append(max(header, body, 2) * font_pt * 0.62 + 16)  # points, with margins
+        limit = self.text_width / 12700  # EMU per point
+        cap = max(natural)
+        if sum(natural) > limit:
+            remaining = limit
+            for i, w in enumerate(sorted(natural)):
+                share = remaining / (ncol - i)
+                if w > share:
+                    cap = share
+                    break
+                remaining -= w
+        for j, width in enumerate(natural):
+            w = Pt(min(width, cap))
+            table.columns[j].width = w
+            for cell in table.columns[j].cells:
+                cell.width = w
 
     def picture(self, png_b64: str, width_frac: float = 1.0, size_px: Any = None) -> None:
         from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -575,7 +607,7 @@ class _Docx:
         if meta.get("title_page") and headings:
             self.doc.add_heading(label("h_contents", lang), level=1)
             for h in headings:
-                self.doc.add_paragraph(h, style="List Number")
+                self.doc.add_paragraph(h)
             self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
     def provenance(self, rows: list[list[str]]) -> None:
@@ -587,9 +619,11 @@ class _Docx:
         table = self.doc.add_table(rows=len(rows), cols=3)
         table.style = "Table Grid"
         for i, row in enumerate(rows):
-            for j, value in enumerate(row):
+            shown = [label(_PROVENANCE_LABELS.get(row[0], ""), self.lang) or row[0], *row[1:]]
+            for j, value in enumerate(shown):
                 run = table.cell(i, j).paragraphs[0].add_run(str(value))
                 run.font.size = Pt(8)
+        self._column_widths(table, [[" ", " ", " "], *rows], 8)
 
     def save(self, path: Path, meta: Mapping[str, Any]) -> None:
         props = self.doc.core_properties
@@ -598,6 +632,18 @@ class _Docx:
         props.language = "nb-NO" if self.lang == "nb" else "en-GB"
         props.author = "kvk"
         self.doc.save(str(path))
+
+
+#: Label keys (:mod:`.text`) of the provenance sections, as the HTML shows them.
+_PROVENANCE_LABELS = {
+    "notebook": "prov_notebook",
+    "parameter": "prov_parameters",
+    "input": "prov_inputs",
+    "python": "prov_packages",
+    "package": "prov_packages",
+    "git": "prov_git",
+    "date": "prov_date",
+}
 
 
 def _headings(blocks: Iterable[tuple[str, Any]]) -> list[str]:
