@@ -384,3 +384,70 @@ def test_prepare_notebook_strips_export_data_unless_asked(rendered):
         for m in o.get("data", {})
     }
     assert display.TABLE_MIME in kept and display.FIGURE_MIME in kept
+
+
+def _captured_notebook(monkeypatch, calls) -> nbformat.NotebookNode:
+    """A notebook whose outputs are what the display helpers emit (no kernel needed)."""
+    outputs = []
+    monkeypatch.setattr(
+        display,
+        "_display",
+        lambda bundle, metadata=None: outputs.append(
+            nbformat.v4.new_output("display_data", data=dict(bundle))
+        ),
+    )
+    calls()
+    nb = nbformat.v4.new_notebook()
+    md = nbformat.v4.new_markdown_cell(
+        "## Results\n\n1. first\n2. second\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    code = nbformat.v4.new_code_cell("")
+    code.outputs = outputs
+    nb.cells = [md, code]
+    return nb
+
+
+def test_english_report_and_edge_cases_without_a_kernel(monkeypatch, tmp_path):
+    import docx
+    from openpyxl import load_workbook
+
+    def calls():
+        display.start("An English report", lang="en")
+        display.table(pd.DataFrame({"term": [], "estimate": []}), "An empty table")
+        display.table(
+            pd.DataFrame({"estimate": [0.123456, -2.5]}, index=pd.Index(["a", "b"], name="region")),
+            "With an index",
+            index=True,
+            decimals=2,
+            key="by_group",
+        )
+        display.record_results(
+            type("R", (), {"to_dict": lambda self: {"estimates": {"by_group": {"x": 1}}}})(),
+            name="alt",
+        )
+
+    nb = _captured_notebook(monkeypatch, calls)
+    files = exports.write_exports(nb, tmp_path, "english")
+    doc = json.loads(files[0].read_text(encoding="utf-8"))
+    assert files[0] == tmp_path / "english" / "english.json"
+    empty, indexed = doc["tables"]
+    assert empty["rows"] == [] and empty["label"] == "Table 1"
+    assert [c["label"] for c in indexed["columns"]] == ["region", "Estimate"]
+    assert indexed["rows"] == [["a", 0.123456], ["b", -2.5]]
+    assert indexed["shown"] == [["a", "0.12"], ["b", "-2.50"]]
+    assert doc["results"]["alt"]["estimates"]["by_group"]["appears_in"][0]["number"] == 2
+    assert doc["figures"] == [] and doc["specification"] == {}
+    wb = load_workbook(tmp_path / "english" / "english.xlsx")
+    assert [ws.title for ws in wb.worksheets] == ["1 An empty table", "2 With an index"]
+    assert (
+        wb.worksheets[1]["B4"].value == -2.5 and wb.worksheets[1]["B4"].number_format == "#,##0.00"
+    )
+    word = docx.Document(str(tmp_path / "english" / "english.docx"))
+    styles = [(p.style.name, p.text) for p in word.paragraphs]
+    assert ("Caption", "Table 2: With an index") in styles
+    assert ("List Number", "second") in styles
+    assert [[c.text for c in r.cells] for r in word.tables[0].rows] == [["a", "b"], ["1", "2"]]
+    # a notebook that never called report.start: titled by its name, still exported
+    bare = exports.write_exports(nbformat.v4.new_notebook(), tmp_path, "bare")
+    assert json.loads(bare[0].read_text(encoding="utf-8"))["report"]["title"] == "bare"
+    assert load_workbook(tmp_path / "bare" / "bare.xlsx").sheetnames == ["0 no tables"]

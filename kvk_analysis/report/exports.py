@@ -810,6 +810,10 @@ def write_exports(
             "choose another report name or move that folder"
         )
     content = collect(nb, lang)
+    if not content["meta"].get(
+        "title"
+    ):  # as the HTML: the report's name when start() was not called
+        content["meta"]["title"] = stem
     staging = Path(tempfile.mkdtemp(prefix=f".{stem}.exports-", dir=out_dir))
     try:
         folder = staging / stem
