@@ -8,6 +8,7 @@ the results JSON, read the CSVs back, and interrupt the export half-way.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import nbformat
@@ -167,7 +168,8 @@ def _cell_equal(a, b):
     if isinstance(a, bool) or isinstance(b, bool):
         return a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
-        return float(a) == float(b)
+        # a workbook keeps 15 significant digits (as Excel does); JSON and CSV keep all
+        return math.isclose(float(a), float(b), rel_tol=1e-14, abs_tol=0.0)
     return str(a) == str(b)
 
 
