@@ -360,12 +360,17 @@ def test_a_folder_that_is_not_an_export_folder_is_never_replaced(rendered, tmp_p
     keep = out / "rapport" / "index.html"
     keep.parent.mkdir(parents=True)
     keep.write_text("a batch index", encoding="utf-8")
+    (out / "rapport.html").write_text("an earlier report", encoding="utf-8")
     with pytest.raises(ReportError, match="not the export folder"):
         exports.write_exports(rendered["ipynb"], out, "rapport")
     with pytest.raises(ReportError, match="not the export folder"):
         render_report(rendered["ipynb"], out, "rapport", ("html",))
+    with pytest.raises(ReportError, match="not the export folder"):
+        run_report(rendered["ipynb"], {}, out, ("html",), name="rapport")
+    # nothing was removed or replaced, and no staging folder is left
     assert keep.read_text(encoding="utf-8") == "a batch index"
-    assert sorted(p.name for p in out.iterdir()) == ["rapport"]
+    assert (out / "rapport.html").read_text(encoding="utf-8") == "an earlier report"
+    assert sorted(p.name for p in out.iterdir()) == ["rapport", "rapport.html"]
 
 
 def test_prepare_notebook_strips_export_data_unless_asked(rendered):

@@ -345,6 +345,15 @@ def html_text(fragment: str) -> list[str]:
     return parser.text()
 
 
+def _grid(table: Any) -> list[list[Any]]:
+    """The cells of a new python-docx table as rows of cells.  ``table.rows[i].cells`` and
+    ``table.cell(i, j)`` rebuild the whole grid on every call (quadratic in the rows), so the
+    grid is taken once from ``Table._cells`` (row-major)."""
+    cells = table._cells
+    ncol = len(table.columns)
+    return [cells[i : i + ncol] for i in range(0, len(cells), ncol)]
+
+
 class _Docx:
     """Builds the Word document block by block (python-docx)."""
 
@@ -355,6 +364,7 @@ class _Docx:
         from docx.shared import Cm
 
         self.lang = lang
+        self._md: Any = None
         self.doc = Document()
         section = self.doc.sections[0]
         section.page_width, section.page_height = Cm(21.0), Cm(29.7)
@@ -402,10 +412,13 @@ class _Docx:
 
     # -- blocks -------------------------------------------------------------------------
     def markdown(self, source: str) -> None:
-        import mistune
+        if self._md is None:
+            import mistune
 
-        md = mistune.create_markdown(renderer=None, plugins=["table", "strikethrough", "math"])
-        self._blocks(md(source), depth=0)
+            self._md = mistune.create_markdown(
+                renderer=None, plugins=["table", "strikethrough", "math"]
+            )
+        self._blocks(self._md(source), depth=0)
 
     def _blocks(self, nodes: Iterable[Mapping[str, Any]], depth: int) -> None:
         for node in nodes:
@@ -461,9 +474,10 @@ class _Docx:
         ncol = max(len(r) for r in rows)
         table = self.doc.add_table(rows=len(rows), cols=ncol)
         table.style = "Table Grid"
+        grid = _grid(table)
         for i, row in enumerate(rows):
             for j, cell in enumerate(row):
-                par = table.cell(i, j).paragraphs[0]
+                par = grid[i][j].paragraphs[0]
                 self._inline(
                     par, cell.get("children", []), frozenset({"strong"}) if i == 0 else frozenset()
                 )
@@ -490,27 +504,27 @@ class _Docx:
         table.style = "Table Grid"
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         size = Pt(8) if len(cols) > 7 else Pt(9)
-        header = table.rows[0]
-        trpr = header._tr.get_or_add_trPr()
+        grid = _grid(table)
+        trpr = table.rows[0]._tr.get_or_add_trPr()
         repeat = OxmlElement("w:tblHeader")
         repeat.set(qn("w:val"), "true")
         trpr.append(repeat)
         for j, col in enumerate(cols):
-            par = header.cells[j].paragraphs[0]
+            par = grid[0][j].paragraphs[0]
             run = par.add_run(str(col["label"]))
             run.bold = True
             run.font.size = size
             if col.get("numeric"):
                 par.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         for i, row in enumerate(shown, start=1):
-            cells = table.rows[i].cells
+            cells = grid[i]
             for j, (col, value) in enumerate(zip(cols, row, strict=True)):
                 par = cells[j].paragraphs[0]
                 run = par.add_run(str(value))
                 run.font.size = size
                 if col.get("numeric"):
                     par.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        self._column_widths(table, [[c["label"] for c in cols], *shown], size.pt)
+        self._column_widths(table, [[c["label"] for c in cols], *shown], size.pt, grid)
         if tab.get("note"):
             par = self.doc.add_paragraph()
             run = par.add_run(f"{label('note', self.lang)}: {tab['note']}")
@@ -518,7 +532,9 @@ class _Docx:
         else:
             self.doc.add_paragraph()
 
-    def _column_widths(self, table: Any, rows: list[list[Any]], font_pt: float) -> None:
+    def _column_widths(
+        self, table: Any, rows: list[list[Any]], font_pt: float, grid: list[list[Any]]
+    ) -> None:
         """Column widths from the content (Word and LibreOffice keep python-docx's equal
         widths otherwise): each column as wide as its longest cell or header word; when the
         table is wider than the text, only the widest columns are narrowed (to a common cap),
@@ -546,8 +562,8 @@ class _Docx:
         for j, width in enumerate(natural):
             w = Pt(min(width, cap))
             table.columns[j].width = w
-            for cell in table.columns[j].cells:
-                cell.width = w
+            for cells in grid:
+                cells[j].width = w
 
     def picture(self, png_b64: str, width_frac: float = 1.0, size_px: Any = None) -> None:
         from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -618,12 +634,13 @@ class _Docx:
         self.doc.add_heading(label("h_provenance", self.lang), level=1)
         table = self.doc.add_table(rows=len(rows), cols=3)
         table.style = "Table Grid"
+        grid = _grid(table)
         for i, row in enumerate(rows):
             shown = [label(_PROVENANCE_LABELS.get(row[0], ""), self.lang) or row[0], *row[1:]]
             for j, value in enumerate(shown):
-                run = table.cell(i, j).paragraphs[0].add_run(str(value))
+                run = grid[i][j].paragraphs[0].add_run(str(value))
                 run.font.size = Pt(8)
-        self._column_widths(table, [[" ", " ", " "], *rows], 8)
+        self._column_widths(table, [[" ", " ", " "], *rows], 8, grid)
 
     def save(self, path: Path, meta: Mapping[str, Any]) -> None:
         props = self.doc.core_properties
@@ -711,17 +728,23 @@ def is_export_folder(folder: Path, stem: str) -> bool:
         return False
 
 
+def check_export_folder(folder: Path, stem: str) -> None:
+    """Raise :class:`ReportError` when ``folder`` exists and is not an export folder of
+    ``stem`` (so that a batch folder or a user's folder of that name is never replaced)."""
+    if (folder.exists() or folder.is_symlink()) and not is_export_folder(folder, stem):
+        raise ReportError(
+            f"{folder} exists and is not the export folder of report {stem!r}; "
+            "choose another report name or move that folder"
+        )
+
+
 def remove_exports(out_dir: str | Path, stem: str) -> None:
     """Remove the export folder ``<out_dir>/<stem>/`` of an earlier report (only if it is
     one; a different folder of that name is an error)."""
     folder = Path(out_dir) / stem
     if not folder.exists() and not folder.is_symlink():
         return
-    if not is_export_folder(folder, stem):
-        raise ReportError(
-            f"{folder} exists and is not the export folder of report {stem!r}; "
-            "choose another report name or move that folder"
-        )
+    check_export_folder(folder, stem)
     shutil.rmtree(folder)
 
 
@@ -730,11 +753,7 @@ def publish_folder(staged: Path, final: Path) -> None:
     one renamed in, the old one deleted (each rename is atomic; no moment shows a mixture)."""
     old = None
     if final.exists() or final.is_symlink():
-        if not is_export_folder(final, final.name):
-            raise ReportError(
-                f"{final} exists and is not the export folder of report {final.name!r}; "
-                "choose another report name or move that folder"
-            )
+        check_export_folder(final, final.name)
         old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(final, old)
     os.replace(staged, final)
@@ -804,11 +823,7 @@ def write_exports(
         raise ReportError(f"invalid report name {stem!r} for the exports")
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / stem
-    if (final.exists() or final.is_symlink()) and not is_export_folder(final, stem):
-        raise ReportError(
-            f"{final} exists and is not the export folder of report {stem!r}; "
-            "choose another report name or move that folder"
-        )
+    check_export_folder(final, stem)
     content = collect(nb, lang)
     if not content["meta"].get(
         "title"

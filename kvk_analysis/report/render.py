@@ -473,9 +473,10 @@ def report_outputs(out_dir: str | Path, stem: str) -> dict[str, Path]:
 def remove_report_outputs(out_dir: str | Path, stem: str) -> None:
     """Remove the outputs of an earlier report ``stem`` (HTML first: without it nothing looks
     finished), so that a failed run leaves none of them behind."""
-    from .exports import remove_exports
+    from .exports import check_export_folder, remove_exports
 
     paths = report_outputs(out_dir, stem)
+    check_export_folder(paths["exports"], stem)  # before anything is removed
     paths["html"].unlink(missing_ok=True)
     paths["pdf"].unlink(missing_ok=True)
     remove_exports(out_dir, stem)
@@ -509,7 +510,7 @@ def render_report(
     import tempfile
     import time
 
-    from .exports import write_exports
+    from .exports import check_export_folder, publish_folder, write_exports
 
     fmts = tuple(formats)
     unknown = set(fmts) - set(REPORT_FORMATS)
@@ -518,6 +519,7 @@ def render_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = report_outputs(out_dir, stem)
+    check_export_folder(final["exports"], stem)
     steps = timings if timings is not None else {}
     stage = Path(tempfile.mkdtemp(prefix=f".{stem}.render-", dir=out_dir))
     written: dict[str, Path] = {}
@@ -540,7 +542,7 @@ def render_report(
         # publish: old outputs away (HTML first), then exports, PDF, and the HTML last
         remove_report_outputs(out_dir, stem)
         if exports:
-            os.replace(stage / stem, final["exports"])
+            publish_folder(stage / stem, final["exports"])
             written["exports"] = final["exports"]
             for path in files:
                 if path.suffix in (".json", ".xlsx", ".docx") and path.parent == stage / stem:
