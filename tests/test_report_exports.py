@@ -105,6 +105,9 @@ def test_figures_exist_as_png_and_svg(rendered, results):
     assert fig["label"] == "Figur 1" and fig["source"] == "KS" and fig["keys"] == ["trend"]
     png = (folder / fig["files"]["png"]).read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    from PIL import Image
+
+    assert list(Image.open(folder / fig["files"]["png"]).size) == fig["size_px"]
     svg = (folder / fig["files"]["svg"]).read_text(encoding="utf-8")
     import xml.etree.ElementTree as ET
 

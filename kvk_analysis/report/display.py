@@ -19,6 +19,7 @@ import base64
 import html
 import io
 import json
+import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -243,8 +244,8 @@ def figure(
     svg = io.BytesIO()
     with mpl.rc_context({"svg.hashsalt": SVG_HASHSALT}):
         fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
-    w_px, h_px = (float(x) * FIGURE_DPI for x in fig.get_size_inches())
     plt.close(fig)
+    w_px, h_px = struct.unpack(">II", buf.getvalue()[16:24])  # the PNG's IHDR: width, height
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     n, cap = _caption("figure", caption)
     src = (
@@ -265,7 +266,7 @@ def figure(
         "keys": _keys(key),
         "width": width,
         "dpi": FIGURE_DPI,
-        "size_px": [round(w_px), round(h_px)],
+        "size_px": [w_px, h_px],
         "png": data,
         "svg": svg.getvalue().decode("utf-8"),
     }
