@@ -547,3 +547,21 @@ def test_main_reports_on_demo_data_have_consistent_exports(tmp_path):
         results = check_exports_consistent(files)
         assert len(results["tables"]) >= 5 and len(results["figures"]) >= 2, stem
         assert results["parameters"]["bootstrap_draws"] == 49
+
+
+def test_interrupt_while_publishing_takes_back_what_was_moved(rendered, tmp_path, monkeypatch):
+    import os
+
+    out = tmp_path / "out"
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".html"):
+            raise KeyboardInterrupt  # after the export folder and the PDF were moved in
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        render_report(rendered["ipynb"], out, "rapport", ("html", "pdf"))
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert list(out.iterdir()) == []

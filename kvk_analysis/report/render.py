@@ -539,20 +539,30 @@ def render_report(
                 executed_nb, stage, stem, source_notebook=source_notebook, cwd=cwd
             )
             steps["exports"] = time.perf_counter() - t0
-        # publish: old outputs away (HTML first), then exports, PDF, and the HTML last
+        # publish: old outputs away (HTML first), then exports, PDF, and the HTML last; an
+        # error or interrupt while publishing takes back what was already moved
         remove_report_outputs(out_dir, stem)
+        try:
+            if exports:
+                publish_folder(stage / stem, final["exports"])
+                written["exports"] = final["exports"]
+            if "pdf" in fmts:
+                os.replace(stage / f"{stem}.pdf", final["pdf"])
+                written["pdf"] = final["pdf"]
+            if "html" in fmts:
+                os.replace(tmp_html, final["html"])
+                written["html"] = final["html"]
+        except BaseException:
+            for kind in ("html", "pdf"):
+                if kind in written:
+                    written[kind].unlink(missing_ok=True)
+            if "exports" in written:
+                shutil.rmtree(written["exports"], ignore_errors=True)
+            raise
         if exports:
-            publish_folder(stage / stem, final["exports"])
-            written["exports"] = final["exports"]
             for path in files:
                 if path.suffix in (".json", ".xlsx", ".docx") and path.parent == stage / stem:
                     written[path.suffix[1:]] = final["exports"] / path.name
-        if "pdf" in fmts:
-            os.replace(stage / f"{stem}.pdf", final["pdf"])
-            written["pdf"] = final["pdf"]
-        if "html" in fmts:
-            os.replace(tmp_html, final["html"])
-            written["html"] = final["html"]
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return written
