@@ -238,6 +238,11 @@ def test_docx_has_word_tables_with_the_json_numbers(rendered, results):
     bold = [r.text for p in doc.paragraphs for r in p.runs if r.bold]
     assert "−0,4" in bold
     assert doc.tables[-1].cell(0, 0).text == "Notatbok"  # provenance at the end
+    # page numbers and the running simulated-data notice, as in the PDF
+    section = doc.sections[0]
+    assert section.header.paragraphs[0].text == "SIMULERTE DATA"
+    assert "PAGE" in section.footer._element.xml and "fldChar" in section.footer._element.xml
+    assert round(section.page_width.cm, 1) == 21.0 and round(section.page_height.cm, 1) == 29.7
 
 
 def test_csv_round_trips(rendered, results):

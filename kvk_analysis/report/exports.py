@@ -642,7 +642,43 @@ class _Docx:
                 run.font.size = Pt(8)
         self._column_widths(table, [[" ", " ", " "], *rows], 8, grid)
 
+    def page_furniture(self, meta: Mapping[str, Any]) -> None:
+        """Page numbers in the footer (a Word ``PAGE`` field) and, for simulated data, the
+        running notice in the header, as the PDF has them."""
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Pt, RGBColor
+
+        section = self.doc.sections[0]
+        par = section.footer.paragraphs[0]
+        par.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        for kind, text in (("begin", None), (None, " PAGE "), ("separate", None), (None, "1")):
+            run = par.add_run()
+            if kind:
+                char = OxmlElement("w:fldChar")
+                char.set(qn("w:fldCharType"), kind)
+                run._r.append(char)
+            elif text == " PAGE ":
+                instr = OxmlElement("w:instrText")
+                instr.set(qn("xml:space"), "preserve")
+                instr.text = text
+                run._r.append(instr)
+            else:
+                run.text = text
+        end = OxmlElement("w:fldChar")
+        end.set(qn("w:fldCharType"), "end")
+        par.add_run()._r.append(end)
+        if meta.get("simulated"):
+            head = section.header.paragraphs[0]
+            head.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run = head.add_run(label("simulated_short", self.lang))
+            run.bold = True
+            run.font.size = Pt(8)
+            run.font.color.rgb = RGBColor(0x9C, 0x00, 0x06)
+
     def save(self, path: Path, meta: Mapping[str, Any]) -> None:
+        self.page_furniture(meta)
         props = self.doc.core_properties
         props.title = str(meta.get("title") or "")
         props.subject = str(meta.get("subtitle") or "")
