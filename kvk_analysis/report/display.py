@@ -228,8 +228,8 @@ def figure(
     The figure is embedded as PNG (base64, :data:`FIGURE_DPI` dpi) and closed, so the notebook
     does not show it twice.  ``width`` (CSS, e.g. ``"80%"``) defaults to the full text width,
     narrowed for tall figures (see :data:`MAX_ASPECT`).  ``key`` names the estimate(s) the
-    figure shows (see :func:`record_results`).  The PNG and an SVG copy travel with the output
-    (:data:`FIGURE_MIME`) for the exports.
+    figure shows (see :func:`record_results`).  An SVG copy and the figure's record travel with
+    the output (:data:`FIGURE_MIME`) for the exports, which take the PNG from the HTML.
     """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
@@ -267,7 +267,7 @@ def figure(
         "width": width,
         "dpi": FIGURE_DPI,
         "size_px": [w_px, h_px],
-        "png": data,
+        # the PNG is not repeated here: the exporter takes it from the <img> of text/html
         "svg": svg.getvalue().decode("utf-8"),
     }
     _display(

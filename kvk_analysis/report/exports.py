@@ -61,6 +61,10 @@ _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 # --------------------------------------------------------------------------------------------
 
 
+#: The PNG that :func:`kvk_analysis.report.display.figure` embeds in the figure's HTML.
+_PNG_IN_HTML = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
 def _read_notebook(executed_notebook: str | Path | Any) -> Any:
     import nbformat
 
@@ -124,7 +128,13 @@ def collect(nb: Any, lang: str | None = None) -> dict[str, Any]:
                 tables.append(dict(data[TABLE_MIME]))
                 blocks.append(("table", tables[-1]))
             elif FIGURE_MIME in data:
-                figures.append(dict(data[FIGURE_MIME]))
+                fig = dict(data[FIGURE_MIME])
+                if not fig.get("png"):
+                    found = _PNG_IN_HTML.search(str(data.get("text/html", "")))
+                    if found is None:
+                        raise ReportError(f"figure {fig.get('number')} has no PNG in its output")
+                    fig["png"] = found.group(1)
+                figures.append(fig)
                 blocks.append(("figure", figures[-1]))
             elif KEYS_MIME in data:
                 blocks.append(("keys", list(data[KEYS_MIME])))
