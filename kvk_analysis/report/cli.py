@@ -269,7 +269,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in LAST_TIMINGS.items())
     print(f"{notebook.name}: {time.perf_counter() - t0:.1f} s ({steps})")
-    for kind in ("html", "pdf"):
+    for kind in ("html", "pdf", "exports"):
         if kind in files:
             print(f"  {kind}: {files[kind]}")
     return 0

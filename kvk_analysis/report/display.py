@@ -5,6 +5,12 @@ its figures and tables with :func:`figure` and :func:`table`, which number them 
 "Tabell 2: ..."), and writes generated sentences with :func:`say`.  :func:`start` emits the
 report's metadata as an output of MIME type :data:`META_MIME`, which the renderer
 (:mod:`kvk_analysis.report.render`) reads and removes.
+
+Each numbered table and figure also carries its raw data beside its HTML, under
+:data:`TABLE_MIME` / :data:`FIGURE_MIME` (table values unrounded, the figure as PNG and SVG);
+:func:`record_results` emits an estimates block under :data:`RESULTS_MIME`.  The renderer
+strips these from the HTML and :mod:`kvk_analysis.report.exports` writes them out as CSV,
+xlsx, PNG/SVG, JSON and DOCX beside the report.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import base64
 import html
 import io
 import json
+import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,16 @@ from .text import MISSING, check_lang, fmt_int, fmt_num, label
 
 #: MIME type of the output that carries the report metadata from the kernel to the renderer.
 META_MIME = "application/vnd.kvk.report+json"
+#: MIME type beside a table's HTML: number, caption, columns, raw and shown values.
+TABLE_MIME = "application/vnd.kvk.table+json"
+#: MIME type beside a figure's HTML: number, caption, PNG (base64) and SVG.
+FIGURE_MIME = "application/vnd.kvk.figure+json"
+#: MIME type beside the key-figures box: its labels and formatted values.
+KEYS_MIME = "application/vnd.kvk.keys+json"
+#: MIME type of an estimates block recorded with :func:`record_results`.
+RESULTS_MIME = "application/vnd.kvk.results+json"
+#: Every kvk MIME type that carries data for the exports and never reaches the HTML.
+EXPORT_MIMES = frozenset({TABLE_MIME, FIGURE_MIME, KEYS_MIME, RESULTS_MIME})
 
 #: Column names that :func:`table_html` translates (tidy results and panel identifiers).
 COLUMN_KEYS = frozenset(
@@ -140,18 +157,81 @@ def _caption(kind: str, caption: str) -> tuple[int, str]:
     return n, f"{word}&nbsp;{n}: {html.escape(caption)}"
 
 
+def _keys(key: str | Iterable[str] | None) -> list[str]:
+    """``key`` of :func:`table`/:func:`figure` as a list of names."""
+    if key is None:
+        return []
+    if isinstance(key, str):
+        return [key]
+    return [str(k) for k in key]
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made JSON-safe: numpy scalars and arrays to Python, NaN and infinities to
+    ``None``, periods/dates/paths and other objects to text, DataFrames to
+    ``{"columns": [...], "rows": [[...]]}``, objects with ``to_dict()`` through it."""
+    import math
+    import numbers
+
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        return x if math.isfinite(x) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    try:
+        import numpy as np
+        import pandas as pd
+    except ImportError:  # pragma: no cover - both are dependencies
+        return str(value)
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, pd.DataFrame):
+        return {
+            "columns": [str(c) for c in value.columns],
+            "rows": [[jsonable(v) for v in row] for row in value.itertuples(index=False)],
+        }
+    if isinstance(value, pd.Series):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if callable(getattr(value, "to_dict", None)):
+        return jsonable(value.to_dict())
+    return str(value)
+
+
 #: Tallest height/width ratio shown at full text width; taller figures are narrowed so that
 #: a figure never fills more than about half an A4 page.
 MAX_ASPECT = 0.62
 
+#: Salt of the ids in exported SVG files (fixed so that the same figure gives the same file).
+SVG_HASHSALT = "kvk"
 
-def figure(fig: Any, caption: str, *, source: str | None = None, width: str | None = None) -> None:
+
+def figure(
+    fig: Any,
+    caption: str,
+    *,
+    source: str | None = None,
+    width: str | None = None,
+    key: str | Iterable[str] | None = None,
+) -> None:
     """Show a matplotlib figure as a numbered figure with a caption below it.
 
     The figure is embedded as PNG (base64, :data:`FIGURE_DPI` dpi) and closed, so the notebook
     does not show it twice.  ``width`` (CSS, e.g. ``"80%"``) defaults to the full text width,
-    narrowed for tall figures (see :data:`MAX_ASPECT`).
+    narrowed for tall figures (see :data:`MAX_ASPECT`).  ``key`` names the estimate(s) the
+    figure shows (see :func:`record_results`).  An SVG copy and the figure's record travel with
+    the output (:data:`FIGURE_MIME`) for the exports, which take the PNG from the HTML.
     """
+    import matplotlib as mpl
     import matplotlib.pyplot as plt
 
     if width is None:
@@ -161,7 +241,11 @@ def figure(fig: Any, caption: str, *, source: str | None = None, width: str | No
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    svg = io.BytesIO()
+    with mpl.rc_context({"svg.hashsalt": SVG_HASHSALT}):
+        fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
+    w_px, h_px = struct.unpack(">II", buf.getvalue()[16:24])  # the PNG's IHDR: width, height
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     n, cap = _caption("figure", caption)
     src = (
@@ -174,7 +258,25 @@ def figure(fig: Any, caption: str, *, source: str | None = None, width: str | No
         f'<img src="data:image/png;base64,{data}" style="width:{width}" alt="{html.escape(caption)}"/>'
         f"<figcaption>{cap}</figcaption>{src}</figure>"
     )
-    _display({"text/html": body, "text/plain": f"[{label('figure', _STATE['lang'])} {n}]"})
+    raw = {
+        "number": n,
+        "label": f"{label('figure', _STATE['lang'])} {n}",
+        "caption": caption,
+        "source": source,
+        "keys": _keys(key),
+        "width": width,
+        "dpi": FIGURE_DPI,
+        "size_px": [w_px, h_px],
+        # the PNG is not repeated here: the exporter takes it from the <img> of text/html
+        "svg": svg.getvalue().decode("utf-8"),
+    }
+    _display(
+        {
+            "text/html": body,
+            "text/plain": f"[{label('figure', _STATE['lang'])} {n}]",
+            FIGURE_MIME: raw,
+        }
+    )
 
 
 def _format_cell(value: Any, decimals: int, lang: str) -> str:
@@ -192,6 +294,91 @@ def _format_cell(value: Any, decimals: int, lang: str) -> str:
     return MISSING if text in ("nan", "NaN", "<NA>", "NaT", "None") else text
 
 
+def table_cells(
+    df: Any,
+    *,
+    lang: str = "nb",
+    decimals: int | Mapping[str, int] = 1,
+    index: bool = False,
+    translate: bool = True,
+) -> dict[str, Any]:
+    """What :func:`table_html` shows, as data: ``columns`` (one dict per column: ``name`` as in
+    the DataFrame, ``label`` as shown, ``kind`` ``integer``/``number``/``bool``/``text``,
+    ``decimals`` as shown, ``plain`` for year columns shown without a thousands separator),
+    ``rows`` (the raw values, JSON-safe, unrounded) and ``shown`` (the cells as formatted)."""
+    import pandas as pd
+
+    lang = check_lang(lang)
+    frame = df.reset_index() if index else df
+    cols = list(frame.columns)
+    numeric = {
+        c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        for c in cols
+    }
+    plain = {c for c in cols if str(c).strip().lower() in _PLAIN_INT_COLUMNS}
+    columns = []
+    for c in cols:
+        if pd.api.types.is_bool_dtype(frame[c]):
+            kind = "bool"
+        elif numeric[c] and pd.api.types.is_integer_dtype(frame[c]):
+            kind = "integer"
+        elif numeric[c]:
+            kind = "number"
+        else:
+            kind = "text"
+        d = decimals.get(str(c), 1) if isinstance(decimals, Mapping) else decimals
+        columns.append(
+            {
+                "name": str(c),
+                "label": label(str(c), lang) if translate and c in COLUMN_KEYS else str(c),
+                "kind": kind,
+                "numeric": numeric[c],
+                "decimals": 0 if kind == "integer" else int(d),
+                "plain": c in plain,
+            }
+        )
+    rows, shown = [], []
+    for values in frame.itertuples(index=False, name=None):
+        raw_row, shown_row = [], []
+        for c, v in zip(cols, values, strict=True):
+            d = decimals.get(str(c), 1) if isinstance(decimals, Mapping) else decimals
+            if (
+                isinstance(v, float)
+                and float(v).is_integer()
+                and pd.api.types.is_integer_dtype(frame[c])
+            ):
+                v = int(v)
+            shown_row.append(
+                str(v) if c in plain and isinstance(v, int) else _format_cell(v, d, lang)
+            )
+            raw_row.append(jsonable(v))
+        rows.append(raw_row)
+        shown.append(shown_row)
+    return {"columns": columns, "rows": rows, "shown": shown}
+
+
+def _table_html_from_cells(cells: Mapping[str, Any]) -> str:
+    cols = cells["columns"]
+    cls = ["num" if c["numeric"] else "txt" for c in cols]
+    head = "".join(
+        f'<th class="{k}">{html.escape(c["label"])}</th>' for c, k in zip(cols, cls, strict=True)
+    )
+    rows = [
+        "<tr>"
+        + "".join(f'<td class="{k}">{html.escape(v)}</td>' for v, k in zip(shown, cls, strict=True))
+        + "</tr>"
+        for shown in cells["shown"]
+    ]
+    wide = " kvk-wide" if len(cols) > 7 else ""
+    return (
+        f'<table class="kvk-table{wide}"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
 def table_html(
     df: Any,
     *,
@@ -205,42 +392,8 @@ def table_html(
     Numeric columns are right-aligned; the standard column names in :data:`COLUMN_KEYS`
     (tidy-result and panel columns) are translated (``translate=False`` keeps them).
     """
-    import pandas as pd
-
-    lang = check_lang(lang)
-    frame = df.reset_index() if index else df
-    cols = list(frame.columns)
-    numeric = {
-        c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        for c in cols
-    }
-    head = "".join(
-        f'<th class="{"num" if numeric[c] else "txt"}">'
-        f"{html.escape(label(str(c), lang) if translate and c in COLUMN_KEYS else str(c))}</th>"
-        for c in cols
-    )
-    plain = {c for c in cols if str(c).strip().lower() in _PLAIN_INT_COLUMNS}
-    rows = []
-    for values in frame.itertuples(index=False, name=None):
-        cells = []
-        for c, v in zip(cols, values, strict=True):
-            d = decimals.get(str(c), 1) if isinstance(decimals, Mapping) else decimals
-            if (
-                isinstance(v, float)
-                and float(v).is_integer()
-                and pd.api.types.is_integer_dtype(frame[c])
-            ):
-                v = int(v)
-            shown = str(v) if c in plain and isinstance(v, int) else _format_cell(v, d, lang)
-            cells.append(f'<td class="{"num" if numeric[c] else "txt"}">{html.escape(shown)}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    wide = " kvk-wide" if len(cols) > 7 else ""
-    return (
-        f'<table class="kvk-table{wide}"><thead><tr>'
-        + head
-        + "</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
+    return _table_html_from_cells(
+        table_cells(df, lang=lang, decimals=decimals, index=index, translate=translate)
     )
 
 
@@ -252,10 +405,18 @@ def table(
     index: bool = False,
     note: str | None = None,
     translate: bool = True,
+    key: str | Iterable[str] | None = None,
 ) -> None:
-    """Show a DataFrame as a numbered table with the caption above and an optional note below."""
+    """Show a DataFrame as a numbered table with the caption above and an optional note below.
+
+    ``key`` names the estimate(s) the table shows (see :func:`record_results`).  The raw,
+    unrounded values travel with the output (:data:`TABLE_MIME`) for the exports.
+    """
     n, cap = _caption("table", caption)
-    body = table_html(df, lang=_STATE["lang"], decimals=decimals, index=index, translate=translate)
+    cells = table_cells(
+        df, lang=_STATE["lang"], decimals=decimals, index=index, translate=translate
+    )
+    body = _table_html_from_cells(cells)
     note_html = (
         f'<div class="kvk-note">{label("note", _STATE["lang"])}: {html.escape(note)}</div>'
         if note
@@ -266,7 +427,42 @@ def table(
         f'<figure class="kvk-tablefig{short}" id="table-{n}"><figcaption>{cap}</figcaption>'
         f"{body}{note_html}</figure>"
     )
-    _display({"text/html": out, "text/plain": f"[{label('table', _STATE['lang'])} {n}]"})
+    raw = {
+        "number": n,
+        "label": f"{label('table', _STATE['lang'])} {n}",
+        "caption": caption,
+        "note": note,
+        "keys": _keys(key),
+        **cells,
+    }
+    _display(
+        {
+            "text/html": out,
+            "text/plain": f"[{label('table', _STATE['lang'])} {n}]",
+            TABLE_MIME: raw,
+        }
+    )
+
+
+def record_results(results: Any, *, name: str = "main") -> None:
+    """Record an estimates block for the report's results file (``<stem>.json``).
+
+    ``results`` is a mapping or an object with ``to_dict()`` (e.g. the report's results
+    object).  It is stored JSON-safe under ``results[name]`` of the results file; nothing is
+    shown in the report.  Estimates are linked to the tables and figures that show them by
+    name: give ``report.table(..., key="overall")`` / ``report.figure(..., key=[...])`` and
+    name the estimate ``"overall"`` in ``results`` (as ``{"estimates": {"overall": {...}}}``,
+    or ``{"estimates": [{"key": "overall", ...}]}``, or any nested mapping with a ``"key"``
+    entry); the exporter adds ``"appears_in": [{"kind": "table", "number": 2, ...}]`` to it.
+    A ``"specification"`` entry of the block is also copied to the file's top level.
+    Recording the same ``name`` twice keeps the later block.
+    """
+    d = results.to_dict() if callable(getattr(results, "to_dict", None)) else results
+    if not isinstance(d, Mapping):
+        raise TypeError(
+            f"record_results expects a mapping or an object with to_dict(); got {type(d).__name__}"
+        )
+    _display({RESULTS_MIME: {"name": str(name), "results": jsonable(d)}, "text/plain": ""})
 
 
 def say(text: str) -> None:
@@ -285,5 +481,6 @@ def key_figures(items: Mapping[str, str]) -> None:
         {
             "text/html": f'<div class="kvk-keys">{cells}</div>',
             "text/plain": json.dumps(dict(items), ensure_ascii=False),
+            KEYS_MIME: [[str(k), str(v)] for k, v in items.items()],
         }
     )

@@ -146,12 +146,13 @@ def run_report(
     keep_ipynb: bool = True,
     km: Any = None,
 ) -> dict[str, Path]:
-    """Execute a notebook and render it: ``<out_dir>/<name>.html`` and ``.pdf``.
+    """Execute a notebook and render it: ``<out_dir>/<name>.html``, ``.pdf`` and the exports
+    folder ``<out_dir>/<name>/`` (:func:`~kvk_analysis.report.render.render_report`).
 
     The executed notebook is kept as ``<out_dir>/executed/<name>.ipynb`` (``keep_ipynb``).
-    Returns ``{"ipynb": ..., "html": ..., "pdf": ...}`` for what was written.  Files are
-    written only after execution succeeded, each atomically; the PDF is printed from the final
-    HTML.  Time spent per step is stored in :data:`LAST_TIMINGS`.  ``km``: see
+    Returns ``{"ipynb", "html", "pdf", "exports", "json", "xlsx", "docx"}`` for what was
+    written.  Files are written only after execution succeeded, all together; the PDF is
+    printed from the final HTML.  Time spent per step is stored in :data:`LAST_TIMINGS`.  ``km``: see
     :func:`execute_notebook`.
 
     Raises
@@ -159,7 +160,7 @@ def run_report(
     ReportError
         Execution or rendering failed (no report file is left behind by this call).
     """
-    from .render import render_html, render_pdf
+    from .render import remove_report_outputs, render_report
 
     fmts = tuple(formats)
     unknown = set(fmts) - set(FORMATS)
@@ -172,33 +173,24 @@ def run_report(
     timings: dict[str, float] = {}
     written: dict[str, Path] = {}
     # A report from an earlier run of the same name must not survive a failed run.
-    for suffix in (".html", ".pdf"):
-        (out_dir / f"{stem}{suffix}").unlink(missing_ok=True)
+    remove_report_outputs(out_dir, stem)
     with tempfile.TemporaryDirectory(prefix=f".{stem}.", dir=out_dir) as tmpdir:
         executed = Path(tmpdir) / f"{stem}.ipynb"
         t0 = time.perf_counter()
         execute_notebook(notebook, executed, params, kernel=kernel, cwd=cwd, timeout=timeout, km=km)
         timings["execute"] = time.perf_counter() - t0
-        html_path = out_dir / f"{stem}.html"
-        pdf_path = out_dir / f"{stem}.pdf"
-        t0 = time.perf_counter()
-        # Render to a temporary HTML first: the final HTML appears only if the PDF also worked.
-        tmp_html = Path(tmpdir) / f"{stem}.html"
-        render_html(
-            executed,
-            tmp_html,
-            source_notebook=notebook,
-            cwd=cwd if cwd is not None else notebook.parent,
+        # HTML, PDF and exports appear together (render_report stages and publishes them)
+        written.update(
+            render_report(
+                executed,
+                out_dir,
+                stem,
+                fmts,
+                source_notebook=notebook,
+                cwd=cwd if cwd is not None else notebook.parent,
+                timings=timings,
+            )
         )
-        timings["html"] = time.perf_counter() - t0
-        if "pdf" in fmts:
-            t0 = time.perf_counter()
-            render_pdf(tmp_html, pdf_path)
-            written["pdf"] = pdf_path
-            timings["pdf"] = time.perf_counter() - t0
-        if "html" in fmts:
-            os.replace(tmp_html, html_path)
-            written["html"] = html_path
         if keep_ipynb:
             kept = out_dir / "executed" / f"{stem}.ipynb"
             kept.parent.mkdir(parents=True, exist_ok=True)

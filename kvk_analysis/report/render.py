@@ -14,6 +14,7 @@ import ast
 import copy
 import datetime as _dt
 import html
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..errors import ReportError
 from ..fileio import atomic_path, atomic_write
-from .display import META_MIME
+from .display import EXPORT_MIMES, META_MIME, RESULTS_MIME
 from .text import check_lang, label
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -105,7 +106,7 @@ def _keep_output(out: Mapping[str, Any]) -> bool:
     if kind == "error":
         return False
     data = out.get("data", {})
-    if META_MIME in data:
+    if META_MIME in data or RESULTS_MIME in data:
         return False
     if set(data) == {"text/plain"}:
         text = str(data["text/plain"]).strip()
@@ -115,12 +116,14 @@ def _keep_output(out: Mapping[str, Any]) -> bool:
     return True
 
 
-def prepare_notebook(nb: Any, lang: str) -> Any:
+def prepare_notebook(nb: Any, lang: str, *, keep_data: bool = False) -> Any:
     """A copy of ``nb`` ready to render in ``lang``.
 
     Drops cells tagged for the other language or with a tag in :data:`REMOVE_TAGS`, code cells
-    with no remaining output, standard-error streams, error outputs, the report metadata
-    outputs and bare object reprs.
+    with no remaining output, standard-error streams, error outputs, the report metadata and
+    results outputs and bare object reprs.  Unless ``keep_data``, the export data that tables
+    and figures carry (:data:`~kvk_analysis.report.display.EXPORT_MIMES`) are removed from the
+    outputs, so the HTML does not grow with them.
     """
     lang = check_lang(lang)
     other = {LANG_TAG.format(lang=x) for x in ("nb", "en") if x != lang}
@@ -134,6 +137,12 @@ def prepare_notebook(nb: Any, lang: str) -> Any:
             cell.outputs = [o for o in cell.get("outputs", []) if _keep_output(o)]
             if not cell.outputs:
                 continue
+            if not keep_data:
+                for o in cell.outputs:
+                    data = o.get("data")
+                    if data:
+                        for mime in EXPORT_MIMES & set(data):
+                            del data[mime]
         if cell.cell_type == "markdown" and not cell.source.strip():
             continue
         cells.append(cell)
@@ -155,6 +164,21 @@ def provenance_html(
     ``report.uses(...)``, ``extra_inputs``, and every string parameter that names an existing
     file (relative paths are taken from ``cwd``).
     """
+    table = provenance_frame(
+        nb, source_notebook=source_notebook, extra_inputs=extra_inputs, cwd=cwd
+    )
+    return compact_provenance_html(table, lang)
+
+
+def provenance_frame(
+    nb: Any,
+    *,
+    source_notebook: str | Path | None = None,
+    extra_inputs: Iterable[str | Path] = (),
+    cwd: str | Path | None = None,
+) -> Any:
+    """The provenance table (``section, item, value``) of an executed notebook, from the same
+    inputs as :func:`provenance_html`."""
     from .provenance import provenance_table
 
     params = notebook_parameters(nb)
@@ -173,8 +197,7 @@ def provenance_html(
                 manifest = path.parent / "manifest.json"
                 if path.suffix == ".parquet" and manifest.is_file():
                     inputs.append(manifest)
-    table = provenance_table(inputs, params, notebook=source_notebook)
-    return compact_provenance_html(table, lang)
+    return provenance_table(inputs, params, notebook=source_notebook)
 
 
 #: Hex digits of a SHA-256 shown at normal size; the rest follows in a small font.
@@ -430,3 +453,116 @@ def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
         raise ReportError(f"printing {src.name} to PDF failed: {exc}") from exc
     out.chmod(REPORT_MODE)
     return out
+
+
+#: Report formats :func:`render_report` writes besides the exports.
+REPORT_FORMATS = ("html", "pdf")
+
+
+def report_outputs(out_dir: str | Path, stem: str) -> dict[str, Path]:
+    """Where :func:`render_report` puts the outputs of report ``stem``: ``html``, ``pdf`` and
+    ``exports`` (the folder of :func:`kvk_analysis.report.exports.write_exports`)."""
+    out_dir = Path(out_dir)
+    return {
+        "html": out_dir / f"{stem}.html",
+        "pdf": out_dir / f"{stem}.pdf",
+        "exports": out_dir / stem,
+    }
+
+
+def remove_report_outputs(out_dir: str | Path, stem: str) -> None:
+    """Remove the outputs of an earlier report ``stem`` (HTML first: without it nothing looks
+    finished), so that a failed run leaves none of them behind."""
+    from .exports import check_export_folder, remove_exports
+
+    paths = report_outputs(out_dir, stem)
+    check_export_folder(paths["exports"], stem)  # before anything is removed
+    paths["html"].unlink(missing_ok=True)
+    paths["pdf"].unlink(missing_ok=True)
+    remove_exports(out_dir, stem)
+
+
+def render_report(
+    executed_nb: str | Path | Any,
+    out_dir: str | Path,
+    stem: str,
+    formats: Iterable[str] = REPORT_FORMATS,
+    *,
+    exports: bool = True,
+    source_notebook: str | Path | None = None,
+    cwd: str | Path | None = None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Path]:
+    """Render an executed notebook to ``<out_dir>/<stem>.html``, ``.pdf`` and the exports
+    folder ``<out_dir>/<stem>/`` (:func:`kvk_analysis.report.exports.write_exports`), all or
+    nothing.
+
+    Everything is written into a hidden staging folder first; only when every output
+    succeeded are they moved into place, the exports folder first and the HTML last, after
+    the outputs of an earlier report of the same name were removed.  An interruption or
+    failure leaves no HTML, so nothing looks finished.  ``formats``: ``html`` and/or ``pdf``
+    (the PDF is printed from the HTML, which is rendered in any case).  ``timings`` (if given)
+    receives seconds per step (``html``, ``pdf``, ``exports``).
+
+    Returns ``{"html", "pdf", "exports", "json", "xlsx", "docx"}`` for what was written.
+    """
+    import shutil
+    import tempfile
+    import time
+
+    from .exports import check_export_folder, publish_folder, write_exports
+
+    fmts = tuple(formats)
+    unknown = set(fmts) - set(REPORT_FORMATS)
+    if unknown:
+        raise ReportError(f"unknown report format(s) {sorted(unknown)}; use html and/or pdf")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = report_outputs(out_dir, stem)
+    check_export_folder(final["exports"], stem)
+    steps = timings if timings is not None else {}
+    stage = Path(tempfile.mkdtemp(prefix=f".{stem}.render-", dir=out_dir))
+    written: dict[str, Path] = {}
+    try:
+        t0 = time.perf_counter()
+        tmp_html = stage / f"{stem}.html"
+        render_html(executed_nb, tmp_html, source_notebook=source_notebook, cwd=cwd)
+        steps["html"] = time.perf_counter() - t0
+        if "pdf" in fmts:
+            t0 = time.perf_counter()
+            render_pdf(tmp_html, stage / f"{stem}.pdf")
+            steps["pdf"] = time.perf_counter() - t0
+        files: list[Path] = []
+        if exports:
+            t0 = time.perf_counter()
+            files = write_exports(
+                executed_nb, stage, stem, source_notebook=source_notebook, cwd=cwd
+            )
+            steps["exports"] = time.perf_counter() - t0
+        # publish: old outputs away (HTML first), then exports, PDF, and the HTML last; an
+        # error or interrupt while publishing takes back what was already moved
+        remove_report_outputs(out_dir, stem)
+        try:
+            if exports:
+                publish_folder(stage / stem, final["exports"])
+                written["exports"] = final["exports"]
+            if "pdf" in fmts:
+                os.replace(stage / f"{stem}.pdf", final["pdf"])
+                written["pdf"] = final["pdf"]
+            if "html" in fmts:
+                os.replace(tmp_html, final["html"])
+                written["html"] = final["html"]
+        except BaseException:
+            for kind in ("html", "pdf"):
+                if kind in written:
+                    written[kind].unlink(missing_ok=True)
+            if "exports" in written:
+                shutil.rmtree(written["exports"], ignore_errors=True)
+            raise
+        if exports:
+            for path in files:
+                if path.suffix in (".json", ".xlsx", ".docx") and path.parent == stage / stem:
+                    written[path.suffix[1:]] = final["exports"] / path.name
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return written
