@@ -5,8 +5,9 @@
 * :func:`twfe`, :func:`event_study_twfe`: two-way fixed effects DiD (pyfixest), and
   :func:`bacon_decomposition`: how much of TWFE rests on already-treated controls.
 * :func:`match_controls`: matched comparison group with a balance table.
-* :func:`synth`: single-municipality synthetic control with in-space placebo inference,
-  on a donor pool of comparable never-participants (:func:`select_donors`) by default.
+* :func:`synth`: synthetic control on any panel as R ``Synth`` (predictors, nested V,
+  in-space placebos); :func:`synth_municipality`: one KVK municipality on a donor pool of
+  comparable never-participants (:func:`select_donors`).
 * :func:`sensitivity_table`, :func:`honest_did`: robustness of the overall ATT and
   Rambachan-Roth bounds on the event study.
 
@@ -23,6 +24,7 @@ from kvk_analysis.evaluation.synth import (
     select_donors,
     simplex_least_squares,
     synth,
+    synth_municipality,
 )
 from kvk_analysis.evaluation.twfe import (
     BaconResult,
@@ -47,5 +49,6 @@ __all__ = [
     "sensitivity_table",
     "simplex_least_squares",
     "synth",
+    "synth_municipality",
     "twfe",
 ]
