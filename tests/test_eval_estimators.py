@@ -235,6 +235,8 @@ def test_compare_estimators_bad_input(het: pd.DataFrame) -> None:
         compare_estimators(het, min_e=0, max_e=4)
     with pytest.raises(InputError, match="control_group"):
         compare_estimators(het, control_group="all")
+    with pytest.raises(InputError, match="type='dynamic'"):
+        compare_estimators(het, cs=aggte(fit_att_gt(het), type="simple"))
     bad = het.assign(gname=np.where(het["tname"] > 8040, het["gname"] + 1, het["gname"]))
     with pytest.raises(InputError, match="changes over time"):
         compare_estimators(bad, estimators=["sun_abraham"])

@@ -786,6 +786,13 @@ def compare_estimators(
             expected="min_e <= -1 and max_e >= 0",
             found=(min_e, max_e),
         )
+    if cs is not None and getattr(cs, "type", None) != "dynamic":
+        raise InputError(
+            "compare_estimators: cs must be an aggte(type='dynamic') result",
+            column="cs",
+            expected="AggteResult with type 'dynamic'",
+            found=getattr(cs, "type", type(cs).__name__),
+        )
     _prepare(data, yname, tname, idname, gname, "compare_estimators")  # checks once, early
     cols = {"yname": yname, "tname": tname, "idname": idname, "gname": gname}
     win = {"min_e": min_e, "max_e": max_e}
