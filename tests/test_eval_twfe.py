@@ -166,7 +166,7 @@ def test_bad_input(homogeneous: pd.DataFrame) -> None:
     early = homogeneous.assign(
         gname=np.where(homogeneous["gname"] > 0, homogeneous["tname"].min(), 0)
     )
-    with pytest.raises(EstimationError, match="always treated"):
+    with pytest.raises(EstimationError, match="other than always-treated"):
         bacon_decomposition(early)
     unknown = homogeneous.assign(gname=homogeneous["gname"].astype("Int64"))
     unknown.loc[
@@ -176,6 +176,101 @@ def test_bad_input(homogeneous: pd.DataFrame) -> None:
     with pytest.warns(UserWarning, match="unknown cohort"):
         res = twfe(unknown)
     assert res.n_units == 199
+
+
+def _one_unit_switches_cohort(panel: pd.DataFrame) -> pd.DataFrame:
+    out = panel.copy()
+    unit = out.loc[out["gname"] > 0, "kommunenummer"].iloc[0]
+    rows = out.index[(out["kommunenummer"] == unit) & (out["tname"] >= out["tname"].max() - 3)]
+    out.loc[rows, "gname"] = out.loc[rows, "gname"] + 4
+    return out
+
+
+def test_cohort_changing_within_unit_is_an_error(heterogeneous: pd.DataFrame) -> None:
+    bad = _one_unit_switches_cohort(heterogeneous)
+    for fn in (twfe, event_study_twfe, bacon_decomposition):
+        with pytest.raises(InputError, match="changes over time"):
+            fn(bad)
+
+
+def test_fractional_periods_are_an_error(homogeneous: pd.DataFrame) -> None:
+    half = homogeneous.assign(
+        gname=np.where(homogeneous["gname"] > 0, homogeneous["gname"] + 0.5, 0)
+    )
+    with pytest.raises(InputError, match="whole numbers"):
+        twfe(half)
+    with pytest.raises(InputError, match="whole numbers"):
+        twfe(homogeneous.assign(tname=homogeneous["tname"] + 0.25))
+
+
+def test_never_treated_coded_inf_as_in_r(heterogeneous: pd.DataFrame) -> None:
+    inf = heterogeneous.assign(gname=heterogeneous["gname"].replace(0, np.inf))
+    assert twfe(inf).overall == pytest.approx(twfe(heterogeneous).overall, abs=1e-12)
+    b_inf, b0 = bacon_decomposition(inf), bacon_decomposition(heterogeneous)
+    assert b_inf.twfe_estimate == pytest.approx(b0.twfe_estimate, abs=1e-12)
+    pd.testing.assert_frame_equal(b_inf.components, b0.components)
+    es_inf = event_study_twfe(inf, min_e=-4, max_e=4)
+    es0 = event_study_twfe(heterogeneous, min_e=-4, max_e=4)
+    np.testing.assert_allclose(es_inf.estimate, es0.estimate, atol=1e-12)
+
+
+def test_period_time_columns(heterogeneous: pd.DataFrame) -> None:
+    quarters = pd.PeriodIndex(
+        [pd.Period(year=t // 4, quarter=t % 4 + 1, freq="Q") for t in heterogeneous["tname"]]
+    )
+    per = heterogeneous.assign(per=quarters)
+    assert twfe(per, tname="per").overall == pytest.approx(twfe(heterogeneous).overall, abs=1e-12)
+    # a Period cohort column on the same scale (NaT = never treated)
+    gq = pd.Series(
+        [
+            pd.Period(year=int(g) // 4, quarter=int(g) % 4 + 1, freq="Q") if g > 0 else pd.NaT
+            for g in heterogeneous["gname"]
+        ],
+        dtype="period[Q]",
+    )
+    both = per.assign(gper=gq.to_numpy())
+    assert twfe(both, tname="per", gname="gper").overall == pytest.approx(
+        twfe(heterogeneous).overall, abs=1e-12
+    )
+    with pytest.raises(InputError, match="holds dates"):
+        twfe(per.assign(day=quarters.to_timestamp()), tname="day")
+    with pytest.raises(InputError, match="holds dates"):
+        bacon_decomposition(per.assign(day=quarters.to_timestamp()), tname="day")
+
+
+def test_bacon_always_treated_as_r_bacondecomp(heterogeneous: pd.DataFrame) -> None:
+    """Always-treated units are the controls of 'later_vs_always' comparisons (R bacondecomp);
+    each 2x2 estimate is the TWFE coefficient on the two groups alone, and the weighted sum
+    is still the TWFE coefficient of the whole panel."""
+    import pyfixest as pf
+
+    panel = heterogeneous.copy()
+    first = panel["tname"].min()
+    ids = panel.loc[panel["gname"] > 0, "kommunenummer"].unique()[:15]
+    panel.loc[panel["kommunenummer"].isin(ids), "gname"] = first - 3  # treated before the panel
+    bacon = bacon_decomposition(panel)
+    assert bacon.weighted_sum == pytest.approx(bacon.twfe_estimate, abs=1e-8)
+    assert bacon.components["weight"].sum() == pytest.approx(1.0, abs=1e-12)
+    always = bacon.components[bacon.components["type"] == "later_vs_always"]
+    assert len(always) == panel.loc[panel["gname"] > first, "gname"].nunique()
+    assert (always["control"] == first).all()
+    row = always.iloc[0]
+    sub = panel[panel["gname"].isin([row["treated"], first - 3])].copy()
+    sub["d"] = (sub["tname"] >= sub["gname"]).astype(float)
+    fit = pf.feols("rate ~ d | kommunenummer + tname", data=sub)
+    assert row["estimate"] == pytest.approx(float(fit.coef()["d"]), abs=1e-8)
+    assert bacon.forbidden_share >= always["weight"].sum()
+    # TWFE itself keeps the always-treated units
+    assert twfe(panel).overall == pytest.approx(bacon.twfe_estimate, abs=1e-8)
+
+
+def test_unit_seasonality_needs_binned_end_points(homogeneous: pd.DataFrame) -> None:
+    with pytest.raises(EstimationError, match="quarter of the year"):
+        event_study_twfe(homogeneous, seasonality="unit", min_e=-4, max_e=4, bin_endpoints=False)
+    with pytest.raises(EstimationError, match="quarter of the year"):
+        event_study_twfe(homogeneous, seasonality="unit")  # nothing to bin
+    res = event_study_twfe(homogeneous, seasonality="unit", min_e=-4, max_e=4)
+    assert np.isfinite(res.estimate).all()
 
 
 @pytest.mark.slow

@@ -4,9 +4,12 @@
   comparison, by cohort and sector, with the 2x2 difference and a clustered standard error.
 * :func:`twfe`, :func:`event_study_twfe`: two-way fixed effects DiD (pyfixest), and
   :func:`bacon_decomposition`: how much of TWFE rests on already-treated controls.
+* :func:`compare_estimators`: Sun-Abraham, two-stage/imputation, de Chaisemartin-
+  D'Haultfoeuille, stacked DiD, synthetic DiD and TWFE beside Callaway-Sant'Anna.
 * :func:`match_controls`: matched comparison group with a balance table.
-* :func:`synth`: single-municipality synthetic control with in-space placebo inference,
-  on a donor pool of comparable never-participants (:func:`select_donors`) by default.
+* :func:`synth`: synthetic control on any panel as R ``Synth`` (predictors, nested V,
+  in-space placebos); :func:`synth_municipality`: one KVK municipality on a donor pool of
+  comparable never-participants (:func:`select_donors`).
 * :func:`sensitivity_table`, :func:`honest_did`: robustness of the overall ATT and
   Rambachan-Roth bounds on the event study.
 
@@ -16,6 +19,15 @@ percentage points.
 """
 
 from kvk_analysis.evaluation.before_after import before_after_table
+from kvk_analysis.evaluation.estimators import (
+    EstimatorComparison,
+    compare_estimators,
+    dcdh_event_study,
+    gardner_did2s,
+    stacked_did,
+    sun_abraham,
+    synthetic_did,
+)
 from kvk_analysis.evaluation.matching import MatchResult, match_controls
 from kvk_analysis.evaluation.sensitivity import event_study_vcov, honest_did, sensitivity_table
 from kvk_analysis.evaluation.synth import (
@@ -23,6 +35,7 @@ from kvk_analysis.evaluation.synth import (
     select_donors,
     simplex_least_squares,
     synth,
+    synth_municipality,
 )
 from kvk_analysis.evaluation.twfe import (
     BaconResult,
@@ -34,11 +47,15 @@ from kvk_analysis.evaluation.twfe import (
 
 __all__ = [
     "BaconResult",
+    "EstimatorComparison",
     "MatchResult",
     "SynthResult",
     "TWFEResult",
     "bacon_decomposition",
     "before_after_table",
+    "compare_estimators",
+    "dcdh_event_study",
+    "gardner_did2s",
     "event_study_twfe",
     "event_study_vcov",
     "honest_did",
@@ -46,6 +63,10 @@ __all__ = [
     "select_donors",
     "sensitivity_table",
     "simplex_least_squares",
+    "stacked_did",
+    "sun_abraham",
     "synth",
+    "synth_municipality",
+    "synthetic_did",
     "twfe",
 ]

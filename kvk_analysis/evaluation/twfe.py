@@ -30,6 +30,7 @@ from kvk_analysis.evaluation._common import (
     require_columns,
     require_numeric,
     require_unit_period_unique,
+    unit_cohorts,
 )
 
 Seasonality = Literal["period", "unit"]
@@ -125,11 +126,12 @@ def _prepare(
 ) -> pd.DataFrame:
     require_columns(panel, [yname, tname, idname, gname, weightsname, cluster], what)
     require_unit_period_unique(panel, idname, tname, what)
+    t, g = unit_cohorts(panel, idname, tname, gname, what)
     df = pd.DataFrame(
         {
             "_id": pd.factorize(panel[idname])[0],
-            "_t": require_numeric(panel, tname, what),
-            "_g": require_numeric(panel, gname, what),
+            "_t": t,
+            "_g": g,
             "_y": require_numeric(panel, yname, what),
             "_w": 1.0 if weightsname is None else require_numeric(panel, weightsname, what),
             "_cl": pd.factorize(panel[cluster or idname])[0],
@@ -278,6 +280,7 @@ def event_study_twfe(
             expected=f"min_e <= {ref} <= max_e",
             found=(lo, hi),
         )
+    binned = bool(bin_endpoints and (e.min() < lo or e.max() > hi))
     if bin_endpoints:
         e = e.clip(lo, hi)
     else:
@@ -289,6 +292,16 @@ def event_study_twfe(
         name = f"_e{'m' if k < 0 else 'p'}{abs(k)}"
         df[name] = (e == k).astype(float).to_numpy()
         names.append(name)
+    if seasonality == "unit" and not binned:
+        raise EstimationError(
+            "event_study_twfe: with seasonality='unit' (unit x quarter-of-year fixed effects) "
+            "a full set of event-time dummies cannot be estimated: in each cohort the dummies "
+            "of the event times that fall in one quarter of the year add up to that cohort's "
+            "own seasonal effect, so only one quarter-of-year class (the reference period's) "
+            "is identified, whatever the comparison units.  Bin the end points "
+            "(bin_endpoints=True with min_e/max_e inside the observed event times, so that "
+            "the end bins pool several quarters of the year) or use seasonality='period'"
+        )
     fit = _fit(df, " + ".join(names), seasonality, weightsname is not None)
     res = _result(fit, "dynamic", np.array(times), names, df, alpha, locals())
     # put the reference period back (estimate 0, no standard error)
@@ -326,10 +339,17 @@ def _result(
     coef = fit.coef()
     missing = [n for n in names if n not in coef.index]
     if missing:
+        advice = (
+            "; with seasonality='unit' event-time dummies of one quarter of the year are "
+            "collinear with each cohort's seasonal effects: bin wider end points or use "
+            "seasonality='period'"
+            if spec["seasonality"] == "unit"
+            else "; narrow the event window or add never-treated units"
+        )
         raise EstimationError(
             "TWFE: coefficient(s) not identified (collinear with the fixed effects): "
             + ", ".join(missing)
-            + "; narrow the event window or add never-treated units"
+            + advice
         )
     ci = fit.confint(alpha=alpha).loc[names]
     vcov = pd.DataFrame(fit._vcov, index=coef.index, columns=coef.index).loc[names, names]
@@ -379,6 +399,7 @@ COMPARISON_TYPES = {
     "treated_vs_never": "Treated vs never treated",
     "earlier_vs_later": "Earlier vs later treated (later not yet treated)",
     "later_vs_earlier": "Later vs earlier treated (already-treated controls)",
+    "later_vs_always": "Later treated vs always treated (treated from the first period)",
 }
 
 
@@ -390,7 +411,8 @@ class BaconResult:
     ----------
     components : DataFrame
         One row per 2x2 comparison: ``type`` (``treated_vs_never``, ``earlier_vs_later``,
-        ``later_vs_earlier``), ``treated`` and ``control`` (first treated period; 0 = never),
+        ``later_vs_earlier``, ``later_vs_always``), ``treated`` and ``control`` (first treated
+        period; 0 = never, the first period of the panel = always treated),
         ``estimate`` (the 2x2 DiD, outcome units) and ``weight`` (sums to one).
     twfe_estimate : float
         The TWFE coefficient (unweighted, unit and period fixed effects).
@@ -404,7 +426,7 @@ class BaconResult:
     negative_weight_share : float
         Minus the sum of the negative cell weights (0 = none negative).
     forbidden_share : float
-        Weight of the ``later_vs_earlier`` comparisons.
+        Weight of the ``later_vs_earlier`` and ``later_vs_always`` comparisons.
     warning : str or None
         Plain-language warning when ``forbidden_share`` exceeds the threshold or some cell
         weights are negative.
@@ -461,7 +483,14 @@ def bacon_decomposition(
     Raises
     ------
     EstimationError
-        Unbalanced panel, missing outcomes, or units treated from the first period on.
+        Unbalanced panel, missing outcomes, or no treated cohort besides always-treated units.
+
+    Notes
+    -----
+    Units treated from the first period on (always treated) are kept, as R ``bacondecomp``
+    keeps them: they are the control group of ``later_vs_always`` comparisons (over the
+    whole panel) and never a treated group; units first treated after the last period count
+    as never treated.  ``inf`` in ``gname`` means never treated.
     """
     what = "bacon_decomposition"
     df = _prepare(panel, yname, tname, idname, gname, None, None, what)
@@ -477,19 +506,23 @@ def bacon_decomposition(
     g_unit = df.groupby("_id")["_g"].first().loc[units].to_numpy()
     # units treated after the last period are never treated within the panel
     g_unit = np.where(g_unit > periods[-1], 0, g_unit)
-    if np.any((g_unit > 0) & (g_unit <= periods[0])):
-        raise EstimationError(
-            f"{what}: some units are treated from the first period on (always treated); "
-            "drop them or start the panel earlier"
-        )
+    # always-treated units (treated from the first period on) are handled as R bacondecomp
+    # does: they form one group that is never a treated group of a 2x2 comparison but is
+    # the (already treated) control of every later cohort ("later_vs_always"), over the
+    # whole panel; they enter TWFE the same way (their treatment is absorbed by the unit
+    # effects), so the weights still sum to one and reproduce the TWFE coefficient
+    always = (g_unit > 0) & (g_unit <= periods[0])
+    g_unit = np.where(always, periods[0], g_unit)
     pos_of = {int(t): k for k, t in enumerate(periods)}
-    cohorts = sorted(int(g) for g in np.unique(g_unit[g_unit > 0]))
+    cohorts = sorted(int(g) for g in np.unique(g_unit[(g_unit > 0) & ~always]))
     if len(cohorts) == 0:
-        raise EstimationError(f"{what}: no treated units")
-    share = {g: np.mean(g_unit == g) for g in [0, *cohorts]}
+        raise EstimationError(f"{what}: no treated units (other than always-treated ones)")
+    first = int(periods[0])
+    groups = [0, *cohorts] + ([first] if always.any() else [])
+    share = {g: np.mean(g_unit == g) for g in groups}
     pos = {g: pos_of[g] if g in pos_of else int(np.searchsorted(periods, g)) for g in cohorts}
     dbar = {g: (n_t - pos[g]) / n_t for g in cohorts}
-    mean_y = {g: wide[g_unit == g].mean(axis=0) for g in [0, *cohorts] if share[g] > 0}
+    mean_y = {g: wide[g_unit == g].mean(axis=0) for g in groups if share[g] > 0}
 
     # variance of the two-way demeaned treatment
     D = (g_unit[:, None] > 0) & (periods[None, :] >= g_unit[:, None])
@@ -501,6 +534,10 @@ def bacon_decomposition(
         # 2x2 DiD over periods [lo, hi): pre [lo, mid), post [mid, hi)
         diff = mean_y[treat] - mean_y[control]
         return float(diff[mid:hi].mean() - diff[lo:mid].mean())
+
+    def later_vs_earlier(k_share: float, l_share: float, dk: float, dl: float) -> float:
+        nkl = k_share / (k_share + l_share)
+        return ((k_share + l_share) * dk) ** 2 * nkl * (1 - nkl) * (dl / dk) * ((dk - dl) / dk)
 
     comps = []
     for k in cohorts:
@@ -522,9 +559,13 @@ def bacon_decomposition(
                 * ((1 - dk) / (1 - dl))
                 / v_d
             )
-            s_l = ((nk + nl) * dk) ** 2 * nkl * (1 - nkl) * (dl / dk) * ((dk - dl) / dk) / v_d
+            s_l = later_vs_earlier(nk, nl, dk, dl) / v_d
             comps.append(("earlier_vs_later", k, l_, did(k, l_, 0, pos[k], pos[l_]), s_k))
             comps.append(("later_vs_earlier", l_, k, did(l_, k, pos[k], pos[l_], n_t), s_l))
+    if always.any():
+        for l_ in cohorts:
+            s_l = later_vs_earlier(share[first], share[l_], 1.0, dbar[l_]) / v_d
+            comps.append(("later_vs_always", l_, first, did(l_, first, 0, pos[l_], n_t), s_l))
     components = pd.DataFrame(comps, columns=["type", "treated", "control", "estimate", "weight"])
     components[["treated", "control"]] = components[["treated", "control"]].astype("int64")
 
@@ -557,14 +598,18 @@ def bacon_decomposition(
     w_cell = np.where(treated_cells, Dt, 0.0)
     w_cell = w_cell / w_cell.sum()
     cells = []
-    for g in cohorts:
+    for g in cohorts + ([first] if always.any() else []):
         rows = g_unit == g
-        for p in range(pos[g], n_t):
+        for p in range(pos.get(g, 0), n_t):
             cells.append((g, int(periods[p]), float(w_cell[rows, p].sum())))
     cell_weights = pd.DataFrame(cells, columns=["group", "time", "weight"])
     negative = float(-cell_weights.loc[cell_weights["weight"] < -1e-12, "weight"].sum()) + 0.0
 
-    forbidden = float(components.loc[components["type"] == "later_vs_earlier", "weight"].sum())
+    forbidden = float(
+        components.loc[
+            components["type"].isin(["later_vs_earlier", "later_vs_always"]), "weight"
+        ].sum()
+    )
     warning = _warning_text(forbidden, negative, threshold, beta, components)
     return BaconResult(
         components=components,
@@ -590,7 +635,7 @@ def _warning_text(
 ) -> str | None:
     if forbidden <= threshold and negative <= 1e-12:
         return None
-    clean = comps[comps["type"] != "later_vs_earlier"]
+    clean = comps[~comps["type"].isin(["later_vs_earlier", "later_vs_always"])]
     clean_est = float(np.sum(clean["weight"] * clean["estimate"]) / clean["weight"].sum())
     text = (
         f"Warning: {forbidden:.0%} of the two-way fixed effects estimate ({beta:.3f}) rests on "
