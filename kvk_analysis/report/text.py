@@ -1610,7 +1610,12 @@ def _dynamics(results: Any) -> dict[str, Any] | None:
 
 
 def conclusions(
-    results: Any, lang: str = "nb", *, power: Any = None, honest: Any = None
+    results: Any,
+    lang: str = "nb",
+    *,
+    power: Any = None,
+    honest: Any = None,
+    appendix: str | None = "B",
 ) -> list[str]:
     """Conclusions generated from the results, one paragraph each: the effect and its size
     relative to the pre-programme level; its dynamics (build-up, peak, fade); heterogeneity
@@ -1673,8 +1678,8 @@ def conclusions(
                     if d["fades"]
                     else ", så den avtar ikke tydelig."
                 )
-                + f" De seneste kvartalene bygger bare på {'puljene' if len(d['tail_cohorts']) > 1 else 'pulje'} {coh} (se vedlegg B) og har "
-                "uniforme bånd som er brede."
+                + f" De seneste kvartalene bygger bare på {'puljene' if len(d['tail_cohorts']) > 1 else 'pulje'} {coh}{f' (se vedlegg {appendix})' if appendix else ''}, så "
+                "endringen over tid kan også skyldes at sammensetningen av puljer endrer seg."
             )
         else:
             text = (
@@ -1692,8 +1697,8 @@ def conclusions(
                     if d["fades"]
                     else ", so it does not clearly fade."
                 )
-                + f" The latest quarters rest on {'cohorts' if len(d['tail_cohorts']) > 1 else 'cohort'} {coh} only (see appendix B) and their "
-                "uniform bands are wide."
+                + f" The latest quarters rest on {'cohorts' if len(d['tail_cohorts']) > 1 else 'cohort'} {coh} only{f' (see appendix {appendix})' if appendix else ''}, so "
+                "the change over time may also reflect the changing mix of cohorts."
             )
         out.append(text)
     # 3 heterogeneity
@@ -2017,3 +2022,71 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
             "thresholds in the code, listed in the table below.",
         ]
     )
+
+
+def method_summary(results: Any, lang: str = "nb", *, appendix: str | None = "B") -> str:
+    """The method in a paragraph, generated from the specification: estimator, comparison
+    group, base period, aggregation named as the headline, weighting and inference."""
+    lang = check_lang(lang)
+    spec = results.spec
+    comp = comparison_phrase(spec.control_group, lang)
+    level = fmt_pct((1 - spec.alpha) * 100, lang, 0)
+    ant = int(spec.anticipation)
+    if lang == "nb":
+        base = (
+            "kvartalet rett før oppstart"
+            if ant == 0
+            else f"kvartalet {ant + 1} kvartaler før oppstart (forventningseffekt {ant} kv.)"
+        )
+        inf = (
+            "multiplikator-bootstrap klynget på kommune; effekter per kvartal, pulje og "
+            f"kalenderkvartal har i tillegg uniforme (simultane) {level}-bånd"
+            if spec.bootstrap
+            else f"analytiske standardfeil klynget på kommune, med punktvise {level}-intervaller"
+        )
+        return (
+            "Effekten anslås med forskjell-i-forskjeller for forskjøvet oppstart (Callaway og "
+            f"Sant'Anna 2021, estimator {spec.est_method}). For hver pulje og hvert kvartal "
+            f"sammenlignes endringen i sykefraværet {sector_phrase(spec.sector, lang)} siden {base} "
+            f"med den samme endringen hos {comp}. Effektene veies sammen per pulje, per "
+            "kalenderkvartal og etter tid siden oppstart; hovedestimatet er "
+            f"*{AGGREGATION_LABELS['group']['nb'].lower()}*, med "
+            f"{_WEIGHTING[spec.weighting]['nb']}. Usikkerheten er anslått med {inf}. Effekter "
+            "måles i prosentpoeng, fordi sykefraværet måles i prosent av avtalte dagsverk."
+            + (f" Detaljer og forutsetninger står i vedlegg {appendix}." if appendix else "")
+        )
+    base = (
+        "the quarter just before the start"
+        if ant == 0
+        else f"the quarter {ant + 1} quarters before the start (anticipation {ant} q.)"
+    )
+    inf = (
+        "a multiplier bootstrap clustered by municipality; effects by quarter, cohort and "
+        f"calendar quarter also have uniform (simultaneous) {level} bands"
+        if spec.bootstrap
+        else f"analytic standard errors clustered by municipality, with pointwise {level} intervals"
+    )
+    return (
+        "The effect is estimated by difference-in-differences for staggered adoption (Callaway "
+        f"and Sant'Anna 2021, estimator {spec.est_method}). For each cohort and quarter the change "
+        f"in sick leave {sector_phrase(spec.sector, lang)} since {base} is compared with the same "
+        f"change among {comp}. The effects are averaged by cohort, by calendar quarter and by "
+        "time since the start; the headline is the "
+        f"*{AGGREGATION_LABELS['group']['en'].lower()}*, with {_WEIGHTING[spec.weighting]['en']}. "
+        f"Uncertainty comes from {inf}. Effects are in percentage points, because sick leave is "
+        "measured in percent of contracted working days."
+        + (f" Details and assumptions are in appendix {appendix}." if appendix else "")
+    )
+
+
+def report_subtitle(spec: Any, lang: str = "nb") -> str:
+    """The subtitle of a report: what is analysed (sector, window) and then the full
+    specification (:func:`spec_subtitle`)."""
+    lang = check_lang(lang)
+    where = sector_phrase(spec.sector, lang)
+    head = (
+        f"Sykefravær {where} før og etter deltakelse"
+        if lang == "nb"
+        else f"Sick leave {where} before and after taking part"
+    )
+    return f"{head}. {spec_subtitle(spec, lang)}"
