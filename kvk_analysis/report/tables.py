@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from ..errors import ReportError
-from .text import MISSING, check_lang, fmt_quarter, label
+from .text import MISSING, check_lang, fmt_num, fmt_quarter, label
 
 PULJER = ("I", "II", "III", "IV")
 
@@ -969,11 +969,9 @@ def identification_report(results: Any, lang: str = "nb") -> pd.DataFrame:
     out = pd.DataFrame(
         {
             head: [
-                str(r["_lo"])
+                fmt_num(r["_lo"], lang, 0)
                 if r["_lo"] == r["_hi"]
-                else f"{r['_lo']} til {r['_hi']}"
-                if lang == "nb"
-                else f"{r['_lo']} to {r['_hi']}"
+                else f"{fmt_num(r['_lo'], lang, 0)} {label('to', lang)} {fmt_num(r['_hi'], lang, 0)}"
                 for r in rows
             ],
             "Puljer" if lang == "nb" else "Cohorts": [r["_c"] for r in rows],

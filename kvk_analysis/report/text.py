@@ -1936,7 +1936,7 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                 "### Identifikasjon etter tid siden oppstart",
                 "Hvert punkt i hendelsesstudien er et gjennomsnitt over de puljene som er observert "
                 "så mange kvartaler før eller etter oppstart. Sammensetningen endrer seg derfor "
-                f"langs aksen: alle puljer bidrar fra kvartal {lo} til {hi}, mens punktene lenger ute "
+                f"langs aksen: alle puljer bidrar fra kvartal {fmt_int(lo, lang)} til {fmt_int(hi, lang)}, mens punktene lenger ute "
                 "bygger på færre puljer (tabellen under). Et balansert vindu, der bare puljer som er "
                 "observert hele vinduet tas med, holder sammensetningen fast; det er et valg i "
                 "spesifikasjonen (`balance_e`) og en rad i robusthetstabellen.",
@@ -2009,7 +2009,7 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
             "### Identification by time since the start",
             "Each point of the event study averages the cohorts observed that many quarters before "
             "or after their start. The composition therefore changes along the axis: all cohorts "
-            f"contribute from quarter {lo} to {hi}, while points further out rest on fewer cohorts "
+            f"contribute from quarter {fmt_int(lo, lang)} to {fmt_int(hi, lang)}, while points further out rest on fewer cohorts "
             "(table below). A balanced window, which keeps only cohorts observed throughout the "
             "window, holds the composition fixed; it is an option of the specification "
             "(`balance_e`) and a row of the robustness table.",
