@@ -111,6 +111,8 @@ def test_pretrend_sentence_both_outcomes():
     assert "not rejected (p = 0.42)" in text.pretrend_sentence(0.42, "en")
     assert "forkastes (p = 0,01)" in text.pretrend_sentence(0.012, "nb")
     assert "forkastes ikke" in text.pretrend_sentence(0.5, "nb")
+    assert "holdepunkter" not in text.pretrend_sentence(0.5, "nb")  # no proof by non-rejection
+    assert "does not show that the trends were parallel" in text.pretrend_sentence(0.5, "en")
     assert "could not be computed" in text.pretrend_sentence(None, "en")
 
 

@@ -517,8 +517,8 @@ _SPEC_LABELS = {
         "en": "Not-yet-treated also as controls",
     },
     "covariates": {
-        "nb": "Med kovariater (nivå og trend før, folketall)",
-        "en": "With covariates (pre level and trend, population)",
+        "nb": "Med kovariater (sykefravær før programmet, folketall)",
+        "en": "With covariates (pre-programme sick leave, population)",
     },
     "leave_out": {"nb": "Uten pulje", "en": "Without cohort"},
     "placebo": {"nb": "Placebo: oppstart", "en": "Placebo: start"},

@@ -472,19 +472,20 @@ def pretrend_sentence(test: Any, lang: str = "nb", *, alpha: float = 0.05) -> st
         subject_en = "all pre-treatment effects are zero"
     if float(p_value) < alpha:
         return (
-            f"Testen av at {subject_nb}, forkastes ({p}): trendene før "
+            f"Hypotesen om at {subject_nb}, forkastes ({p}): trendene før "
             "programmet var ikke parallelle, og resultatene må tolkes med forsiktighet."
             if lang == "nb"
-            else f"The test that {subject_en} is rejected ({p}): the "
+            else f"The hypothesis that {subject_en} is rejected ({p}): the "
             "trends before the programme were not parallel, and the results must be read "
             "with caution."
         )
     return (
-        f"Testen av at {subject_nb}, forkastes ikke ({p}): dataene gir ikke "
-        "holdepunkter for ulike trender før programmet."
+        f"Hypotesen om at {subject_nb}, forkastes ikke ({p}): testen fant ikke forskjeller i "
+        "trend før programmet, men det viser ikke at trendene var parallelle."
         if lang == "nb"
-        else f"The test that {subject_en} is not rejected ({p}): the "
-        "data show no evidence of different trends before the programme."
+        else f"The hypothesis that {subject_en} is not rejected ({p}): the test found no "
+        "difference in trends before the programme, which does not show that the trends were "
+        "parallel."
     )
 
 
@@ -736,12 +737,13 @@ def bacon_sentence(negative_share: Any, forbidden_share: Any, lang: str = "nb") 
         return (
             f"{forb} av vekten i TWFE-estimatet kommer fra «forbudte» sammenligninger der "
             f"tidlige deltakere brukes som kontroll for senere, og {neg} av cellevektene er "
-            "negative. Når effekten endrer seg over tid, kan TWFE derfor gi et misvisende tall."
+            "negative. Når effekten endrer seg over tid, kan slike sammenligninger gjøre TWFE "
+            "misvisende."
         )
     return (
         f"{forb} of the weight in the TWFE estimate comes from 'forbidden' comparisons that "
         f"use earlier participants as controls for later ones, and {neg} of the cell weights "
-        "are negative. When effects change over time, TWFE can therefore mislead."
+        "are negative. When effects change over time, such comparisons can make TWFE mislead."
     )
 
 
@@ -808,7 +810,8 @@ def robustness_sentence(sensitivity: Any, main_estimate: Any, lang: str = "nb") 
                 f" {fmt_int(plac_sig, lang)} av {fmt_int(len(plac), lang)} placebo-estimater er "
                 "statistisk signifikant forskjellige fra null"
                 + (
-                    ", noe som taler mot at resultatet skyldes ulike trender."
+                    "; om de er små, avgjøres av størrelsen i forhold til effekten, ikke av "
+                    "signifikansen."
                     if plac_sig == 0
                     else "; det svekker tilliten til at forskjellen skyldes programmet."
                 )
@@ -824,7 +827,8 @@ def robustness_sentence(sensitivity: Any, main_estimate: Any, lang: str = "nb") 
             f" {fmt_int(plac_sig, lang)} of {fmt_int(len(plac), lang)} placebo estimates are "
             "statistically distinguishable from zero"
             + (
-                ", which speaks against the result being due to different trends."
+                "; whether they are small is judged by their size relative to the effect, "
+                "not by significance."
                 if plac_sig == 0
                 else "; this weakens the case that the difference is due to the programme."
             )
