@@ -1003,6 +1003,21 @@ _WEIGHTING: dict[str, dict[str, str]] = {
 }
 
 
+#: The weighting as an adverbial phrase ("... is estimated <phrase>").
+_WITH: dict[str, dict[str, str]] = {
+    "units": {"nb": "med kommunene likt vektet", "en": "with municipalities weighted equally"},
+    "days": {"nb": "vektet med avtalte dagsverk", "en": "weighted by contracted working days"},
+}
+
+#: Sector names inside a sentence.
+_SECTOR_NAME: dict[str, dict[str, str]] = {
+    "all": {"nb": "alle sektorer", "en": "all sectors"},
+    "care": {"nb": "pleie og omsorg", "en": "health and care"},
+    "education": {"nb": "oppvekst", "en": "education"},
+    "other": {"nb": "andre sektorer", "en": "other sectors"},
+}
+
+
 def cohort_label(pulje: Any, first_quarter: Any, lang: str = "nb") -> str:
     """A cohort as tables and figures name it: ``"Pulje I (2. kv. 2007)"`` /
     ``"Cohort I (2007 Q2)"``.  ``first_quarter`` is a Period, a ``"2007Q2"`` string or the
@@ -1171,15 +1186,15 @@ def headline_sentences(results: Any, lang: str = "nb", *, decimals: int = 2) -> 
     other_ci = fmt_ci(other["conf_low"], other["conf_high"], lang, decimals, level=1 - spec.alpha)
     if lang == "nb":
         return (
-            f"{main} Tallet er hovedestimatet, {name}, med {_WEIGHTING[spec.weighting]['nb']}, "
+            f"{main} Tallet er hovedestimatet, {name}, {_WITH[spec.weighting]['nb']}, "
             f"og deltakerne sammenlignes med {comp}. "
-            f"{_WEIGHTING[spec.other_weighting]['nb'].capitalize()} blir anslaget "
+            f"{_WITH[spec.other_weighting]['nb'].capitalize()} blir anslaget "
             f"{fmt_pp(other['estimate'], lang, decimals)} ({other_ci})."
         )
     return (
-        f"{main} This is the headline estimate, the {name}, with "
-        f"{_WEIGHTING[spec.weighting]['en']}, and participants are compared with {comp}. "
-        f"{_WEIGHTING[spec.other_weighting]['en'].capitalize()}, the estimate is "
+        f"{main} This is the headline estimate, the {name}, "
+        f"{_WITH[spec.weighting]['en']}, and participants are compared with {comp}. "
+        f"{_WITH[spec.other_weighting]['en'].capitalize()}, the estimate is "
         f"{fmt_pp(other['estimate'], lang, decimals)} ({other_ci})."
     )
 
@@ -1552,8 +1567,14 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
                     " Slike sammenligninger kan gjøre TWFE misvisende når effekten endrer seg over "
                     "tid, men her er de to anslagene nære."
                 )
-            else:
+            elif close:
                 text += " Dekomponeringen gir ikke grunn til å mistro TWFE-anslaget her."
+            else:
+                text += (
+                    " Dekomponeringen viser lite vekt på slike sammenligninger, så forskjellen "
+                    "kommer trolig av at TWFE veier puljer og kvartaler annerledes enn "
+                    "hovedestimatet, ikke av problematiske sammenligninger."
+                )
         return text
     text = (
         "A conventional two-way fixed effects regression (TWFE, municipalities weighted equally) "
@@ -1584,8 +1605,14 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
                 " Such comparisons can make TWFE mislead when effects change over time, but here "
                 "the two estimates are close."
             )
-        else:
+        elif close:
             text += " The decomposition gives no reason to distrust the TWFE estimate here."
+        else:
+            text += (
+                " The decomposition puts little weight on such comparisons, so the difference "
+                "probably comes from TWFE weighting cohorts and quarters differently from the "
+                "headline, not from problematic comparisons."
+            )
     return text
 
 
@@ -1610,6 +1637,8 @@ def _dynamics(results: Any) -> dict[str, Any] | None:
         "fades": abs(float(tail["estimate"].mean())) < FADE_SHARE * abs(float(peak_row["estimate"]))
         and int(peak_row["index"]) < int(tail["index"].min()),
         "tail_cohorts": tuple(ident.loc[last_e, "cohorts"]) if last_e in ident.index else (),
+        "fewer": last_e in ident.index
+        and int(ident.loc[last_e, "n_cohorts"]) < int(ident["n_cohorts"].max()),
     }
 
 
@@ -1682,9 +1711,14 @@ def conclusions(
                     if d["fades"]
                     else ", så den avtar ikke tydelig."
                 )
-                + f" De seneste kvartalene bygger bare på {'puljene' if len(d['tail_cohorts']) > 1 else 'pulje'} {coh}{f' (se vedlegg {appendix})' if appendix else ''}, så "
-                "endringen over tid kan også skyldes at sammensetningen av puljer endrer seg."
             )
+            if d["fewer"]:
+                text += (
+                    " De seneste kvartalene bygger bare på "
+                    f"{'puljene' if len(d['tail_cohorts']) > 1 else 'pulje'} {coh}"
+                    f"{f' (se vedlegg {appendix})' if appendix else ''}, så endringen over tid kan "
+                    "også skyldes at sammensetningen av puljer endrer seg."
+                )
         else:
             text = (
                 f"The effect is {fmt_pp(d['first'], lang, 2)} in the quarter of the start and "
@@ -1701,35 +1735,46 @@ def conclusions(
                     if d["fades"]
                     else ", so it does not clearly fade."
                 )
-                + f" The latest quarters rest on {'cohorts' if len(d['tail_cohorts']) > 1 else 'cohort'} {coh} only{f' (see appendix {appendix})' if appendix else ''}, so "
-                "the change over time may also reflect the changing mix of cohorts."
             )
+            if d["fewer"]:
+                text += (
+                    " The latest quarters rest on "
+                    f"{'cohorts' if len(d['tail_cohorts']) > 1 else 'cohort'} {coh} only"
+                    f"{f' (see appendix {appendix})' if appendix else ''}, so the change over time "
+                    "may also reflect the changing mix of cohorts."
+                )
         out.append(text)
-    # 3 heterogeneity
+    # 3 heterogeneity (sectors against the all-sector estimate, sizes against the headline)
     sub = results.subgroups
-    ref = results.row("sector:all")["estimate"] if (sub["key"] == "sector:all").any() else est
+    has_all = bool((sub["key"] == "sector:all").any())
+    ref = float(results.row("sector:all")["estimate"]) if has_all else est
     stand = []
     for r in sub.itertuples():
-        if r.key == f"sector:{spec.sector}" or _is_missing(r.estimate) or _is_missing(ref):
+        if r.key == "sector:all" or _is_missing(r.estimate):
             continue
-        base = est if r.kind == "size" else float(ref)
-        if base == 0 or (r.n_treated or 0) < MIN_SUBGROUP_TREATED:
+        base = est if r.kind == "size" else ref
+        if _is_missing(base) or base == 0 or (r.n_treated or 0) < MIN_SUBGROUP_TREATED:
             continue
         ratio = float(r.estimate) / base
         if ratio >= HETEROGENEITY_RATIO or ratio <= 1 / HETEROGENEITY_RATIO:
-            stand.append((r.key, float(r.estimate), ratio, r.kind, base))
+            stand.append((r.key, float(r.estimate), ratio, r.kind))
+    ratio_txt = fmt_num(HETEROGENEITY_RATIO, lang, 1)
     if stand:
         parts = []
-        for key, value, ratio, kind, _base in stand:
-            name = estimate_label(key, lang, results)
-            name = name[0].lower() + name[1:] if kind == "sector" else name.lower()
+        for key, value, ratio, kind in stand:
+            if kind == "sector":
+                name = _SECTOR_NAME.get(key.partition(":")[2], {lang: key})[lang]
+                if key == f"sector:{spec.sector}":
+                    name += " (denne analysen)" if nb else " (this analysis)"
+            else:
+                name = estimate_label(key, lang, results).lower()
             parts.append(
                 f"{name} {fmt_pp(value, lang, 2)} ({fmt_num(ratio, lang, 1)} "
                 + ("ganger referansen)" if nb else "times the reference)")
             )
         if nb:
             out.append(
-                "Effekten varierer: "
+                f"Effekten varierer mer enn en faktor {ratio_txt} mellom undergrupper: "
                 + "; ".join(parts)
                 + ". Referansen er estimatet for alle sektorer (for sektorer) og hovedestimatet "
                 "(for kommunestørrelser). Forskjellene er ikke testet formelt og kan skyldes "
@@ -1737,12 +1782,20 @@ def conclusions(
             )
         else:
             out.append(
-                "The effect varies: "
+                f"The effect varies by more than a factor {ratio_txt} between subgroups: "
                 + "; ".join(parts)
                 + ". The reference is the all-sector estimate (for sectors) and the headline (for "
                 "municipality sizes). The differences are not formally tested and may be chance "
                 "where the intervals overlap."
             )
+    elif len(sub):
+        out.append(
+            f"Ingen sektor eller kommunestørrelse har et estimat som avviker mer enn en faktor "
+            f"{ratio_txt} fra referansen."
+            if nb
+            else "No sector or municipality size has an estimate that differs by more than a "
+            f"factor {ratio_txt} from the reference."
+        )
     # 4 intention to treat
     n_left = len(results.leavers)
     if nb:
@@ -1915,13 +1968,13 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                 "gjennomsnittet over alle pulje-kvartaler gir tidlige puljer mer vekt fordi de er "
                 "observert lenger, og gjennomsnittet over kvartaler etter oppstart gir sene "
                 "kvartaler, som bare de tidligste puljene bidrar til, samme vekt som de første. "
-                f"Med {_WEIGHTING[spec.weighting]['nb']} svarer estimatet på effekten "
+                f"{_WITH[spec.weighting]['nb'].capitalize()} svarer estimatet på effekten "
                 + (
                     "i en gjennomsnittlig deltakerkommune"
                     if spec.weighting == "units"
                     else "per avtalt dagsverk"
                 )
-                + f"; anslaget {_WEIGHTING[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
+                + f"; anslaget {_WITH[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
                 "hver kommunes avtalte dagsverk i første kvartal i utvalget.",
                 "### Forutsetninger",
                 f"1. *Parallelle trender:* uten programmet ville sykefraværet i deltakerkommunene "
@@ -1987,13 +2040,13 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
             "started; the average over all cohort-quarters gives early cohorts more weight because "
             "they are observed longer, and the average over quarters since the start gives late "
             "quarters, to which only the earliest cohorts contribute, the same weight as the first. "
-            f"With {_WEIGHTING[spec.weighting]['en']} the estimate answers the effect "
+            f"{_WITH[spec.weighting]['en'].capitalize()}, the estimate answers the effect "
             + (
                 "in an average participating municipality"
                 if spec.weighting == "units"
                 else "per contracted working day"
             )
-            + f"; the estimate with {_WEIGHTING[spec.other_weighting]['en']} is shown beside it. "
+            + f"; the estimate {_WITH[spec.other_weighting]['en']} is shown beside it. "
             "The weights are each municipality's contracted working days in its first quarter in "
             "the sample.",
             "### Assumptions",
@@ -2054,8 +2107,8 @@ def method_summary(results: Any, lang: str = "nb", *, appendix: str | None = "B"
             f"sammenlignes endringen i sykefraværet {sector_phrase(spec.sector, lang)} siden {base} "
             f"med den samme endringen hos {comp}. Effektene veies sammen per pulje, per "
             "kalenderkvartal og etter tid siden oppstart; hovedestimatet er "
-            f"*{AGGREGATION_LABELS['group']['nb'].lower()}*, med "
-            f"{_WEIGHTING[spec.weighting]['nb']}. Usikkerheten er anslått med {inf}. Effekter "
+            f"*{AGGREGATION_LABELS['group']['nb'].lower()}*, "
+            f"{_WITH[spec.weighting]['nb']}. Usikkerheten er anslått med {inf}. Effekter "
             "måles i prosentpoeng, fordi sykefraværet måles i prosent av avtalte dagsverk."
             + (f" Detaljer og forutsetninger står i vedlegg {appendix}." if appendix else "")
         )
@@ -2076,7 +2129,7 @@ def method_summary(results: Any, lang: str = "nb", *, appendix: str | None = "B"
         f"in sick leave {sector_phrase(spec.sector, lang)} since {base} is compared with the same "
         f"change among {comp}. The effects are averaged by cohort, by calendar quarter and by "
         "time since the start; the headline is the "
-        f"*{AGGREGATION_LABELS['group']['en'].lower()}*, with {_WEIGHTING[spec.weighting]['en']}. "
+        f"*{AGGREGATION_LABELS['group']['en'].lower()}*, {_WITH[spec.weighting]['en']}. "
         f"Uncertainty comes from {inf}. Effects are in percentage points, because sick leave is "
         "measured in percent of contracted working days."
         + (f" Details and assumptions are in appendix {appendix}." if appendix else "")
