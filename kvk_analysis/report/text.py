@@ -1698,16 +1698,20 @@ def conclusions(
         coh = ", ".join(d["tail_cohorts"])
         if nb:
             text = (
-                f"Effekten er {fmt_pp(d['first'], lang, 2)} i oppstartskvartalet og størst, "
-                f"{fmt_pp(d['peak'], lang, 2)}, {fmt_int(d['peak_e'], lang)} kvartaler etter oppstart. "
+                f"Punktestimatet per kvartal er {fmt_pp(d['first'], lang, 2)} i "
+                f"oppstartskvartalet og størst, {fmt_pp(d['peak'], lang, 2)}, "
+                f"{fmt_int(d['peak_e'], lang)} kvartaler etter oppstart. "
                 if d["peak_e"] > 0
-                else f"Effekten er størst i oppstartskvartalet ({fmt_pp(d['peak'], lang, 2)}). "
+                else "Punktestimatet per kvartal er størst i oppstartskvartalet "
+                f"({fmt_pp(d['peak'], lang, 2)}). "
             )
             text += (
                 f"I kvartal {d['tail_from']}–{d['tail_to']} etter oppstart er den i snitt "
                 f"{fmt_pp(d['tail'], lang, 2)}"
                 + (
-                    f", under {fmt_pct(FADE_SHARE * 100, lang, 0)} av toppen: effekten avtar."
+                    ", med motsatt fortegn av toppen: effekten er borte eller snur."
+                    if d["fades"] and d["tail"] * d["peak"] < 0
+                    else f", under {fmt_pct(FADE_SHARE * 100, lang, 0)} av toppen: effekten avtar."
                     if d["fades"]
                     else ", så den avtar ikke tydelig."
                 )
@@ -1721,17 +1725,20 @@ def conclusions(
                 )
         else:
             text = (
-                f"The effect is {fmt_pp(d['first'], lang, 2)} in the quarter of the start and "
-                f"largest, {fmt_pp(d['peak'], lang, 2)}, {fmt_int(d['peak_e'], lang)} quarters "
-                "after the start. "
+                f"The point estimate by quarter is {fmt_pp(d['first'], lang, 2)} in the quarter "
+                f"of the start and largest, {fmt_pp(d['peak'], lang, 2)}, "
+                f"{fmt_int(d['peak_e'], lang)} quarters after the start. "
                 if d["peak_e"] > 0
-                else f"The effect is largest in the quarter of the start ({fmt_pp(d['peak'], lang, 2)}). "
+                else "The point estimate by quarter is largest in the quarter of the start "
+                f"({fmt_pp(d['peak'], lang, 2)}). "
             )
             text += (
                 f"In quarters {d['tail_from']}–{d['tail_to']} after the start it averages "
                 f"{fmt_pp(d['tail'], lang, 2)}"
                 + (
-                    f", below {fmt_pct(FADE_SHARE * 100, lang, 0)} of the peak: the effect fades."
+                    ", with the opposite sign of the peak: the effect is gone or reverses."
+                    if d["fades"] and d["tail"] * d["peak"] < 0
+                    else f", below {fmt_pct(FADE_SHARE * 100, lang, 0)} of the peak: the effect fades."
                     if d["fades"]
                     else ", so it does not clearly fade."
                 )
