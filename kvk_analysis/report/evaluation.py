@@ -589,9 +589,14 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         pretest = None
         notes.append(f"pre-trend test: {exc}")
 
-    # TWFE and its decomposition (unweighted, never the run's weighting: stated in the text)
+    # TWFE with the headline's weighting; the decomposition exists for the unweighted TWFE only
     try:
-        static = twfe(sample, anticipation=int(spec.anticipation), alpha=spec.alpha)
+        static = twfe(
+            sample,
+            weightsname=spec.weightsname,
+            anticipation=int(spec.anticipation),
+            alpha=spec.alpha,
+        )
     except (KvkError, ValueError) as exc:
         static = None
         notes.append(f"TWFE: {exc}")

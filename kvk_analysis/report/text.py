@@ -1532,6 +1532,14 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
         )
     cs = float(results.row("headline")["estimate"])
     tw = float(results.twfe.overall)
+    days = getattr(getattr(results, "spec", None), "weighting", "units") == "days"
+    weighting = _WITH["days" if days else "units"]
+    weighting = {k: v.removeprefix("med ").removeprefix("with ") for k, v in weighting.items()}
+    unweighted = (
+        {"nb": " (av den uvektede TWFE-regresjonen)", "en": " (of the unweighted TWFE regression)"}
+        if days
+        else {"nb": "", "en": ""}
+    )
     diff = tw - cs
     close = abs(diff) < TWFE_CLOSE * abs(cs) if cs != 0 else abs(diff) == 0
     b = results.bacon
@@ -1540,7 +1548,7 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
     )
     if lang == "nb":
         text = (
-            "En vanlig toveis faste effekter-regresjon (TWFE, kommunene likt vektet) gir "
+            f"En vanlig toveis faste effekter-regresjon (TWFE, {weighting['nb']}) gir "
             f"{fmt_pp(tw, lang, 2)} mot hovedestimatets {fmt_pp(cs, lang, 2)} (forskjell "
             f"{fmt_pp(diff, lang, 2, signed=True)}); "
             + (
@@ -1552,7 +1560,8 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
         )
         if b is not None:
             text += (
-                f" I Goodman-Bacon-dekomponeringen kommer {fmt_pct(b.forbidden_share * 100, lang, 0)} "
+                f" I Goodman-Bacon-dekomponeringen{unweighted['nb']} kommer "
+                f"{fmt_pct(b.forbidden_share * 100, lang, 0)} "
                 "av TWFE-vekten fra sammenligninger der tidligere deltakere brukes som kontroll for "
                 f"senere, og {fmt_pct(b.negative_weight_share * 100, lang, 0)} av cellevektene er "
                 "negative."
@@ -1577,7 +1586,7 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
                 )
         return text
     text = (
-        "A conventional two-way fixed effects regression (TWFE, municipalities weighted equally) "
+        f"A conventional two-way fixed effects regression (TWFE, {weighting['en']}) "
         f"gives {fmt_pp(tw, lang, 2)} against the headline's {fmt_pp(cs, lang, 2)} (difference "
         f"{fmt_pp(diff, lang, 2, signed=True)}); "
         + (
@@ -1590,7 +1599,8 @@ def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
     )
     if b is not None:
         text += (
-            f" In the Goodman-Bacon decomposition {fmt_pct(b.forbidden_share * 100, lang, 0)} of "
+            f" In the Goodman-Bacon decomposition{unweighted['en']} "
+            f"{fmt_pct(b.forbidden_share * 100, lang, 0)} of "
             "the TWFE weight comes from comparisons that use earlier participants as controls for "
             f"later ones, and {fmt_pct(b.negative_weight_share * 100, lang, 0)} of the cell weights "
             "are negative."
