@@ -216,5 +216,6 @@ def test_matching_balance_and_synth_helpers(panel):
     assert figures["Pulje"] == info["pulje"] and figures["Placebo-rang"] == "–"
     prof = tables.profile_table(panel, treated, "all", "en")
     assert list(prof.columns)[0] == "Year" and prof.shape[1] == 4
+    assert any(c.startswith("Cohort ") and c.endswith(")") for c in prof.columns)  # with quarter
     with pytest.raises(ReportError, match="not in the panel"):
         tables.unit_info(panel, "9999")

@@ -411,9 +411,14 @@ def profile_table(
     cols = {info["kommune"]: own.set_index("year")["rate"]}
     if info["pulje"] is not None:
         cohort = data.loc[data["pulje"].astype("string") == info["pulje"]]
-        cols[f"{label('pulje', lang)} {info['pulje']}"] = _rate(cohort, ["year"]).set_index("year")[
-            "rate"
-        ]
+        from .text import cohort_label
+
+        name = (
+            cohort_label(info["pulje"], info["first_treated"], lang)
+            if pd.notna(info["first_treated"])
+            else f"{label('pulje', lang)} {info['pulje']}"
+        )
+        cols[name] = _rate(cohort, ["year"]).set_index("year")["rate"]
     never = data.loc[data["never_treated"].astype(bool)]
     cols["Sammenligning" if lang == "nb" else "Comparison"] = _rate(never, ["year"]).set_index(
         "year"
