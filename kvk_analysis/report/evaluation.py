@@ -537,10 +537,11 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     calendar aggregations with the specification's inference; the headline (group
     aggregation, the specification's weighting) and the same estimate with the other
     weighting; the event-study pre-trend test; TWFE and the Goodman-Bacon decomposition;
-    the robustness rows (other control group, other base period, another estimator,
-    covariates, balanced event window, each pulje left out, placebo starts
-    :data:`PLACEBO_SHIFT` quarters early, matched comparison group), all with the run's
-    specification except the one choice they vary; sector and size-group effects with the
+    the robustness rows (the other control group, covariates, the other weighting, a balanced
+    event window, each pulje left out, placebo starts :data:`PLACEBO_SHIFT` quarters early,
+    matched comparison group), all with the run's specification except the one choice they
+    vary (the base period changes only pre-start estimates and, without covariates, dr, ipw
+    and reg coincide, so neither is a row); sector and size-group effects with the
     run's specification; the matching and its balance.
 
     ``panel`` is the analysis panel (all sectors); ``spec`` defaults to
