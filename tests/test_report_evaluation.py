@@ -275,3 +275,31 @@ def test_cohort_gap_plot_cancels_the_common_seasonal_swing(panel):
         np.testing.assert_allclose(la.get_ydata(), lb.get_ydata(), atol=1e-9)
     labels = [t.get_text() for t in a.legends[0].get_texts()]
     assert labels[0].startswith("Pulje I (") and "kv." in labels[0]
+
+
+def _with_dynamics(results, estimates):
+    fake = SimpleNamespace(**results.__dict__)
+    fake.row = results.row
+    fake.dynamic = results.dynamic
+    e = np.arange(len(estimates))
+    eff = pd.DataFrame({"index": e, "estimate": estimates})
+    fake.effects = lambda aggregation: eff
+    fake.identification = pd.DataFrame(
+        {"event_time": e, "cohorts": [("I", "II")] * len(e), "n_cohorts": 2}
+    )
+    return fake
+
+
+def test_dynamics_wording_follows_fade_threshold(results):
+    sign = -1.0 if results.headline["estimate"] < 0 else 1.0
+    build_up = sign * np.array([0.1, 0.3, 0.6, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7])
+    fading = sign * np.array([0.1, 0.3, 0.6, 0.8, 0.5, 0.3, 0.2, 0.2, 0.2])
+    reversing = sign * np.array([0.1, 0.3, 0.6, 0.8, 0.5, -0.1, -0.2, -0.2, -0.2])
+    texts = {
+        name: " ".join(text.conclusions(_with_dynamics(results, values), "en"))
+        for name, values in (("up", build_up), ("fade", fading), ("rev", reversing))
+    }
+    assert "3 quarters after the start" in texts["up"] and "does not clearly fade" in texts["up"]
+    assert "the effect fades" in texts["fade"]
+    assert "gone or reverses" in texts["rev"]
+    assert "changing mix of cohorts" not in texts["up"]  # every cohort behind every quarter
