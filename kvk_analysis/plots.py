@@ -64,6 +64,8 @@ LABELS: dict[str, dict[str, str]] = {
         "treated_vs_never": "Participants vs never participants",
         "earlier_vs_later": "Earlier vs later participants",
         "later_vs_earlier": "Later vs earlier participants (already treated as controls)",
+        "gap_comparison": "Gap to the comparison group (pp)",
+        "gap_title": "Gap to the comparison group, relative to the year before the start",
     },
     "nb": {
         "event_time": "Kvartaler siden oppstart",
@@ -100,6 +102,8 @@ LABELS: dict[str, dict[str, str]] = {
         "treated_vs_never": "Deltakere mot aldri deltakere",
         "earlier_vs_later": "Tidlige mot senere deltakere",
         "later_vs_earlier": "Senere mot tidligere deltakere (allerede med som kontroll)",
+        "gap_comparison": "Avvik fra sammenligningsgruppen (pp)",
+        "gap_title": "Avvik fra sammenligningsgruppen, målt mot året før oppstart",
     },
 }
 
@@ -135,7 +139,11 @@ def _number_format(ax: Any, lang: str, axis: str = "y") -> None:
 
 def _fmt_number(v: float, lang: str, digits: int = 2) -> str:
     text = f"{v:.{digits}f}"
-    return text.replace("-", "\u2212").replace(".", ",") if lang == "nb" else text
+    return (
+        text.replace("-", "\u2212").replace(".", ",")
+        if lang == "nb"
+        else text.replace("-", "\u2212")
+    )
 
 
 def _alpha(result: Any) -> float:
@@ -166,6 +174,15 @@ def _dynamic_rows(result: Any, what: str) -> pd.DataFrame:
 def _quarter_label(index: int, lang: str = "en") -> str:
     p = index_to_quarter(int(index))
     return f"{p.year}{'K' if lang == 'nb' else 'Q'}{p.quarter}"
+
+
+def _cohort_name(name: Any, join: Any, lang: str) -> str:
+    """ "Pulje I (2. kv. 2007)" / "Cohort I (2007 Q2)", as in the report tables."""
+    from .report.text import cohort_label
+
+    if join is None or pd.isna(join):
+        return _labels(lang)["cohort"].format(name=name)
+    return cohort_label(name, int(join), lang)
 
 
 def _palette(n: int) -> list[Any]:
@@ -422,7 +439,7 @@ def cohort_trend_plot(
                 r["rate"],
                 color=colors[k],
                 linewidth=1.4,
-                label=lab["cohort"].format(name=name),
+                label=_cohort_name(name, joins.get(name), lang),
             )
             if name in joins.index:
                 ax.axvline(joins[name] - 0.5, color=colors[k], linewidth=1.0, linestyle=":")
@@ -645,4 +662,82 @@ def bacon_plot(
         _number_format(ax, lang, axis="x")
         ax.legend(loc="best", frameon=False)
         ax.set_title(lab["bacon_title"] if title is None else title)
+    return fig
+
+
+def cohort_gap_plot(
+    panel: pd.DataFrame,
+    *,
+    control_group: str = "nevertreated",
+    lost: str = "lost_days",
+    contracted: str = "contracted_days",
+    cohort: str = "pulje",
+    tname: str = "tname",
+    gname: str = "gname",
+    idname: str = "kommunenummer",
+    lang: Lang = "en",
+    title: str | None = None,
+    figsize: tuple[float, float] = (7, 4),
+) -> Figure:
+    """Gap between each cohort's sick leave and the comparison group's, by quarters since the
+    cohort's start (percentage points).
+
+    The companion of :func:`cohort_trend_plot`: the seasonal swing common to all
+    municipalities (about 1.5 pp within a year) cancels in the gap, so a change at the start
+    is visible.  Rates are summed lost days over summed contracted days; the comparison
+    group is the never-treated units (``control_group="nevertreated"``) or, with
+    ``"notyettreated"``, the never-treated units plus the participants that have not yet
+    started in that quarter.  The gap is drawn relative to its mean over the four quarters
+    before the start, so a line at zero before the start means the cohort followed the
+    comparison group.
+    """
+    lab = _labels(lang)
+    for col in (lost, contracted, cohort, tname, gname, idname):
+        if col not in panel.columns:
+            raise InputError(f"cohort_gap_plot: the panel has no column '{col}'", column=col)
+    if control_group not in ("nevertreated", "notyettreated"):
+        raise InputError(
+            "cohort_gap_plot: unknown control_group",
+            expected="nevertreated | notyettreated",
+            found=control_group,
+        )
+    d = panel[[lost, contracted, cohort, tname, gname]].copy()
+    d = d[d[lost].notna() & d[contracted].notna()]
+    treated = d[d[gname] > 0]
+    joins = treated.groupby(treated[cohort].astype("string"))[gname].min().dropna()
+    lines = sorted(joins.index, key=lambda c: joins[c])
+    colors = _palette(len(lines))
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.subplots()
+        ax.axhline(0, color="0.5", linewidth=0.8)
+        ax.axvline(-0.5, color="0.5", linewidth=0.8, linestyle=":")
+        for k, name in enumerate(lines):
+            g = int(joins[name])
+            own = treated[treated[cohort].astype("string") == name]
+            own_sum = own.groupby(tname)[[lost, contracted]].sum()
+            comp = d[d[gname] == 0]
+            if control_group == "notyettreated":
+                comp = d[(d[gname] == 0) | (d[gname] > d[tname])]
+                comp = comp[comp[gname] != g]
+            comp_sum = comp.groupby(tname)[[lost, contracted]].sum()
+            gap = (
+                own_sum[lost] / own_sum[contracted] - comp_sum[lost] / comp_sum[contracted]
+            ) * 100
+            gap = gap.dropna()
+            e = gap.index.to_numpy() - g
+            pre = gap[(e >= -4) & (e <= -1)]
+            level = float(pre.mean()) if len(pre) else 0.0
+            ax.plot(
+                e,
+                gap.to_numpy() - level,
+                color=colors[k],
+                linewidth=1.4,
+                label=_cohort_name(name, g, lang),
+            )
+        ax.set_xlabel(lab["event_time"])
+        ax.set_ylabel(lab["gap_comparison"])
+        _number_format(ax, lang)
+        fig.legend(loc="outside lower center", frameon=False, ncols=min(len(lines), 4))
+        ax.set_title(lab["gap_title"] if title is None else title)
     return fig

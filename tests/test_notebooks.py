@@ -7,6 +7,7 @@ figures and tables, the provenance, and no error, warning or code output.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -105,7 +106,31 @@ def demo(tmp_path_factory) -> Path:
     return root
 
 
-def test_notebooks_run_and_render(demo):
+#: Extra specifications rendered once and read by several tests (name -> notebook, params).
+EXTRA_JOBS = {
+    "05-care": (
+        "05-evaluation-report",
+        {
+            "sector": "care",
+            "authors": "Kari Nordmann, Ola Nordmann",
+            "institution": "Eksempelinstituttet",
+            "report_number": "Rapport 2026:7",
+            "preface": "Et forord.",
+        },
+    ),
+    "05-en": ("05-evaluation-report", {"lang": "en"}),
+    "05-alt": (
+        "05-evaluation-report",
+        {"base_period": "universal", "inference": "analytic", "weighting": "days", "balance_e": 4},
+    ),
+    "03-notyet": ("03-programme-effect", {"control_group": "notyettreated"}),
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(demo) -> dict[str, Path]:
+    """Every notebook with its defaults plus :data:`EXTRA_JOBS`, run once (two at a time);
+    name -> rendered HTML."""
     common = {
         "sickleave_paths": [str(demo / "demo" / "ks_sickleave_demo.csv")],
         "registry_path": str(demo / "demo" / "cohort_registry_demo.csv"),
@@ -130,6 +155,10 @@ def test_notebooks_run_and_render(demo):
             cwd=config.ROOT,
         )
     )
+    for name, (stem, extra) in EXTRA_JOBS.items():
+        params = {**common, "bootstrap_draws": 49, **extra}
+        nb_path = config.NOTEBOOKS_DIR / f"{stem}.ipynb"
+        jobs.append(Job(name, nb_path, params, out, formats=("html",), cwd=config.ROOT))
     # the data are built once before the parallel runs (as `kvk run` does)
     from kvk_analysis.build import build_data
 
@@ -142,12 +171,17 @@ def test_notebooks_run_and_render(demo):
     results = run_jobs(jobs, workers=2, resume=False, progress=False)
     failed = {r.job.name: r.error for r in results if r.status == "failed"}
     assert not failed
-    for r in results:
-        html = Path(r.files["html"]).read_text(encoding="utf-8")
-        for expected in EXPECTED.get(r.job.name, []):
-            assert expected in html, (r.job.name, expected)
-        if not r.job.name.endswith("-en"):
-            assert "SIMULERTE DATA" in html, r.job.name
+    return {r.job.name: Path(r.files["html"]) for r in results}
+
+
+def test_notebooks_run_and_render(rendered, demo):
+    out = demo / "reports"
+    for name, path in rendered.items():
+        html = path.read_text(encoding="utf-8")
+        for expected in EXPECTED.get(name, []):
+            assert expected in html, (name, expected)
+        if not name.endswith("-en"):
+            assert "SIMULERTE DATA" in html, name
         for bad in (
             "Traceback",
             "Warning:",
@@ -157,18 +191,19 @@ def test_notebooks_run_and_render(demo):
             "jp-InputArea-editor",
             "<Figure size",
             "import pandas",
+            "{'authors'",
         ):
-            assert bad not in html, (r.job.name, bad)
+            assert bad not in html, (name, bad)
         # compact provenance: input files with their full SHA-256 (16 digits shown large)
         hashed = re.findall(
             r'ks_sickleave_demo\.csv<br/>SHA-256 <span class="kvk-hash" title="SHA-256 '
             r'([0-9a-f]{64})">([0-9a-f]{16})<span class="kvk-hash-rest">([0-9a-f]{48})</span>',
             html,
         )
-        assert len(hashed) == 1, r.job.name
-        assert hashed[0][0] == hashed[0][1] + hashed[0][2], r.job.name
+        assert len(hashed) == 1, name
+        assert hashed[0][0] == hashed[0][1] + hashed[0][2], name
         plain = re.sub(r"<[^>]+>", "", html)
-        assert re.search(r"numpy \d+\.\d+\S* · pandas \d", plain), r.job.name
+        assert re.search(r"numpy \d+\.\d+\S* · pandas \d", plain), name
     pdf = out / "05-evaluation-report.pdf"
     assert pdf.is_file() and pdf.stat().st_size > 10_000
     pypdf = pytest.importorskip("pypdf")
@@ -179,3 +214,201 @@ def test_notebooks_run_and_render(demo):
     # the profile fits on one or two pages, provenance included (issue 5)
     profile = pypdf.PdfReader(str(out / "04-municipality-profile.pdf")).pages
     assert len(profile) <= 2 and "Sporbarhet" in profile[-1].extract_text()
+
+
+# -- reading the rendered reports -----------------------------------------------------------
+
+
+def _text(fragment: str) -> str:
+    plain = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", fragment, flags=re.S)
+    plain = re.sub(r"<img[^>]*>", " ", plain)
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", plain))
+    return re.sub(r"\s+", " ", plain.replace("\u00a0", " ")).strip()
+
+
+def _sections(page: str) -> dict[str, str]:
+    """Visible text by ``<h2>`` heading (``"_title"``: the title page or title block)."""
+    body = page.split('<section class="kvk-provenance">')[0]
+    parts = re.split(r"<h2[^>]*>(.*?)</h2>", body, flags=re.S)
+    out = {"_title": _text(parts[0])}
+    for heading, content in zip(parts[1::2], parts[2::2], strict=True):
+        out[_text(heading)] = _text(content)
+    return out
+
+
+def _tables(page: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(caption, header, rows) of every numbered table."""
+    found = []
+    for fig in re.findall(r'<figure class="kvk-tablefig.*?</figure>', page, flags=re.S):
+        caption = _text(re.search(r"<figcaption>(.*?)</figcaption>", fig, re.S).group(1))
+        header = [_text(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", fig, re.S)]
+        rows = [
+            [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", fig.split("<tbody>")[-1], re.S)
+        ]
+        found.append((caption, header, rows))
+    return found
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace("\u2212", "-").replace(" ", "").replace(",", "."))
+
+
+#: Columns compared across tables (nb and en headers).
+_COMPARED = (
+    "Estimat",
+    "Std.feil",
+    "KI nedre (punktvis)",
+    "KI øvre (punktvis)",
+    "p-verdi (punktvis)",
+)
+_COMPARED_EN = (
+    "Estimate",
+    "Std. error",
+    "CI low (pointwise)",
+    "CI high (pointwise)",
+    "p-value (pointwise)",
+)
+
+
+@pytest.mark.parametrize("name", ["05-evaluation-report", "05-en", "05-alt", "03-notyet"])
+def test_same_label_same_numbers_in_every_table(rendered, name):
+    from kvk_analysis.report.text import AGGREGATION_LABELS
+
+    page = rendered[name].read_text(encoding="utf-8")
+    cols = _COMPARED_EN if name.endswith("-en") else _COMPARED
+    lang = "en" if name.endswith("-en") else "nb"
+    seen: dict[str, tuple[str, ...]] = {}
+    n_effect_tables = 0
+    for caption, header, rows in _tables(page):
+        if cols[0] not in header:
+            continue
+        n_effect_tables += 1
+        idx = [header.index(c) for c in cols if c in header]
+        for row in rows:
+            values = tuple(row[i] for i in idx)
+            label = row[0]
+            assert label not in ("Samlet", "Overall"), (caption, label)  # named aggregations
+            if label in seen:
+                assert seen[label] == values, (name, caption, label, seen[label], values)
+            seen[label] = values
+            # the p-value printed beside a pointwise interval agrees with it
+            cells = [row[header.index(c)] for c in cols[2:]]
+            if "–" in cells:  # e.g. the reference quarter of a universal base period
+                continue
+            lo, hi, p = (_number(c) for c in cells)
+            if min(abs(lo), abs(hi)) > 0.005 and abs(p - 0.05) > 0.002:
+                assert (p < 0.05) == (lo > 0 or hi < 0), (name, caption, row)
+        if any("band" in h.lower() or "bånd" in h.lower() for h in header):
+            assert any("Uniform" in h for h in header), (caption, header)
+    assert n_effect_tables >= 4
+    overall = {AGGREGATION_LABELS[a][lang] for a in ("group", "dynamic")}
+    assert overall <= set(seen)  # the aggregations are named, and never under one label
+    assert seen[AGGREGATION_LABELS["group"][lang]] != seen[AGGREGATION_LABELS["dynamic"][lang]]
+    if name.startswith("05"):
+        robustness = [t for t in _tables(page) if t[1][0] in ("Spesifikasjon", "Specification")]
+        assert robustness and robustness[0][2][0][0] == AGGREGATION_LABELS["group"][lang]
+
+
+def test_sector_run_is_about_its_sector(rendered, demo):
+    import pandas as pd
+
+    page = rendered["05-care"].read_text(encoding="utf-8")
+    sections = _sections(page)
+    title = sections["_title"]
+    assert "Pleie og omsorg" in title and "Sykefravær i pleie og omsorg" in title
+    for field in ("Kari Nordmann, Ola Nordmann", "Eksempelinstituttet", "Rapport 2026:7"):
+        assert field in title
+    assert "pleie og omsorg" in sections["Sammendrag"]
+    assert "health and care" in sections["Summary"]
+    assert "pleie og omsorg" in sections["6 Konklusjoner"]
+    # the descriptive tables are about care: the comparison group's 2005-06 rate is the
+    # care sector's (summed days), and the coverage table has only the care row
+    panel = pd.read_parquet(demo / "processed" / "panel.parquet")
+    care = panel[(panel["sector"] == "care") & panel["never_treated"] & panel["year"].le(2006)]
+    expected = care["lost_days"].sum() / care["contracted_days"].sum() * 100
+    every = panel[(panel["sector"] == "all") & panel["never_treated"] & panel["year"].le(2006)]
+    other = every["lost_days"].sum() / every["contracted_days"].sum() * 100
+    cohort = next(t for t in _tables(page) if t[0].startswith("Tabell 1:"))
+    assert "pleie og omsorg" in cohort[0]
+    comparison = next(r for r in cohort[2] if r[0] == "Sammenligning")
+    assert _number(comparison[-1]) == pytest.approx(expected, abs=0.051)
+    assert abs(other - expected) > 0.1  # the check can tell the sectors apart
+    coverage = next(t for t in _tables(page) if "etter status" in t[0])
+    assert [r[0] for r in coverage[2]] == ["Pleie og omsorg"]
+    figures = re.findall(r"<figcaption>(Figur.*?)</figcaption>", page, re.S)
+    assert all("pleie og omsorg" in _text(f) for f in figures[:3])
+
+
+def test_not_yet_treated_run_names_its_comparison_group(rendered):
+    page = rendered["03-notyet"].read_text(encoding="utf-8")
+    plain = _text(page.split('<section class="kvk-provenance">')[0])
+    assert "kontrollgruppe: ennå ikke deltatt" in plain  # subtitle
+    assert plain.count("ennå ikke hadde startet") >= 3  # method, sample, headline
+    for wrong in (
+        "sammenlignes med kommuner som ikke deltok",
+        "Sammenligningsgruppen er kommunene som aldri deltok.",
+        "Hovedanalyse (aldri deltatt som kontroll)",
+        "hver pulje sammenlignes med kommuner som ikke deltok",
+    ):
+        assert wrong not in plain
+    robustness = next(t for t in _tables(page) if t[1][0] == "Spesifikasjon")
+    labels = [r[0] for r in robustness[2]]
+    assert "Kontrollgruppe: kommuner som aldri deltok" in labels  # the alternative
+
+
+@pytest.mark.parametrize(
+    ("name", "appendix", "parts", "references"),
+    [
+        (
+            "05-evaluation-report",
+            "Vedlegg B: Metoder",
+            (
+                "Forutsetninger",
+                "Identifikasjon etter tid siden oppstart",
+                "Basisperiode",
+                "Terskler",
+            ),
+            "Referanser",
+        ),
+        (
+            "05-en",
+            "Appendix B: Methods",
+            ("Assumptions", "Identification by time since the start", "Base period", "Thresholds"),
+            "References",
+        ),
+    ],
+)
+def test_methods_appendix_and_references(rendered, name, appendix, parts, references):
+    from kvk_analysis.report.text import REFERENCES
+
+    sections = _sections(rendered[name].read_text(encoding="utf-8"))
+    assert appendix in sections and references in sections
+    for part in parts:
+        assert part in sections[appendix], part
+    refs = sections[references]
+    assert len(re.findall(r"\(\d{4}\)\.", refs)) == len(REFERENCES)
+    # every author-year citation in the text has its entry in the reference list
+    body = " ".join(v for k, v in sections.items() if k != references)
+    for author, year in re.findall(r"([A-Z][\w'-]+)(?: (?:og|and) [A-Z][\w'-]+)? (\d{4})\)", body):
+        assert re.search(rf"{re.escape(author)}.*\({year}\)", refs), (author, year)
+
+
+@pytest.mark.parametrize("name", ["05-evaluation-report", "05-en", "05-care", "03-notyet"])
+def test_no_cross_reference_points_to_a_missing_section(rendered, name):
+    sections = _sections(rendered[name].read_text(encoding="utf-8"))
+    headings = list(sections)
+    body = " ".join(sections.values())
+    for word, letter in re.findall(r"\b(vedlegg|appendix|Vedlegg|Appendix) ([A-Z])\b", body):
+        prefix = "Vedlegg" if word.lower() == "vedlegg" else "Appendix"
+        assert any(h.startswith(f"{prefix} {letter}:") for h in headings), (name, word, letter)
+    for number in re.findall(r"\b(?:avsnitt|section|sections) (\d+)", body):
+        assert any(h.startswith(f"{number} ") for h in headings), (name, number)
+    assert "vedlegg C" not in body and "appendix C" not in body
+
+
+def test_english_report_uses_the_true_minus_sign(rendered):
+    sections = _sections(rendered["05-en"].read_text(encoding="utf-8"))
+    body = " ".join(sections.values())
+    assert "\u2212" in body
+    assert not re.search(r"(?<![\w\-–])-\d", body), re.search(r".{30}(?<![\w\-–])-\d.{10}", body)

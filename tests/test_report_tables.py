@@ -70,7 +70,9 @@ def test_cohort_and_group_tables(panel):
     assert cohorts["Kommuner"].sum() == 60
     assert "Sammenligning" in set(cohorts["Pulje"]) and "Ukjent pulje" in set(cohorts["Pulje"])
     first = cohorts.set_index("Pulje")["Første kvartal"]
-    assert first["Sammenligning"] == text.MISSING and first["Pulje I"].endswith("2007")
+    assert first["Sammenligning"] == text.MISSING and first[
+        text.cohort_label("I", "2007Q1", "nb")
+    ] == text.fmt_quarter("2007Q1", "nb")
     sizes = tables.units_by(panel, "size_group", "en")
     assert sizes.drop(columns="Cohort").to_numpy().sum() == 60
     trends = tables.group_trends(panel, "all", "en")
@@ -214,5 +216,6 @@ def test_matching_balance_and_synth_helpers(panel):
     assert figures["Pulje"] == info["pulje"] and figures["Placebo-rang"] == "–"
     prof = tables.profile_table(panel, treated, "all", "en")
     assert list(prof.columns)[0] == "Year" and prof.shape[1] == 4
+    assert any(c.startswith("Cohort ") and c.endswith(")") for c in prof.columns)  # with quarter
     with pytest.raises(ReportError, match="not in the panel"):
         tables.unit_info(panel, "9999")

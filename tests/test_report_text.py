@@ -18,7 +18,7 @@ MINUS = "\u2212"
     ("x", "lang", "decimals", "expected"),
     [
         (-1234.56, "nb", 1, f"{MINUS}1{NBSP}234,6"),
-        (-1234.56, "en", 1, "-1,234.6"),
+        (-1234.56, "en", 1, f"{MINUS}1,234.6"),
         (0.4, "nb", 2, "0,40"),
         (-0.04, "nb", 1, "0,0"),  # rounds to zero: no sign
         (-0.04, "en", 1, "0.0"),
@@ -39,10 +39,10 @@ def test_fmt_num_signed_and_infinite():
 
 def test_units_and_intervals():
     assert text.fmt_pp(-0.4, "nb") == f"{MINUS}0,4{NBSP}pp"
-    assert text.fmt_pp(-0.4, "en", long=True) == f"-0.4{NBSP}percentage points"
+    assert text.fmt_pp(-0.4, "en", long=True) == f"{MINUS}0.4{NBSP}percentage points"
     assert text.fmt_pct(6.234, "nb") == f"6,2{NBSP}%"
     assert text.fmt_pct(6.234, "en", 2) == f"6.23{NBSP}%"
-    assert text.fmt_ci(-0.7, -0.1, "en") == f"95{NBSP}% CI -0.7 to -0.1"
+    assert text.fmt_ci(-0.7, -0.1, "en") == f"95{NBSP}% CI {MINUS}0.7 to {MINUS}0.1"
     assert text.fmt_ci(-0.7, -0.1, "nb") == f"95{NBSP}% KI {MINUS}0,7 til {MINUS}0,1"
     assert text.fmt_ci(-0.7, -0.1, "nb", level=0.9).startswith(f"90{NBSP}% KI")
     assert text.fmt_p(0.0004, "nb") == "p < 0,001"
@@ -59,7 +59,7 @@ def _plain(s: str) -> str:
 def test_effect_sentence_reduction_matches_issue_wording():
     en = _plain(text.effect_sentence(-0.4, -0.7, -0.1, "en"))
     nb = _plain(text.effect_sentence(-0.4, -0.7, -0.1, "nb"))
-    assert en == "reduced sick leave by 0.4 percentage points (95 % CI -0.7 to -0.1)"
+    assert en == f"reduced sick leave by 0.4 percentage points (95 % CI {MINUS}0.7 to {MINUS}0.1)"
     assert nb == f"redusert sykefraværet med 0,4 prosentpoeng (95 % KI {MINUS}0,7 til {MINUS}0,1)"
 
 
@@ -68,7 +68,7 @@ def test_effect_sentence_increase_and_zero_and_missing():
     assert text.effect_sentence(0.5, 0.2, 0.8, "nb").startswith("økt sykefraværet med 0,5")
     en = text.effect_sentence(-0.2, -0.5, 0.1, "en")
     assert "not statistically distinguishable from zero" in en
-    assert en.startswith("changed sick leave by -0.2")
+    assert en.startswith(f"changed sick leave by {MINUS}0.2")
     nb = text.effect_sentence(-0.2, -0.5, 0.1, "nb")
     assert "ikke er statistisk signifikant forskjellig fra null" in nb
     assert "redusert" not in nb and "reduced" not in en
@@ -92,7 +92,7 @@ def test_summarise_overall_reads_tidy_and_overall_attribute():
     en = _plain(text.summarise_overall(tidy, "en"))
     assert en == (
         "The programme is estimated to have reduced sick leave by 0.4 percentage points "
-        "(95 % CI -0.7 to -0.1)."
+        f"(95 % CI {MINUS}0.7 to {MINUS}0.1)."
     )
 
     class Result:
@@ -111,6 +111,8 @@ def test_pretrend_sentence_both_outcomes():
     assert "not rejected (p = 0.42)" in text.pretrend_sentence(0.42, "en")
     assert "forkastes (p = 0,01)" in text.pretrend_sentence(0.012, "nb")
     assert "forkastes ikke" in text.pretrend_sentence(0.5, "nb")
+    assert "holdepunkter" not in text.pretrend_sentence(0.5, "nb")  # no proof by non-rejection
+    assert "does not show that the trends were parallel" in text.pretrend_sentence(0.5, "en")
     assert "could not be computed" in text.pretrend_sentence(None, "en")
 
 
@@ -127,7 +129,7 @@ def test_labels_and_lang_checks():
     assert text.count_sentence(1, "kommune", "kommuner", "nb") == "1 kommune"
     assert text.count_sentence(1200, "kommune", "kommuner", "nb") == f"1{NBSP}200 kommuner"
     comp = _plain(text.compare_sentence("CS", -0.4, "TWFE", -0.3, "en"))
-    assert comp == "CS: -0.4 pp; TWFE: -0.3 pp (difference +0.1 pp)."
+    assert comp == f"CS: {MINUS}0.4 pp; TWFE: {MINUS}0.3 pp (difference +0.1 pp)."
 
 
 def test_interval_bound_near_zero_gets_more_decimals_and_context():

@@ -365,7 +365,9 @@ def render_html(
         ),
         "contents_heading": html.escape(label("h_contents", use_lang)),
         "imprint": html.escape(label("imprint", use_lang).format(version=version)),
-        "date": _format_date(use_lang),
+        "date": html.escape(str((meta.get("title_fields") or {}).get("date") or ""))
+        or _format_date(use_lang),
+        "fields": {k: html.escape(str(v)) for k, v in (meta.get("title_fields") or {}).items()},
         "simulated": is_sim,
         "simulated_banner": html.escape(label("simulated_banner", use_lang)),
         "simulated_short": html.escape(label("simulated_short", use_lang)),

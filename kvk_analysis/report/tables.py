@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from ..errors import ReportError
-from .text import MISSING, check_lang, fmt_quarter, label
+from .text import MISSING, check_lang, fmt_num, fmt_quarter, label
 
 PULJER = ("I", "II", "III", "IV")
 
@@ -146,13 +146,23 @@ def _rate(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def group_label(panel: pd.DataFrame, lang: str = "nb") -> pd.Series:
-    """A text label per row: "Pulje I" ... "Pulje IV", "Sammenligning"/"Comparison" (never
-    treated) or "Ukjent pulje"/"Cohort unknown"."""
+    """A text label per row: "Pulje I (2. kv. 2007)" ... (the pulje with its first quarter,
+    as in every table and figure, :func:`~kvk_analysis.report.text.cohort_label`),
+    "Sammenligning"/"Comparison" (never treated) or "Ukjent pulje"/"Cohort unknown"."""
+    from .text import cohort_label
+
     lang = check_lang(lang)
     pulje = panel["pulje"].astype("string")
     never = panel["never_treated"].astype(bool)
     word = label("pulje", lang)
-    out = ("" + word + " " + pulje.fillna("?")).astype(object)
+    first = (
+        panel.loc[~never & pulje.notna()]
+        .groupby(pulje[~never & pulje.notna()])["first_treated"]
+        .min()
+    )
+    names = {str(k): cohort_label(k, v, lang) for k, v in first.items() if pd.notna(v)}
+    out = pulje.map(lambda v: names.get(str(v), f"{word} {v}") if pd.notna(v) else f"{word} ?")
+    out = out.astype(object)
     out[never.to_numpy()] = "Sammenligning" if lang == "nb" else "Comparison"
     unknown = (~never) & pulje.isna()
     out[unknown.to_numpy()] = "Ukjent pulje" if lang == "nb" else "Cohort unknown"
@@ -209,13 +219,14 @@ def missing_by_year(panel: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
     return table.reset_index()
 
 
-def cohort_table(panel: pd.DataFrame, lang: str = "nb") -> pd.DataFrame:
+def cohort_table(panel: pd.DataFrame, lang: str = "nb", *, sector: str = "all") -> pd.DataFrame:
     """One row per pulje (and the comparison group): municipalities, documented vs simulated
-    membership, first treated quarter, population, sick leave before the programme."""
+    membership, first treated quarter, population, sick leave in ``sector`` before the
+    programme (2005-06, percent from summed days)."""
     lang = check_lang(lang)
     units = panel.drop_duplicates("kommunenummer").copy()
     units["group"] = group_label(units, lang).to_numpy()
-    base = panel.loc[panel["sector"].astype(str) == "all"].copy()
+    base = panel.loc[panel["sector"].astype(str) == sector].copy()
     pre = base.loc[(base["year"] >= 2005) & (base["year"] <= 2006)]
     pre = pre.assign(group=group_label(pre, lang).to_numpy())
     pre_rate = _rate(pre, ["group"]).set_index("group")["rate"]
@@ -400,9 +411,14 @@ def profile_table(
     cols = {info["kommune"]: own.set_index("year")["rate"]}
     if info["pulje"] is not None:
         cohort = data.loc[data["pulje"].astype("string") == info["pulje"]]
-        cols[f"{label('pulje', lang)} {info['pulje']}"] = _rate(cohort, ["year"]).set_index("year")[
-            "rate"
-        ]
+        from .text import cohort_label
+
+        name = (
+            cohort_label(info["pulje"], info["first_treated"], lang)
+            if pd.notna(info["first_treated"])
+            else f"{label('pulje', lang)} {info['pulje']}"
+        )
+        cols[name] = _rate(cohort, ["year"]).set_index("year")["rate"]
     never = data.loc[data["never_treated"].astype(bool)]
     cols["Sammenligning" if lang == "nb" else "Comparison"] = _rate(never, ["year"]).set_index(
         "year"
@@ -506,8 +522,8 @@ _SPEC_LABELS = {
         "en": "Not-yet-treated also as controls",
     },
     "covariates": {
-        "nb": "Med kovariater (nivå og trend før, folketall)",
-        "en": "With covariates (pre level and trend, population)",
+        "nb": "Med kovariater (sykefravær før programmet, folketall)",
+        "en": "With covariates (pre-programme sick leave, population)",
     },
     "leave_out": {"nb": "Uten pulje", "en": "Without cohort"},
     "placebo": {"nb": "Placebo: oppstart", "en": "Placebo: start"},
@@ -744,3 +760,242 @@ def matching_balance(match: Any, lang: str = "nb") -> pd.DataFrame:
         }
     )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Tables of an evaluation (kvk_analysis.report.evaluation.EvaluationResults)
+# --------------------------------------------------------------------------------------------
+
+_EFFECT_COLUMNS = {
+    "nb": {
+        "estimate": "Estimat",
+        "std_error": "Std.feil",
+        "conf_low": "KI nedre (punktvis)",
+        "conf_high": "KI øvre (punktvis)",
+        "p_value": "p-verdi (punktvis)",
+        "band_low": "Uniformt bånd nedre",
+        "band_high": "Uniformt bånd øvre",
+        "n_treated": "Deltakere",
+    },
+    "en": {
+        "estimate": "Estimate",
+        "std_error": "Std. error",
+        "conf_low": "CI low (pointwise)",
+        "conf_high": "CI high (pointwise)",
+        "p_value": "p-value (pointwise)",
+        "band_low": "Uniform band low",
+        "band_high": "Uniform band high",
+        "n_treated": "Participants",
+    },
+}
+
+#: Decimals of the evaluation tables (columns named in the report's language).
+REPORT_DECIMALS: dict[str, int] = {
+    **{v: 2 for lang in _EFFECT_COLUMNS.values() for k, v in lang.items() if k != "p_value"},
+    **{v: 3 for lang in _EFFECT_COLUMNS.values() for k, v in lang.items() if k == "p_value"},
+    "Deltakere": 0,
+    "Participants": 0,
+}
+
+
+def _named(frame: pd.DataFrame, first: str, lang: str) -> pd.DataFrame:
+    names = _EFFECT_COLUMNS[lang]
+    cols = [first] + [c for c in names if c in frame.columns]
+    out = frame[cols].rename(columns=names)
+    if "n_treated" in frame.columns:
+        out[names["n_treated"]] = frame["n_treated"].astype("Int64").to_numpy()
+    return out
+
+
+def effects_report(results: Any, aggregation: str, lang: str = "nb") -> pd.DataFrame:
+    """Effects by event time (``dynamic``), cohort (``group``) or calendar quarter
+    (``calendar``) with the overall row first, named as everywhere in the report.
+
+    Pointwise intervals with their p-values, and (bootstrap) the uniform band in separate,
+    labelled columns; percentage points."""
+    from ..periods import index_to_quarter
+    from .text import AGGREGATION_LABELS, cohort_label, estimate_label
+
+    lang = check_lang(lang)
+    eff = results.effects(aggregation)
+    if aggregation == "dynamic":
+        head = label("event_time", lang)
+        eff[head] = eff["index"].astype(int).astype(object)
+    elif aggregation == "group":
+        head = label("pulje", lang)
+        eff[head] = [
+            cohort_label(results.cohort_names.get(int(g)), int(g), lang) for g in eff["index"]
+        ]
+    else:
+        head = label("period", lang)
+        eff[head] = [fmt_quarter(index_to_quarter(int(t)), lang) for t in eff["index"]]
+    key = "headline" if aggregation == "group" else f"aggregation:{aggregation}"
+    ov = results.row(key)
+    overall = pd.DataFrame(
+        [
+            {
+                head: estimate_label(key, lang, results)
+                if key == "headline"
+                else AGGREGATION_LABELS[aggregation][lang],
+                **{c: ov[c] for c in ("estimate", "std_error", "conf_low", "conf_high", "p_value")},
+                "band_low": float("nan"),
+                "band_high": float("nan"),
+            }
+        ]
+    )
+    table = pd.concat([overall, eff.drop(columns=["index"])], ignore_index=True)
+    if not results.spec.bootstrap:
+        table = table.drop(columns=["band_low", "band_high"])
+    return _named(table, head, lang)
+
+
+def estimates_report(results: Any, keys: Sequence[str], lang: str = "nb") -> pd.DataFrame:
+    """Overall estimates by key (:meth:`EvaluationResults.estimates`) with their labels,
+    pointwise intervals, p-values and participants."""
+    from .text import estimate_label
+
+    lang = check_lang(lang)
+    est = results.estimates().set_index("key")
+    keys = [k for k in keys if k in est.index]
+    head = "Spesifikasjon" if lang == "nb" else "Specification"
+    frame = est.loc[keys].reset_index()
+    frame[head] = [estimate_label(k, lang, results) for k in keys]
+    return _named(
+        frame[[head, "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]],
+        head,
+        lang,
+    )
+
+
+def robustness_report(results: Any, lang: str = "nb") -> pd.DataFrame:
+    """The headline and every robustness and placebo row, all with the run's specification
+    except the one choice each varies."""
+    keys = list(results.robustness["key"])
+    return estimates_report(results, keys, lang)
+
+
+def subgroup_report(results: Any, by: str, lang: str = "nb") -> pd.DataFrame:
+    """Sector (``by="sector"``) or size-group (``by="size"``) effects with the run's
+    specification (headline aggregation)."""
+    lang = check_lang(lang)
+    sub = results.subgroups
+    keys = list(sub.loc[sub["kind"] == by, "key"])
+    out = estimates_report(results, keys, lang)
+    head = (
+        label("sector", lang)
+        if by == "sector"
+        else ("Kommunestørrelse" if lang == "nb" else "Municipality size")
+    )
+    return out.rename(columns={out.columns[0]: head})
+
+
+def specification_report(results: Any, lang: str = "nb") -> pd.DataFrame:
+    """Every choice of the run as a two-column table (sector, measure, comparison group,
+    estimator, anticipation, base period, weighting, headline aggregation, inference,
+    cohorts, window, balanced window, seed, municipalities)."""
+    from .text import AGGREGATION_LABELS, comparison_phrase
+
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    spec = results.spec
+    p = results.gt.params
+    methods = {
+        "dr": ("dobbelt robust (dr)", "doubly robust (dr)"),
+        "ipw": ("invers sannsynlighetsvekting (ipw)", "inverse probability weighting (ipw)"),
+        "reg": ("utfallsregresjon (reg)", "outcome regression (reg)"),
+    }
+    pick = 0 if nb else 1
+    bases = {"varying": ("varierende", "varying"), "universal": ("universell", "universal")}
+    weighting = {
+        "units": ("kommunene likt vektet", "municipalities weighted equally"),
+        "days": ("vektet med avtalte dagsverk", "weighted by contracted working days"),
+    }
+    inference = {
+        "bootstrap": (
+            f"multiplikator-bootstrap, {spec.biters} trekk, uniforme bånd",
+            f"multiplier bootstrap, {spec.biters} draws, uniform bands",
+        ),
+        "analytic": ("analytisk, punktvise intervaller", "analytic, pointwise intervals"),
+    }
+    window = f"{fmt_quarter(results.sample['period'].min(), lang)}–{fmt_quarter(results.sample['period'].max(), lang)}"
+    rows = [
+        ("Sektor" if nb else "Sector", label(spec.sector, lang)),
+        (
+            "Utfall" if nb else "Outcome",
+            f"{label(spec.measure, lang)} ({'prosent' if nb else 'percent'})",
+        ),
+        (
+            "Sammenligningsgruppe" if nb else "Comparison group",
+            comparison_phrase(spec.control_group, lang),
+        ),
+        ("Estimator", methods[spec.est_method][pick]),
+        (
+            "Forventningseffekt (kvartaler)" if nb else "Anticipation (quarters)",
+            str(spec.anticipation),
+        ),
+        ("Basisperiode" if nb else "Base period", bases[spec.base_period][pick]),
+        (
+            "Vekting (hovedestimat)" if nb else "Weighting (headline)",
+            weighting[spec.weighting][pick],
+        ),
+        ("Hovedestimat" if nb else "Headline", AGGREGATION_LABELS["group"][lang]),
+        ("Inferens" if nb else "Inference", inference[spec.inference][pick]),
+        ("Puljer" if nb else "Cohorts", ", ".join(spec.cohorts)),
+        ("Periode" if nb else "Window", window),
+        (
+            "Balansert vindu" if nb else "Balanced window",
+            ("ingen" if nb else "none") if spec.balance_e is None else f"0–{spec.balance_e}",
+        ),
+        (
+            "Kovariater" if nb else "Covariates",
+            ", ".join(p.covariates) or ("ingen" if nb else "none"),
+        ),
+        ("Seed", str(spec.seed)),
+        ("Kommuner" if nb else "Municipalities", str(p.n_units)),
+    ]
+    return pd.DataFrame(
+        rows, columns=["Spesifikasjon" if nb else "Setting", "Verdi" if nb else "Value"]
+    )
+
+
+def identification_report(results: Any, lang: str = "nb") -> pd.DataFrame:
+    """Which cohorts identify each event time, as ranges of event times with the same
+    contributing cohorts."""
+    lang = check_lang(lang)
+    ident = results.identification
+    rows: list[dict[str, Any]] = []
+    for r in ident.itertuples():
+        names = ", ".join(r.cohorts)
+        if rows and rows[-1]["_c"] == names and rows[-1]["_hi"] == r.event_time - 1:
+            rows[-1]["_hi"] = r.event_time
+        else:
+            rows.append({"_lo": r.event_time, "_hi": r.event_time, "_c": names, "_n": r.n_cohorts})
+    head = label("event_time", lang)
+    out = pd.DataFrame(
+        {
+            head: [
+                fmt_num(r["_lo"], lang, 0)
+                if r["_lo"] == r["_hi"]
+                else f"{fmt_num(r['_lo'], lang, 0)} {label('to', lang)} {fmt_num(r['_hi'], lang, 0)}"
+                for r in rows
+            ],
+            "Puljer" if lang == "nb" else "Cohorts": [r["_c"] for r in rows],
+            "Antall puljer" if lang == "nb" else "Number of cohorts": [r["_n"] for r in rows],
+        }
+    )
+    return out
+
+
+def thresholds_table(lang: str = "nb") -> pd.DataFrame:
+    """The thresholds of number-dependent wording (name in the code, value, meaning)."""
+    from .text import thresholds
+
+    lang = check_lang(lang)
+    items = thresholds(lang)
+    return pd.DataFrame(
+        {
+            "Konstant" if lang == "nb" else "Constant": list(items),
+            "Verdi" if lang == "nb" else "Value": [float(v) for v, _ in items.values()],
+            "Betydning" if lang == "nb" else "Meaning": [d for _, d in items.values()],
+        }
+    )

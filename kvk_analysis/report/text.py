@@ -8,8 +8,8 @@ Conventions
 -----------
 - ``nb``: decimal comma, no-break space as thousands separator, the minus sign U+2212 ("−"),
   "95 % KI", "prosentpoeng".
-- ``en``: decimal point, comma as thousands separator, ASCII hyphen-minus, "95 % CI",
-  "percentage points".
+- ``en``: decimal point, comma as thousands separator, the same minus sign U+2212,
+  "95 % CI", "percentage points".
 - Missing values (``None``/NaN) are written as an en dash "–".
 """
 
@@ -62,7 +62,8 @@ def fmt_num(x: Any, lang: str = "nb", decimals: int = 1, *, signed: bool = False
     x
         The number (``None``/NaN give "–").
     lang
-        ``"nb"`` (``-1 234,5`` with U+2212 and a no-break space) or ``"en"`` (``-1,234.5``).
+        ``"nb"`` (``−1 234,5`` with a no-break space) or ``"en"`` (``−1,234.5``); both with
+        the true minus sign U+2212.
     decimals
         Digits after the decimal separator.
     signed
@@ -75,10 +76,10 @@ def fmt_num(x: Any, lang: str = "nb", decimals: int = 1, *, signed: bool = False
         return MISSING
     value = float(x)
     if math.isinf(value):
-        return ("−" if lang == "nb" else "-") * (value < 0) + "∞"
+        return _MINUS_NB * (value < 0) + "∞"
     from ..numbers import format_number
 
-    text = format_number(value, decimals, lang, minus=_MINUS_NB if lang == "nb" else "-")
+    text = format_number(value, decimals, lang, minus=_MINUS_NB)
     if signed and value > 0 and any(c not in "0,.\u00a0" for c in text):
         text = "+" + text
     return text
@@ -370,6 +371,9 @@ def overall_row(result: Any) -> dict[str, Any]:
     """
     import pandas as pd
 
+    if isinstance(result, Mapping) and "estimate" in result:
+        names = ("estimate", "conf_low", "conf_high", "std_error", "p_value", "band")
+        return {n: result.get(n) for n in names}
     try:
         source = getattr(result, "overall", None)
     except Exception:  # e.g. a dynamic TWFE result has no overall coefficient
@@ -468,19 +472,20 @@ def pretrend_sentence(test: Any, lang: str = "nb", *, alpha: float = 0.05) -> st
         subject_en = "all pre-treatment effects are zero"
     if float(p_value) < alpha:
         return (
-            f"Testen av at {subject_nb}, forkastes ({p}): trendene før "
+            f"Hypotesen om at {subject_nb}, forkastes ({p}): trendene før "
             "programmet var ikke parallelle, og resultatene må tolkes med forsiktighet."
             if lang == "nb"
-            else f"The test that {subject_en} is rejected ({p}): the "
+            else f"The hypothesis that {subject_en} is rejected ({p}): the "
             "trends before the programme were not parallel, and the results must be read "
             "with caution."
         )
     return (
-        f"Testen av at {subject_nb}, forkastes ikke ({p}): dataene gir ikke "
-        "holdepunkter for ulike trender før programmet."
+        f"Hypotesen om at {subject_nb}, forkastes ikke ({p}): testen fant ikke forskjeller i "
+        "trend før programmet, men det viser ikke at trendene var parallelle."
         if lang == "nb"
-        else f"The test that {subject_en} is not rejected ({p}): the "
-        "data show no evidence of different trends before the programme."
+        else f"The hypothesis that {subject_en} is not rejected ({p}): the test found no "
+        "difference in trends before the programme, which does not show that the trends were "
+        "parallel."
     )
 
 
@@ -732,12 +737,13 @@ def bacon_sentence(negative_share: Any, forbidden_share: Any, lang: str = "nb") 
         return (
             f"{forb} av vekten i TWFE-estimatet kommer fra «forbudte» sammenligninger der "
             f"tidlige deltakere brukes som kontroll for senere, og {neg} av cellevektene er "
-            "negative. Når effekten endrer seg over tid, kan TWFE derfor gi et misvisende tall."
+            "negative. Når effekten endrer seg over tid, kan slike sammenligninger gjøre TWFE "
+            "misvisende."
         )
     return (
         f"{forb} of the weight in the TWFE estimate comes from 'forbidden' comparisons that "
         f"use earlier participants as controls for later ones, and {neg} of the cell weights "
-        "are negative. When effects change over time, TWFE can therefore mislead."
+        "are negative. When effects change over time, such comparisons can make TWFE mislead."
     )
 
 
@@ -804,7 +810,8 @@ def robustness_sentence(sensitivity: Any, main_estimate: Any, lang: str = "nb") 
                 f" {fmt_int(plac_sig, lang)} av {fmt_int(len(plac), lang)} placebo-estimater er "
                 "statistisk signifikant forskjellige fra null"
                 + (
-                    ", noe som taler mot at resultatet skyldes ulike trender."
+                    "; om de er små, avgjøres av størrelsen i forhold til effekten, ikke av "
+                    "signifikansen."
                     if plac_sig == 0
                     else "; det svekker tilliten til at forskjellen skyldes programmet."
                 )
@@ -820,7 +827,8 @@ def robustness_sentence(sensitivity: Any, main_estimate: Any, lang: str = "nb") 
             f" {fmt_int(plac_sig, lang)} of {fmt_int(len(plac), lang)} placebo estimates are "
             "statistically distinguishable from zero"
             + (
-                ", which speaks against the result being due to different trends."
+                "; whether they are small is judged by their size relative to the effect, "
+                "not by significance."
                 if plac_sig == 0
                 else "; this weakens the case that the difference is due to the programme."
             )
@@ -840,3 +848,1319 @@ def simulated_caveat(simulated: bool, lang: str = "nb") -> str:
         else "The numbers come from simulated data and show how the evaluation works; they say "
         "nothing about the actual effect of the programme."
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Texts of an evaluation (kvk_analysis.report.evaluation.EvaluationResults)
+# --------------------------------------------------------------------------------------------
+
+#: A placebo estimate smaller than this share of the headline effect (in absolute size) is
+#: called "small relative to the effect".
+PLACEBO_SMALL = 0.25
+#: A placebo estimate at least this share of the headline effect is called "as large as a
+#: substantial part of the effect" and the text says it weakens the design.
+PLACEBO_LARGE = 0.5
+#: TWFE and Callaway-Sant'Anna are called "close" when they differ by less than this share of
+#: the Callaway-Sant'Anna estimate.
+TWFE_CLOSE = 0.2
+#: The Goodman-Bacon decomposition is a warning when at least this share of the TWFE weight
+#: comes from comparisons with already-treated controls ...
+BACON_FORBIDDEN = 0.10
+#: ... or at least this share of the cell weights is negative.
+BACON_NEGATIVE = 0.01
+#: The effect is said to fade when the average of the last :data:`FADE_QUARTERS` estimated
+#: quarters after the start is less than this share of the peak.
+FADE_SHARE = 0.5
+FADE_QUARTERS = 4
+#: A subgroup "stands out" when its estimate is at least this many times the reference
+#: estimate (or at most its inverse) ...
+HETEROGENEITY_RATIO = 1.5
+#: ... and it has at least this many participating municipalities.
+MIN_SUBGROUP_TREATED = 10
+#: Standardised mean difference after matching above which balance is called imperfect.
+BALANCE_SMD = 0.1
+#: Participants' pre-programme level is called "about the same" as the comparison group's
+#: when the two differ by less than this many percentage points.
+SELECTION_SAME_PP = 0.1
+
+_THRESHOLDS: dict[str, tuple[float, dict[str, str]]] = {
+    "PLACEBO_SMALL": (
+        PLACEBO_SMALL,
+        {
+            "nb": "placebo-estimat under denne andelen av hovedeffekten kalles små",
+            "en": "placebo estimates below this share of the main effect are called small",
+        },
+    ),
+    "PLACEBO_LARGE": (
+        PLACEBO_LARGE,
+        {
+            "nb": "placebo-estimat på minst denne andelen av hovedeffekten svekker designet",
+            "en": "placebo estimates of at least this share of the main effect weaken the design",
+        },
+    ),
+    "TWFE_CLOSE": (
+        TWFE_CLOSE,
+        {
+            "nb": "TWFE og Callaway–Sant'Anna kalles nære når forskjellen er under denne andelen "
+            "av hovedeffekten",
+            "en": "TWFE and Callaway–Sant'Anna are called close when they differ by less than "
+            "this share of the main effect",
+        },
+    ),
+    "BACON_FORBIDDEN": (
+        BACON_FORBIDDEN,
+        {
+            "nb": "andel av TWFE-vekten fra sammenligninger med allerede behandlede kontroller "
+            "som gir advarsel",
+            "en": "share of the TWFE weight from comparisons with already-treated controls that "
+            "triggers a warning",
+        },
+    ),
+    "BACON_NEGATIVE": (
+        BACON_NEGATIVE,
+        {
+            "nb": "andel negative cellevekter som gir advarsel",
+            "en": "share of negative cell weights that triggers a warning",
+        },
+    ),
+    "FADE_SHARE": (
+        FADE_SHARE,
+        {
+            "nb": f"effekten kalles avtagende når snittet av de siste {FADE_QUARTERS} kvartalene "
+            "er under denne andelen av toppen",
+            "en": f"the effect is called fading when the mean of the last {FADE_QUARTERS} "
+            "quarters is below this share of the peak",
+        },
+    ),
+    "HETEROGENEITY_RATIO": (
+        HETEROGENEITY_RATIO,
+        {
+            "nb": "en undergruppe skiller seg ut når estimatet er minst så mange ganger "
+            f"(eller høyst den inverse av) referansen, med minst {MIN_SUBGROUP_TREATED} deltakere",
+            "en": "a subgroup stands out when its estimate is at least this many times (or at "
+            f"most the inverse of) the reference, with at least {MIN_SUBGROUP_TREATED} "
+            "participants",
+        },
+    ),
+    "BALANCE_SMD": (
+        BALANCE_SMD,
+        {
+            "nb": "standardisert forskjell etter matching over denne grensen kalles ufullstendig "
+            "balanse",
+            "en": "a standardised difference after matching above this is called imperfect balance",
+        },
+    ),
+    "SELECTION_SAME_PP": (
+        SELECTION_SAME_PP,
+        {
+            "nb": "forskjell i sykefravær før start (pp) under denne grensen kalles omtrent lik",
+            "en": "a difference in pre-programme sick leave (pp) below this is called about the "
+            "same",
+        },
+    ),
+}
+
+
+def thresholds(lang: str | None = None) -> dict[str, Any]:
+    """The thresholds of number-dependent wording: ``{name: value}``, or with ``lang``
+    ``{name: (value, meaning)}``."""
+    if lang is None:
+        return {k: v for k, (v, _) in _THRESHOLDS.items()}
+    lang = check_lang(lang)
+    return {k: (v, d[lang]) for k, (v, d) in _THRESHOLDS.items()}
+
+
+#: Names of the aggregations, the same everywhere (tables, figures, sentences).
+AGGREGATION_LABELS: dict[str, dict[str, str]] = {
+    "group": {
+        "nb": "Samlet effekt (gjennomsnitt over puljer)",
+        "en": "Overall effect (average over cohorts)",
+    },
+    "simple": {
+        "nb": "Gjennomsnitt over alle pulje-kvartaler etter oppstart",
+        "en": "Average over all cohort-quarters after the start",
+    },
+    "dynamic": {
+        "nb": "Gjennomsnitt over kvartaler etter oppstart",
+        "en": "Average over quarters since the start",
+    },
+    "calendar": {
+        "nb": "Gjennomsnitt over kalenderkvartaler",
+        "en": "Average over calendar quarters",
+    },
+}
+
+_SECTOR_IN: dict[str, dict[str, str]] = {
+    "all": {"nb": "i alle sektorer", "en": "in all sectors"},
+    "care": {"nb": "i pleie og omsorg", "en": "in health and care"},
+    "education": {"nb": "i oppvekst", "en": "in education"},
+    "other": {"nb": "i andre sektorer", "en": "in other sectors"},
+}
+
+_WEIGHTING: dict[str, dict[str, str]] = {
+    "units": {"nb": "kommunene likt vektet", "en": "municipalities weighted equally"},
+    "days": {"nb": "vektet med avtalte dagsverk", "en": "weighted by contracted working days"},
+}
+
+
+#: The weighting as an adverbial phrase ("... is estimated <phrase>").
+_WITH: dict[str, dict[str, str]] = {
+    "units": {"nb": "med kommunene likt vektet", "en": "with municipalities weighted equally"},
+    "days": {"nb": "vektet med avtalte dagsverk", "en": "weighted by contracted working days"},
+}
+
+#: Sector names inside a sentence.
+_SECTOR_NAME: dict[str, dict[str, str]] = {
+    "all": {"nb": "alle sektorer", "en": "all sectors"},
+    "care": {"nb": "pleie og omsorg", "en": "health and care"},
+    "education": {"nb": "oppvekst", "en": "education"},
+    "other": {"nb": "andre sektorer", "en": "other sectors"},
+}
+
+
+def cohort_label(pulje: Any, first_quarter: Any, lang: str = "nb") -> str:
+    """A cohort as tables and figures name it: ``"Pulje I (2. kv. 2007)"`` /
+    ``"Cohort I (2007 Q2)"``.  ``first_quarter`` is a Period, a ``"2007Q2"`` string or the
+    integer quarter index (``gname``)."""
+    lang = check_lang(lang)
+    if isinstance(first_quarter, numbers.Integral) and not isinstance(first_quarter, bool):
+        from ..periods import index_to_quarter
+
+        first_quarter = index_to_quarter(int(first_quarter))
+    word = label("pulje", lang)
+    if _is_missing(pulje) or str(pulje) in ("", "<NA>"):
+        return f"{word} ({fmt_quarter(first_quarter, lang)})"
+    return f"{word} {pulje} ({fmt_quarter(first_quarter, lang)})"
+
+
+def comparison_phrase(control_group: str, lang: str = "nb") -> str:
+    """Who the participants are compared with: never-treated municipalities, or those plus
+    participants that have not started yet."""
+    lang = check_lang(lang)
+    if control_group == "notyettreated":
+        return (
+            "kommuner som aldri deltok og deltakerkommuner som ennå ikke hadde startet"
+            if lang == "nb"
+            else "municipalities that never took part and participants that had not yet started"
+        )
+    return "kommuner som aldri deltok" if lang == "nb" else "municipalities that never took part"
+
+
+def sector_phrase(sector: str, lang: str = "nb") -> str:
+    """``"i pleie og omsorg"`` / ``"in health and care"``."""
+    lang = check_lang(lang)
+    return _SECTOR_IN.get(sector, {"nb": f"i {sector}", "en": f"in {sector}"})[lang]
+
+
+def spec_subtitle(spec: Any, lang: str = "nb") -> str:
+    """The specification in one line for the subtitle: sector, measure, comparison group,
+    base period, estimator, anticipation, weighting, cohorts and window."""
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    cohorts = list(spec.cohorts)
+    pul = (
+        ("alle puljer" if nb else "all cohorts")
+        if len(cohorts) == 4
+        else (("pulje " if len(cohorts) == 1 else "puljene ") if nb else "cohorts ")
+        + ", ".join(cohorts)
+    )
+    window = ""
+    if spec.start and spec.end:
+        window = f"{fmt_quarter(spec.start, lang)}–{fmt_quarter(spec.end, lang)}"
+    control = label(
+        "never_treated" if spec.control_group == "nevertreated" else "notyet_treated", lang
+    )
+    base = {"varying": ("varierende", "varying"), "universal": ("universell", "universal")}[
+        spec.base_period
+    ][0 if nb else 1]
+    parts = [
+        label(spec.sector, lang),
+        label(spec.measure, lang).lower() if nb else label(spec.measure, lang).lower(),
+        ("kontrollgruppe: " if nb else "control group: ") + control,
+        ("basisperiode: " if nb else "base period: ") + base,
+        ("estimator: " if nb else "estimator: ") + spec.est_method,
+        ("forventning: " if nb else "anticipation: ")
+        + f"{spec.anticipation}{_NBSP}{'kv.' if nb else 'q.'}",
+        _WEIGHTING[spec.weighting][lang],
+        pul,
+    ]
+    if spec.balance_e is not None:
+        parts.append(
+            f"balansert vindu 0–{spec.balance_e}{_NBSP}kv."
+            if nb
+            else f"balanced window 0–{spec.balance_e}{_NBSP}q."
+        )
+    if window:
+        parts.append(window)
+    parts.append(
+        ("bootstrap-inferens" if nb else "bootstrap inference")
+        if spec.inference == "bootstrap"
+        else ("analytisk inferens" if nb else "analytic inference")
+    )
+    return " · ".join(parts)
+
+
+def estimate_label(key: str, lang: str = "nb", results: Any = None) -> str:
+    """The row label of an overall estimate (keys of
+    :meth:`~kvk_analysis.report.evaluation.EvaluationResults.estimates`); one label per key,
+    never shared by two aggregations or specifications."""
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    getattr(results, "spec", None)
+    kind, _, rest = key.partition(":")
+    if key == "headline":
+        return AGGREGATION_LABELS["group"][lang]
+    if kind == "aggregation":
+        return AGGREGATION_LABELS[rest][lang]
+    if kind == "weighting":
+        return (
+            f"Samlet effekt, {_WEIGHTING[rest]['nb']}"
+            if nb
+            else f"Overall effect, {_WEIGHTING[rest]['en']}"
+        )
+    if kind == "control_group":
+        return (
+            f"Kontrollgruppe: {comparison_phrase(rest, lang)}"
+            if nb
+            else f"Control group: {comparison_phrase(rest, lang)}"
+        )
+    if kind == "base_period":
+        return f"Basisperiode: {rest}" if nb else f"Base period: {rest}"
+    if kind == "est_method":
+        return f"Estimator: {rest}"
+    if key == "covariates":
+        return (
+            "Med kovariater (sykefravær før programmet, folketall)"
+            if nb
+            else "With covariates (pre-programme sick leave, population)"
+        )
+    if kind == "balanced":
+        return (
+            f"Balansert vindu: kvartal 0–{rest} etter oppstart, puljer observert hele vinduet"
+            if nb
+            else f"Balanced window: quarters 0–{rest} after the start, cohorts observed throughout"
+        )
+    if kind == "leave_out":
+        return f"Uten pulje {rest}" if nb else f"Without cohort {rest}"
+    if kind == "placebo":
+        k, _, pulje = rest.partition(":")
+        return (
+            f"Placebo: oppstart {k} kvartaler for tidlig, pulje {pulje}"
+            if nb
+            else f"Placebo: start {k} quarters early, cohort {pulje}"
+        )
+    if key == "matched":
+        return (
+            "Matchet sammenligningsgruppe (aldri deltatt)"
+            if nb
+            else "Matched comparison group (never treated)"
+        )
+    if kind == "sector":
+        return label(rest, lang)
+    if kind == "size":
+        return _SIZE_WORDS.get(rest, {"nb": rest, "en": rest})[lang].capitalize()
+    return key
+
+
+def _sign_word(value: float, lang: Lang) -> str:
+    if lang == "nb":
+        return "lavere" if value < 0 else "høyere"
+    return "lower" if value < 0 else "higher"
+
+
+def headline_sentences(results: Any, lang: str = "nb", *, decimals: int = 2) -> str:
+    """The headline estimate with its name, weighting, sector and comparison group, and the
+    other weighting beside it."""
+    lang = check_lang(lang)
+    spec = results.spec
+    head = results.row("headline")
+    other = results.row(f"weighting:{spec.other_weighting}")
+    outcome = (
+        f"sykefraværet {sector_phrase(spec.sector, lang)}"
+        if lang == "nb"
+        else f"sick leave {sector_phrase(spec.sector, lang)}"
+    )
+    main = summarise_overall(head, lang, decimals=decimals, outcome=outcome)
+    name = AGGREGATION_LABELS["group"][lang].lower()
+    comp = comparison_phrase(spec.control_group, lang)
+    other_ci = fmt_ci(other["conf_low"], other["conf_high"], lang, decimals, level=1 - spec.alpha)
+    if lang == "nb":
+        return (
+            f"{main} Tallet er hovedestimatet, {name}, {_WITH[spec.weighting]['nb']}, "
+            f"og deltakerne sammenlignes med {comp}. "
+            f"{_WITH[spec.other_weighting]['nb'].capitalize()} blir anslaget "
+            f"{fmt_pp(other['estimate'], lang, decimals)} ({other_ci})."
+        )
+    return (
+        f"{main} This is the headline estimate, the {name}, "
+        f"{_WITH[spec.weighting]['en']}, and participants are compared with {comp}. "
+        f"{_WITH[spec.other_weighting]['en'].capitalize()}, the estimate is "
+        f"{fmt_pp(other['estimate'], lang, decimals)} ({other_ci})."
+    )
+
+
+def evaluation_sample_sentence(results: Any, lang: str = "nb") -> str:
+    """Who is in the estimation sample and who serves as comparison (by control group)."""
+    lang = check_lang(lang)
+    sample = results.sample
+    spec = results.spec
+    units = sample.drop_duplicates("kommunenummer")
+    treated = units.loc[units["gname"] > 0]
+    n_never = int((units["gname"] == 0).sum())
+    puljer = sorted(
+        treated["pulje"].dropna().astype(str).unique(), key=["I", "II", "III", "IV"].index
+    )
+    sep = " og " if lang == "nb" else " and "
+    joined = sep.join([", ".join(puljer[:-1]), puljer[-1]] if len(puljer) > 1 else puljer)
+    where = sector_phrase(spec.sector, lang)
+    if lang == "nb":
+        text = (
+            f"Analysen gjelder sykefraværet {where}. Estimeringsutvalget har "
+            f"{count_sentence(len(treated), 'deltakerkommune', 'deltakerkommuner', lang)} i "
+            f"{'puljene' if len(puljer) > 1 else 'pulje'} {joined} og "
+            f"{count_sentence(n_never, 'kommune', 'kommuner', lang)} som aldri deltok."
+        )
+        if spec.control_group == "notyettreated":
+            text += (
+                " Sammenligningsgruppen er kommunene som aldri deltok sammen med "
+                "deltakerkommuner som ennå ikke hadde startet."
+            )
+        else:
+            text += " Sammenligningsgruppen er kommunene som aldri deltok."
+        return text
+    text = (
+        f"The analysis is about sick leave {where}. The estimation sample has "
+        f"{count_sentence(len(treated), 'participating municipality', 'participating municipalities', lang)} "
+        f"in {'cohorts' if len(puljer) > 1 else 'cohort'} {joined} and "
+        f"{count_sentence(n_never, 'municipality', 'municipalities', lang)} that never took part."
+    )
+    if spec.control_group == "notyettreated":
+        text += (
+            " The comparison group is the municipalities that never took part together with "
+            "participants that had not yet started."
+        )
+    else:
+        text += " The comparison group is the municipalities that never took part."
+    return text
+
+
+def honest_pretrend_sentence(
+    test: Any, lang: str = "nb", *, dynamic: Any = None, effect: Any = None
+) -> str:
+    """The pre-trend test in words without reading a non-rejection as evidence.
+
+    A rejection says the pre-period estimates differ from zero; a non-rejection says only
+    that the test did not detect a difference, together with how large the pre-period
+    estimates and their pointwise intervals are (``dynamic``: the event-study
+    aggregation), so the reader sees what could have gone undetected.  Use
+    :func:`pretrend_power_sentence` for the power of the test against linear trends.
+    """
+    lang = check_lang(lang)
+    p_value = getattr(test, "p_value", test)
+    if _is_missing(p_value):
+        return (
+            "Testen av at effektene før oppstart er null, kunne ikke gjennomføres."
+            if lang == "nb"
+            else "The test that the effects before the start are zero could not be computed."
+        )
+    times = list(getattr(test, "event_times", ()) or ())
+    est = list(getattr(test, "estimates", ()) or ())
+    ses = list(getattr(test, "std_errors", ()) or ())
+    p = fmt_p(p_value, lang)
+    alpha = float(getattr(test, "alp", 0.05))
+    n = len(times)
+    if lang == "nb":
+        what = (
+            f"hypotesen om at effektene i de {fmt_int(n, lang)} kvartalene før oppstart er null"
+            if n
+            else "hypotesen om at effektene før oppstart er null"
+        )
+    else:
+        what = (
+            f"the hypothesis that the effects in the {fmt_int(n, lang)} quarters before the "
+            "start are zero"
+            if n
+            else "the hypothesis that the effects before the start are zero"
+        )
+    if float(p_value) < alpha:
+        return (
+            f"En felles test forkaster {what} ({p}): sykefraværet i deltakerkommunene utviklet "
+            "seg annerledes enn i sammenligningsgruppen allerede før oppstart, og effektanslagene "
+            "kan være skjeve."
+            if lang == "nb"
+            else f"A joint test rejects {what} ({p}): sick leave in the participating "
+            "municipalities already developed differently from the comparison group before the "
+            "start, and the effect estimates may be biased."
+        )
+    size = ""
+    if est and ses:
+        largest = max(abs(float(x)) for x in est)
+        half = max(1.96 * float(s) for s in ses)
+        if lang == "nb":
+            size = (
+                f" Estimatene før oppstart er høyst {fmt_pp(largest, lang, 2)} i absoluttverdi, "
+                f"men de punktvise intervallene er opptil ±{fmt_pp(half, lang, 2)} brede"
+            )
+            if not _is_missing(effect):
+                size += (
+                    f", mens hovedeffekten er {fmt_pp(effect, lang, 2)}; ulike trender av "
+                    "samme størrelsesorden som effekten kan derfor ikke utelukkes"
+                )
+            size += "."
+        else:
+            size = (
+                f" The estimates before the start are at most {fmt_pp(largest, lang, 2)} in "
+                f"absolute value, but their pointwise intervals are up to "
+                f"±{fmt_pp(half, lang, 2)} wide"
+            )
+            if not _is_missing(effect):
+                size += (
+                    f", while the main effect is {fmt_pp(effect, lang, 2)}; differing trends of "
+                    "the same order as the effect can therefore not be ruled out"
+                )
+            size += "."
+    if lang == "nb":
+        return (
+            f"En felles test forkaster ikke {what} ({p}). Det betyr at testen ikke fant "
+            "forskjeller i trend før oppstart, ikke at trendene var parallelle." + size
+        )
+    return (
+        f"A joint test does not reject {what} ({p}). This means the test found no difference "
+        "in trends before the start, not that the trends were parallel." + size
+    )
+
+
+def pretrend_power_sentence(power: Any, pretest: Any, lang: str = "nb") -> str:
+    """What the pre-test could have detected (Roth 2022): the linear pre-trend slope (pp per
+    quarter) detected with 50 % and 80 % power and the bias such a trend would cause after
+    the start.  ``power`` has ``slope_50``, ``slope_80``, ``bias`` (DataFrame ``event_time,
+    bias``) and ``min_e``; ``pretest`` gives the p-value."""
+    lang = check_lang(lang)
+    s50 = getattr(power, "slope_50", None)
+    s80 = getattr(power, "slope_80", None)
+    if _is_missing(s80):
+        return (
+            "Styrken til testen før oppstart kunne ikke beregnes."
+            if lang == "nb"
+            else "The power of the pre-test could not be computed."
+        )
+    bias = getattr(power, "bias", None)
+    post_bias = None
+    if bias is not None and len(bias):
+        post = bias.loc[bias["event_time"] >= 0, "bias"]
+        post_bias = float(post.mean()) if len(post) else None
+    rejected = not _is_missing(getattr(pretest, "p_value", pretest)) and float(
+        getattr(pretest, "p_value", pretest)
+    ) < float(getattr(pretest, "alp", 0.05))
+    if lang == "nb":
+        text = (
+            f"Testen oppdager en lineær trend før oppstart på {fmt_pp(abs(float(s80)), lang, 3)} "
+            f"per kvartal med 80 % sannsynlighet"
+            + (
+                f" og en på {fmt_pp(abs(float(s50)), lang, 3)} med 50 % sannsynlighet"
+                if not _is_missing(s50)
+                else ""
+            )
+            + " (Roth 2022)."
+        )
+        if post_bias is not None:
+            text += (
+                f" En slik trend som testen ville oversett i ett av fem tilfeller, ville skjevt "
+                f"effektanslagene etter oppstart med i gjennomsnitt {fmt_pp(post_bias, lang, 2)}."
+            )
+        if not rejected:
+            text += " Trender mindre enn dette kan ha gått uoppdaget."
+        return text
+    text = (
+        f"The test detects a linear pre-trend of {fmt_pp(abs(float(s80)), lang, 3)} per quarter "
+        "with 80 % probability"
+        + (
+            f" and one of {fmt_pp(abs(float(s50)), lang, 3)} with 50 % probability"
+            if not _is_missing(s50)
+            else ""
+        )
+        + " (Roth 2022)."
+    )
+    if post_bias is not None:
+        text += (
+            " Such a trend, which the test would miss one time in five, would bias the "
+            f"post-start estimates by {fmt_pp(post_bias, lang, 2)} on average."
+        )
+    if not rejected:
+        text += " Smaller trends may have gone undetected."
+    return text
+
+
+def honest_sentence(honest: Any, lang: str = "nb") -> str:
+    """Rambachan-Roth sensitivity in words: the breakdown value (largest ``Mbar``/``M`` at
+    which the robust interval still excludes zero) of a ``HonestResult`` (``.breakdown``,
+    ``.type`` ``"relative_magnitude"`` or ``"smoothness"``, ``.robust``)."""
+    lang = check_lang(lang)
+    kind = getattr(honest, "type", "relative_magnitude")
+    b = getattr(honest, "breakdown", float("nan"))
+    rm = kind == "relative_magnitude"
+    if _is_missing(b):
+        if lang == "nb":
+            return (
+                "Sensitivitetsanalysen (Rambachan og Roth 2023) gir ikke et intervall som utelukker "
+                "null for noen av de undersøkte avvikene fra parallelle trender, heller ikke for "
+                "det minste."
+            )
+        return (
+            "The sensitivity analysis (Rambachan and Roth 2023) gives no interval that excludes "
+            "zero for any of the departures from parallel trends considered, not even the "
+            "smallest."
+        )
+    if lang == "nb":
+        if rm:
+            return (
+                "Sensitivitetsanalysen (Rambachan og Roth 2023) viser at konklusjonen om en "
+                "effekt holder så lenge avviket fra parallelle trender etter oppstart er høyst "
+                f"{fmt_num(b, lang, 2)} ganger det største avviket før oppstart (bruddpunkt "
+                f"M̄ = {fmt_num(b, lang, 2)})."
+            )
+        return (
+            "Sensitivitetsanalysen (Rambachan og Roth 2023) viser at konklusjonen om en effekt "
+            f"holder så lenge trendens helning endrer seg med høyst {fmt_pp(b, lang, 3)} per "
+            f"kvartal (bruddpunkt M = {fmt_num(b, lang, 3)})."
+        )
+    if rm:
+        return (
+            "The sensitivity analysis (Rambachan and Roth 2023) shows that the conclusion of an "
+            "effect holds as long as the post-start departure from parallel trends is at most "
+            f"{fmt_num(b, lang, 2)} times the largest pre-start departure (breakdown value "
+            f"M̄ = {fmt_num(b, lang, 2)})."
+        )
+    return (
+        "The sensitivity analysis (Rambachan and Roth 2023) shows that the conclusion of an "
+        f"effect holds as long as the slope of the trend changes by at most {fmt_pp(b, lang, 3)} "
+        f"per quarter (breakdown value M = {fmt_num(b, lang, 3)})."
+    )
+
+
+def placebo_sentence(results: Any, lang: str = "nb") -> str:
+    """Placebo starts :data:`~kvk_analysis.report.evaluation.PLACEBO_SHIFT` quarters early,
+    described by their size relative to the headline effect (thresholds
+    :data:`PLACEBO_SMALL`, :data:`PLACEBO_LARGE`) and by significance."""
+    lang = check_lang(lang)
+    rob = results.robustness
+    plac = rob.loc[(rob["kind"] == "placebo") & rob["estimate"].notna()]
+    if plac.empty:
+        return ""
+    effect = abs(float(results.row("headline")["estimate"]))
+    ratios = plac["estimate"].abs() / effect if effect > 0 else plac["estimate"].abs() * math.inf
+    largest = float(ratios.max())
+    n_large = int((ratios >= PLACEBO_LARGE).sum())
+    n_sig = int(((plac["conf_high"] < 0) | (plac["conf_low"] > 0)).sum())
+    n = len(plac)
+    pct = fmt_pct(largest * 100, lang, 0)
+    if lang == "nb":
+        text = (
+            f"Placebo-estimatene (oppstart satt kunstig tidligere, bare data fra før den virkelige "
+            f"oppstarten) er opptil {pct} av hovedeffekten i absoluttverdi; "
+            f"{fmt_int(n_sig, lang)} av {fmt_int(n, lang)} er statistisk signifikante."
+        )
+        if largest < PLACEBO_SMALL:
+            text += " De er små i forhold til effekten."
+        elif n_large:
+            text += (
+                f" I {fmt_int(n_large, lang)} av dem er placebo-estimatet "
+                f"minst {fmt_pct(PLACEBO_LARGE * 100, lang, 0)} av effekten: forskjeller av "
+                "samme størrelsesorden fantes før programmet, og det svekker tolkningen av "
+                "hovedeffekten som en programeffekt."
+            )
+        else:
+            text += " De er ikke små i forhold til effekten, så de avkrefter ikke ulike trender."
+        return text
+    text = (
+        "The placebo estimates (start set artificially earlier, only data from before the real "
+        f"start) are up to {pct} of the main effect in absolute value; {fmt_int(n_sig, lang)} of "
+        f"{fmt_int(n, lang)} are statistically significant."
+    )
+    if largest < PLACEBO_SMALL:
+        text += " They are small relative to the effect."
+    elif n_large:
+        text += (
+            f" In {fmt_int(n_large, lang)} of them the placebo is at least "
+            f"{fmt_pct(PLACEBO_LARGE * 100, lang, 0)} of the effect: differences of the same "
+            "order existed before the programme, which weakens reading the main effect as a "
+            "programme effect."
+        )
+    else:
+        text += (
+            " They are not small relative to the effect, so they do not rule out differing trends."
+        )
+    return text
+
+
+def robustness_summary(results: Any, lang: str = "nb") -> str:
+    """How many alternative specifications (placebo rows and the headline excluded) agree
+    with the headline in sign and exclude zero."""
+    lang = check_lang(lang)
+    rob = results.robustness
+    alt = rob.loc[(rob["kind"] == "robustness") & rob["estimate"].notna()]
+    est = float(results.row("headline")["estimate"])
+    neg = est < 0
+    same = int(((alt["estimate"] < 0) if neg else (alt["estimate"] > 0)).sum())
+    excl = int(((alt["conf_high"] < 0) if neg else (alt["conf_low"] > 0)).sum())
+    lo, hi = float(alt["estimate"].min()), float(alt["estimate"].max())
+    n = len(alt)
+    if lang == "nb":
+        return (
+            f"I {fmt_int(same, lang)} av {fmt_int(n, lang)} alternative spesifikasjoner har "
+            f"estimatet samme fortegn som hovedestimatet, og i {fmt_int(excl, lang)} av dem "
+            f"utelukker konfidensintervallet null; estimatene ligger mellom "
+            f"{fmt_pp(lo, lang, 2)} og {fmt_pp(hi, lang, 2)}."
+        )
+    return (
+        f"In {fmt_int(same, lang)} of {fmt_int(n, lang)} alternative specifications the estimate "
+        f"has the same sign as the headline, and in {fmt_int(excl, lang)} of them the confidence "
+        f"interval excludes zero; the estimates range from {fmt_pp(lo, lang, 2)} to "
+        f"{fmt_pp(hi, lang, 2)}."
+    )
+
+
+def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
+    """TWFE beside the headline and what the Goodman-Bacon decomposition says, with the
+    thresholds :data:`TWFE_CLOSE`, :data:`BACON_FORBIDDEN` and :data:`BACON_NEGATIVE`."""
+    lang = check_lang(lang)
+    if results.twfe is None:
+        return (
+            "TWFE-modellen kunne ikke estimeres på dette utvalget."
+            if lang == "nb"
+            else "The TWFE regression could not be estimated on this sample."
+        )
+    cs = float(results.row("headline")["estimate"])
+    tw = float(results.twfe.overall)
+    days = getattr(getattr(results, "spec", None), "weighting", "units") == "days"
+    weighting = _WITH["days" if days else "units"]
+    weighting = {k: v.removeprefix("med ").removeprefix("with ") for k, v in weighting.items()}
+    unweighted = (
+        {"nb": " (av den uvektede TWFE-regresjonen)", "en": " (of the unweighted TWFE regression)"}
+        if days
+        else {"nb": "", "en": ""}
+    )
+    diff = tw - cs
+    close = abs(diff) < TWFE_CLOSE * abs(cs) if cs != 0 else abs(diff) == 0
+    b = results.bacon
+    warn = b is not None and (
+        b.forbidden_share >= BACON_FORBIDDEN or b.negative_weight_share >= BACON_NEGATIVE
+    )
+    if lang == "nb":
+        text = (
+            f"En vanlig toveis faste effekter-regresjon (TWFE, {weighting['nb']}) gir "
+            f"{fmt_pp(tw, lang, 2)} mot hovedestimatets {fmt_pp(cs, lang, 2)} (forskjell "
+            f"{fmt_pp(diff, lang, 2, signed=True)}); "
+            + (
+                f"forskjellen er under {fmt_pct(TWFE_CLOSE * 100, lang, 0)} av hovedeffekten, så "
+                "de to er nære."
+                if close
+                else f"forskjellen er minst {fmt_pct(TWFE_CLOSE * 100, lang, 0)} av hovedeffekten."
+            )
+        )
+        if b is not None:
+            text += (
+                f" I Goodman-Bacon-dekomponeringen{unweighted['nb']} kommer "
+                f"{fmt_pct(b.forbidden_share * 100, lang, 0)} "
+                "av TWFE-vekten fra sammenligninger der tidligere deltakere brukes som kontroll for "
+                f"senere, og {fmt_pct(b.negative_weight_share * 100, lang, 0)} av cellevektene er "
+                "negative."
+            )
+            if warn and not close:
+                text += (
+                    " Når effekten endrer seg over tid, kan slike sammenligninger trekke TWFE bort "
+                    "fra den gjennomsnittlige effekten, og det kan forklare forskjellen."
+                )
+            elif warn:
+                text += (
+                    " Slike sammenligninger kan gjøre TWFE misvisende når effekten endrer seg over "
+                    "tid, men her er de to anslagene nære."
+                )
+            elif close:
+                text += " Dekomponeringen gir ikke grunn til å mistro TWFE-anslaget her."
+            else:
+                text += (
+                    " Dekomponeringen viser lite vekt på slike sammenligninger, så forskjellen "
+                    "kommer trolig av at TWFE veier puljer og kvartaler annerledes enn "
+                    "hovedestimatet, ikke av problematiske sammenligninger."
+                )
+        return text
+    text = (
+        f"A conventional two-way fixed effects regression (TWFE, {weighting['en']}) "
+        f"gives {fmt_pp(tw, lang, 2)} against the headline's {fmt_pp(cs, lang, 2)} (difference "
+        f"{fmt_pp(diff, lang, 2, signed=True)}); "
+        + (
+            f"the difference is below {fmt_pct(TWFE_CLOSE * 100, lang, 0)} of the main effect, "
+            "so the two are close."
+            if close
+            else f"the difference is at least {fmt_pct(TWFE_CLOSE * 100, lang, 0)} of the main "
+            "effect."
+        )
+    )
+    if b is not None:
+        text += (
+            f" In the Goodman-Bacon decomposition{unweighted['en']} "
+            f"{fmt_pct(b.forbidden_share * 100, lang, 0)} of "
+            "the TWFE weight comes from comparisons that use earlier participants as controls for "
+            f"later ones, and {fmt_pct(b.negative_weight_share * 100, lang, 0)} of the cell weights "
+            "are negative."
+        )
+        if warn and not close:
+            text += (
+                " When effects change over time such comparisons can pull TWFE away from the "
+                "average effect, which may explain the difference."
+            )
+        elif warn:
+            text += (
+                " Such comparisons can make TWFE mislead when effects change over time, but here "
+                "the two estimates are close."
+            )
+        elif close:
+            text += " The decomposition gives no reason to distrust the TWFE estimate here."
+        else:
+            text += (
+                " The decomposition puts little weight on such comparisons, so the difference "
+                "probably comes from TWFE weighting cohorts and quarters differently from the "
+                "headline, not from problematic comparisons."
+            )
+    return text
+
+
+def _dynamics(results: Any) -> dict[str, Any] | None:
+    eff = results.effects("dynamic")
+    post = eff.loc[eff["index"] >= 0].sort_values("index")
+    if post.empty:
+        return None
+    head = float(results.row("headline")["estimate"])
+    sign = -1.0 if head < 0 else 1.0
+    peak_row = post.loc[(post["estimate"] * sign).idxmax()]
+    tail = post.tail(FADE_QUARTERS)
+    ident = results.identification.set_index("event_time")
+    last_e = int(post["index"].max())
+    return {
+        "first": float(post.iloc[0]["estimate"]),
+        "peak": float(peak_row["estimate"]),
+        "peak_e": int(peak_row["index"]),
+        "tail": float(tail["estimate"].mean()),
+        "tail_from": int(tail["index"].min()),
+        "tail_to": last_e,
+        "fades": abs(float(tail["estimate"].mean())) < FADE_SHARE * abs(float(peak_row["estimate"]))
+        and int(peak_row["index"]) < int(tail["index"].min()),
+        "tail_cohorts": tuple(ident.loc[last_e, "cohorts"]) if last_e in ident.index else (),
+        "fewer": last_e in ident.index
+        and int(ident.loc[last_e, "n_cohorts"]) < int(ident["n_cohorts"].max()),
+    }
+
+
+def conclusions(
+    results: Any,
+    lang: str = "nb",
+    *,
+    power: Any = None,
+    honest: Any = None,
+    appendix: str | None = "B",
+) -> list[str]:
+    """Conclusions generated from the results, one paragraph each: the effect and its size
+    relative to the pre-programme level; its dynamics (build-up, peak, fade); heterogeneity
+    that stands out; intention-to-treat and leavers; selection on the pre-programme level and
+    balance after matching; what the evidence cannot rule out (pre-test, placebo, and when
+    given, the pre-test power and the sensitivity breakdown value)."""
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    spec = results.spec
+    head = results.row("headline")
+    est = float(head["estimate"])
+    excludes = head["conf_high"] < 0 or head["conf_low"] > 0
+    out: list[str] = []
+    # 1 effect and relative size
+    rel = abs(est) / results.pre_level * 100 if results.pre_level else float("nan")
+    where = sector_phrase(spec.sector, lang)
+    if nb:
+        out.append(
+            f"Hovedestimatet, {AGGREGATION_LABELS['group']['nb'].lower()}, er "
+            f"{fmt_pp(est, lang, 2)} {where}"
+            + (
+                ", og konfidensintervallet utelukker null."
+                if excludes
+                else ", men konfidensintervallet omfatter null."
+            )
+            + f" Før oppstart lå sykefraværet i deltakerkommunene på {fmt_pct(results.pre_level, lang)}"
+            f" (snitt av de fire kvartalene før start, kommunene likt vektet), så anslaget svarer "
+            f"til {fmt_pct(rel, lang)} av nivået."
+        )
+    else:
+        out.append(
+            f"The headline estimate, the {AGGREGATION_LABELS['group']['en'].lower()}, is "
+            f"{fmt_pp(est, lang, 2)} {where}"
+            + (
+                ", and its confidence interval excludes zero."
+                if excludes
+                else ", but its confidence interval includes zero."
+            )
+            + " Before the start, sick leave in the participating municipalities was "
+            f"{fmt_pct(results.pre_level, lang)} (mean of the four quarters before the start, "
+            f"municipalities weighted equally), so the estimate is {fmt_pct(rel, lang)} of that "
+            "level."
+        )
+    # 2 dynamics
+    d = _dynamics(results)
+    if d is not None:
+        coh = ", ".join(d["tail_cohorts"])
+        if nb:
+            text = (
+                f"Punktestimatet per kvartal er {fmt_pp(d['first'], lang, 2)} i "
+                f"oppstartskvartalet og størst, {fmt_pp(d['peak'], lang, 2)}, "
+                f"{fmt_int(d['peak_e'], lang)} kvartaler etter oppstart. "
+                if d["peak_e"] > 0
+                else "Punktestimatet per kvartal er størst i oppstartskvartalet "
+                f"({fmt_pp(d['peak'], lang, 2)}). "
+            )
+            text += (
+                f"I kvartal {d['tail_from']}–{d['tail_to']} etter oppstart er den i snitt "
+                f"{fmt_pp(d['tail'], lang, 2)}"
+                + (
+                    ", med motsatt fortegn av toppen: effekten er borte eller snur."
+                    if d["fades"] and d["tail"] * d["peak"] < 0
+                    else f", under {fmt_pct(FADE_SHARE * 100, lang, 0)} av toppen: effekten avtar."
+                    if d["fades"]
+                    else ", så den avtar ikke tydelig."
+                )
+            )
+            if d["fewer"]:
+                text += (
+                    " De seneste kvartalene bygger bare på "
+                    f"{'puljene' if len(d['tail_cohorts']) > 1 else 'pulje'} {coh}"
+                    f"{f' (se vedlegg {appendix})' if appendix else ''}, så endringen over tid kan "
+                    "også skyldes at sammensetningen av puljer endrer seg."
+                )
+        else:
+            text = (
+                f"The point estimate by quarter is {fmt_pp(d['first'], lang, 2)} in the quarter "
+                f"of the start and largest, {fmt_pp(d['peak'], lang, 2)}, "
+                f"{fmt_int(d['peak_e'], lang)} quarters after the start. "
+                if d["peak_e"] > 0
+                else "The point estimate by quarter is largest in the quarter of the start "
+                f"({fmt_pp(d['peak'], lang, 2)}). "
+            )
+            text += (
+                f"In quarters {d['tail_from']}–{d['tail_to']} after the start it averages "
+                f"{fmt_pp(d['tail'], lang, 2)}"
+                + (
+                    ", with the opposite sign of the peak: the effect is gone or reverses."
+                    if d["fades"] and d["tail"] * d["peak"] < 0
+                    else f", below {fmt_pct(FADE_SHARE * 100, lang, 0)} of the peak: the effect fades."
+                    if d["fades"]
+                    else ", so it does not clearly fade."
+                )
+            )
+            if d["fewer"]:
+                text += (
+                    " The latest quarters rest on "
+                    f"{'cohorts' if len(d['tail_cohorts']) > 1 else 'cohort'} {coh} only"
+                    f"{f' (see appendix {appendix})' if appendix else ''}, so the change over time "
+                    "may also reflect the changing mix of cohorts."
+                )
+        out.append(text)
+    # 3 heterogeneity (sectors against the all-sector estimate, sizes against the headline)
+    sub = results.subgroups
+    has_all = bool((sub["key"] == "sector:all").any())
+    ref = float(results.row("sector:all")["estimate"]) if has_all else est
+    stand = []
+    for r in sub.itertuples():
+        if r.key == "sector:all" or _is_missing(r.estimate):
+            continue
+        base = est if r.kind == "size" else ref
+        if _is_missing(base) or base == 0 or (r.n_treated or 0) < MIN_SUBGROUP_TREATED:
+            continue
+        ratio = float(r.estimate) / base
+        if ratio >= HETEROGENEITY_RATIO or ratio <= 1 / HETEROGENEITY_RATIO:
+            stand.append((r.key, float(r.estimate), ratio, r.kind))
+    ratio_txt = fmt_num(HETEROGENEITY_RATIO, lang, 1)
+    if stand:
+        parts = []
+        for key, value, ratio, kind in stand:
+            if kind == "sector":
+                name = _SECTOR_NAME.get(key.partition(":")[2], {lang: key})[lang]
+                if key == f"sector:{spec.sector}":
+                    name += " (denne analysen)" if nb else " (this analysis)"
+            else:
+                name = estimate_label(key, lang, results).lower()
+            parts.append(
+                f"{name} {fmt_pp(value, lang, 2)} ({fmt_num(ratio, lang, 1)} "
+                + ("ganger referansen)" if nb else "times the reference)")
+            )
+        if nb:
+            out.append(
+                f"Effekten varierer mer enn en faktor {ratio_txt} mellom undergrupper: "
+                + "; ".join(parts)
+                + ". Referansen er estimatet for alle sektorer (for sektorer) og hovedestimatet "
+                "(for kommunestørrelser). Forskjellene er ikke testet formelt og kan skyldes "
+                "tilfeldigheter når intervallene overlapper."
+            )
+        else:
+            out.append(
+                f"The effect varies by more than a factor {ratio_txt} between subgroups: "
+                + "; ".join(parts)
+                + ". The reference is the all-sector estimate (for sectors) and the headline (for "
+                "municipality sizes). The differences are not formally tested and may be chance "
+                "where the intervals overlap."
+            )
+    elif len(sub):
+        out.append(
+            f"Ingen sektor eller kommunestørrelse har et estimat som avviker mer enn en faktor "
+            f"{ratio_txt} fra referansen."
+            if nb
+            else "No sector or municipality size has an estimate that differs by more than a "
+            f"factor {ratio_txt} from the reference."
+        )
+    # 4 intention to treat
+    n_left = len(results.leavers)
+    if nb:
+        out.append(
+            "Estimatet er en effekt av å bli tatt opp i programmet (intention-to-treat): "
+            + (
+                f"{count_sentence(n_left, 'kommune', 'kommuner', lang)} gikk ut av programmet "
+                "underveis, men regnes fortsatt som deltakere fra oppstart, så effekten av å "
+                "gjennomføre programmet kan være større."
+                if n_left
+                else "ingen deltakere er registrert som utgått av programmet."
+            )
+        )
+    else:
+        out.append(
+            "The estimate is the effect of being admitted to the programme (intention to treat): "
+            + (
+                f"{count_sentence(n_left, 'municipality', 'municipalities', lang)} left the "
+                "programme early but still count as participants from their start, so the effect "
+                "of completing the programme may be larger."
+                if n_left
+                else "no participant is recorded as having left the programme."
+            )
+        )
+    # 5 selection and balance
+    gap = results.pre_level - results.comparison_pre_level
+    sel_nb = (
+        "omtrent like høyt som"
+        if abs(gap) < SELECTION_SAME_PP
+        else f"{fmt_pp(abs(gap), lang, 1)} {_sign_word(gap, 'nb')} enn"
+    )
+    sel_en = (
+        "about the same as"
+        if abs(gap) < SELECTION_SAME_PP
+        else f"{fmt_pp(abs(gap), lang, 1)} {_sign_word(gap, 'en')} than"
+    )
+    bal = ""
+    if results.matching is not None:
+        smd = results.matching.balance["smd_after"].abs()
+        worst = float(smd.max())
+        if nb:
+            bal = (
+                f" Etter matching er den største standardiserte forskjellen {fmt_num(worst, lang, 2)}"
+                + (
+                    f", over grensen {fmt_num(BALANCE_SMD, lang, 1)}: balansen er ufullstendig."
+                    if worst > BALANCE_SMD
+                    else f", under grensen {fmt_num(BALANCE_SMD, lang, 1)}."
+                )
+            )
+        else:
+            bal = (
+                f" After matching the largest standardised difference is {fmt_num(worst, lang, 2)}"
+                + (
+                    f", above the threshold {fmt_num(BALANCE_SMD, lang, 1)}: balance is imperfect."
+                    if worst > BALANCE_SMD
+                    else f", below the threshold {fmt_num(BALANCE_SMD, lang, 1)}."
+                )
+            )
+    if nb:
+        out.append(
+            f"Deltakerne valgte selv å søke: før oppstart lå sykefraværet deres {sel_nb} i kommunene "
+            "som aldri deltok i de samme kvartalene. Forskjell-i-forskjeller fjerner faste "
+            "nivåforskjeller, men ikke forskjeller i trend som følger av hvorfor kommunene søkte."
+            + bal
+        )
+    else:
+        out.append(
+            "Participants chose to apply: before the start their sick leave was "
+            f"{sel_en} that of the never-participating municipalities in the same quarters. "
+            "Difference-in-differences removes fixed level differences, but not differences in "
+            "trend linked to why municipalities applied." + bal
+        )
+    # 6 what cannot be ruled out
+    lim = []
+    if results.pretest is not None:
+        lim.append(
+            honest_pretrend_sentence(results.pretest, lang, dynamic=results.dynamic, effect=est)
+        )
+    if power is not None:
+        lim.append(pretrend_power_sentence(power, results.pretest, lang))
+    pl = placebo_sentence(results, lang)
+    if pl:
+        lim.append(pl)
+    if honest is not None:
+        lim.append(honest_sentence(honest, lang))
+    lim.append(
+        "Dataene kan heller ikke utelukke smitteeffekter til nabokommuner eller at andre tiltak "
+        "startet samtidig med programmet."
+        if nb
+        else "Nor can the data rule out spillovers to neighbouring municipalities or other "
+        "measures that started at the same time as the programme."
+    )
+    out.append(" ".join(lim))
+    return out
+
+
+#: Full citations of every work the reports cite (author-year keys as in the text).
+REFERENCES: tuple[str, ...] = (
+    "Abadie, A. (2021). Using synthetic controls: Feasibility, data requirements, and "
+    "methodological aspects. Journal of Economic Literature, 59(2), 391–425.",
+    "Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline "
+    "covariates between treatment groups in propensity-score matched samples. Statistics in "
+    "Medicine, 28(25), 3083–3107.",
+    "Callaway, B. og Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time "
+    "periods. Journal of Econometrics, 225(2), 200–230.",
+    "Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing. "
+    "Journal of Econometrics, 225(2), 254–277.",
+    "Rambachan, A. og Roth, J. (2023). A more credible approach to parallel trends. Review of "
+    "Economic Studies, 90(5), 2555–2591.",
+    "Roth, J. (2022). Pretest with caution: Event-study estimates after testing for parallel "
+    "trends. American Economic Review: Insights, 4(3), 305–322.",
+    "Sant'Anna, P. H. C. og Zhao, J. (2020). Doubly robust difference-in-differences "
+    "estimators. Journal of Econometrics, 219(1), 101–122.",
+)
+
+
+def references(lang: str = "nb") -> str:
+    """The reference list as a markdown list (``og`` between authors in nb, ``and`` in en)."""
+    lang = check_lang(lang)
+    items = REFERENCES if lang == "nb" else tuple(r.replace(" og ", " and ") for r in REFERENCES)
+    return "\n".join(f"- {r}" for r in items)
+
+
+def methods_appendix(results: Any, lang: str = "nb") -> str:
+    """The methods appendix as markdown (``###`` sub-headings): estimand and headline,
+    assumptions, identification by event time, base period, inference and weighting, and the
+    thresholds of generated wording.  The identification table and the thresholds table are
+    shown beside it (:func:`kvk_analysis.report.tables.identification_table_report`,
+    :func:`kvk_analysis.report.tables.thresholds_table`)."""
+    lang = check_lang(lang)
+    spec = results.spec
+    comp = comparison_phrase(spec.control_group, lang)
+    ant = int(spec.anticipation)
+    ident = results.identification
+    full = ident.loc[ident["n_cohorts"] == ident["n_cohorts"].max(), "event_time"]
+    lo, hi = (int(full.min()), int(full.max())) if len(full) else (0, 0)
+    universal = spec.base_period == "universal"
+    level = fmt_pct((1 - spec.alpha) * 100, lang, 0)
+    if lang == "nb":
+        base = (
+            "Med universell basisperiode måles alle effekter, også før oppstart, mot kvartalet "
+            f"rett før oppstart{' (minus forventningsperioden)' if ant else ''}; dette kvartalet "
+            "er null per definisjon. Punktene før oppstart er da avvik i nivå fra basiskvartalet."
+            if universal
+            else "Med varierende basisperiode (standard i R `did`) er effektene etter oppstart "
+            "målt mot kvartalet rett før oppstart, mens hvert punkt før oppstart er endringen "
+            "fra kvartalet før: punktene før oppstart er kvartal-til-kvartal-endringer, ikke nivå, "
+            "og kan ikke leses som en kumulativ trend. Basisperioden endrer ikke estimatene etter "
+            "oppstart, og uten kovariater gir dr, ipw og reg de samme tallene; ingen av delene er "
+            "derfor egne rader i robusthetstabellen."
+        )
+        inference = (
+            "Usikkerheten er anslått med multiplikator-bootstrap klynget på kommune "
+            f"({fmt_int(spec.biters, lang)} trekk). Samlede effekter har punktvise {level}-intervaller. "
+            "Effekter per kvartal siden oppstart, per pulje og per kalenderkvartal vises med både "
+            "punktvise intervaller (med tilhørende p-verdi) og uniforme (simultane) bånd, som "
+            "dekker alle punktene samtidig; p-verdiene hører til de punktvise intervallene."
+            if spec.bootstrap
+            else "Usikkerheten er anslått analytisk fra influensfunksjonene, klynget på kommune. "
+            f"Alle intervaller er punktvise {level}-intervaller med tilhørende p-verdier; det er "
+            "ingen uniforme bånd."
+        )
+        return "\n\n".join(
+            [
+                "### Estimand og hovedestimat",
+                "Hovedestimatet er den gjennomsnittlige effekten for deltakerne (ATT) samlet som "
+                f"*{AGGREGATION_LABELS['group']['nb'].lower()}*: hver pulje sin gjennomsnittseffekt "
+                "over egne kvartaler etter oppstart, veid med puljestørrelse (Callaway og Sant'Anna "
+                "2021). Det er valgt fordi hver deltakerkommune teller likt uansett når den startet; "
+                "gjennomsnittet over alle pulje-kvartaler gir tidlige puljer mer vekt fordi de er "
+                "observert lenger, og gjennomsnittet over kvartaler etter oppstart gir sene "
+                "kvartaler, som bare de tidligste puljene bidrar til, samme vekt som de første. "
+                f"{_WITH[spec.weighting]['nb'].capitalize()} svarer estimatet på effekten "
+                + (
+                    "i en gjennomsnittlig deltakerkommune"
+                    if spec.weighting == "units"
+                    else "per avtalt dagsverk"
+                )
+                + f"; anslaget {_WITH[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
+                "hver kommunes avtalte dagsverk i første kvartal i utvalget.",
+                "### Forutsetninger",
+                f"1. *Parallelle trender:* uten programmet ville sykefraværet i deltakerkommunene "
+                f"ha utviklet seg som i sammenligningsgruppen ({comp}).\n"
+                + (
+                    "2. *Ingen forventningseffekt:* kommunene reagerer ikke før oppstart"
+                    if ant == 0
+                    else f"2. *Begrenset forventningseffekt:* kommunene kan reagere høyst {ant} "
+                    "kvartal(er) før oppstart, men ikke tidligere"
+                )
+                + ", heller ikke mellom opptak og oppstart.\n"
+                "3. *Ingen smitteeffekter:* programmet påvirker ikke sykefraværet i "
+                "sammenligningskommunene.\n"
+                "4. *Fast deltakelse:* en kommune regnes som deltaker fra oppstart og ut perioden "
+                "(intention-to-treat), også om den gikk ut av programmet.",
+                "### Identifikasjon etter tid siden oppstart",
+                "Hvert punkt i hendelsesstudien er et gjennomsnitt over de puljene som er observert "
+                "så mange kvartaler før eller etter oppstart. Sammensetningen endrer seg derfor "
+                f"langs aksen: alle puljer bidrar fra kvartal {fmt_int(lo, lang)} til {fmt_int(hi, lang)}, mens punktene lenger ute "
+                "bygger på færre puljer (tabellen under). Et balansert vindu, der bare puljer som er "
+                "observert hele vinduet tas med, holder sammensetningen fast; det er et valg i "
+                "spesifikasjonen (`balance_e`) og en rad i robusthetstabellen.",
+                "### Basisperiode",
+                base,
+                "### Inferens",
+                inference,
+                "### Terskler i den genererte teksten",
+                "Ord som avhenger av tallene (for eksempel «nære», «avtar», «skiller seg ut») følger "
+                "faste terskler i programkoden, listet i tabellen under.",
+            ]
+        )
+    base = (
+        "With a universal base period every effect, also before the start, is measured against "
+        f"the quarter just before the start{' (less the anticipation period)' if ant else ''}; "
+        "that quarter is zero by definition. The pre-start points are then level differences "
+        "from the base quarter."
+        if universal
+        else "With a varying base period (the default of R `did`) the effects after the start are "
+        "measured against the quarter just before the start, while each pre-start point is the "
+        "change from the quarter before: the pre-start points are quarter-on-quarter changes, "
+        "not levels, and cannot be read as a cumulative trend. The base period does not change "
+        "the post-start estimates, and without covariates dr, ipw and reg give the same numbers; "
+        "neither is therefore a row of the robustness table."
+    )
+    inference = (
+        "Uncertainty comes from a multiplier bootstrap clustered by municipality "
+        f"({fmt_int(spec.biters, lang)} draws). Overall effects have pointwise {level} intervals. "
+        "Effects by quarters since the start, by cohort and by calendar quarter are shown with "
+        "both pointwise intervals (with their p-values) and uniform (simultaneous) bands that "
+        "cover all points at once; the p-values belong to the pointwise intervals."
+        if spec.bootstrap
+        else "Uncertainty is estimated analytically from the influence functions, clustered by "
+        f"municipality. All intervals are pointwise {level} intervals with their p-values; there "
+        "are no uniform bands."
+    )
+    return "\n\n".join(
+        [
+            "### Estimand and headline estimate",
+            "The headline is the average effect on the participants (ATT) aggregated as the "
+            f"*{AGGREGATION_LABELS['group']['en'].lower()}*: each cohort's average effect over its "
+            "own quarters after the start, weighted by cohort size (Callaway and Sant'Anna 2021). "
+            "It is chosen because every participating municipality counts equally whenever it "
+            "started; the average over all cohort-quarters gives early cohorts more weight because "
+            "they are observed longer, and the average over quarters since the start gives late "
+            "quarters, to which only the earliest cohorts contribute, the same weight as the first. "
+            f"{_WITH[spec.weighting]['en'].capitalize()}, the estimate answers the effect "
+            + (
+                "in an average participating municipality"
+                if spec.weighting == "units"
+                else "per contracted working day"
+            )
+            + f"; the estimate {_WITH[spec.other_weighting]['en']} is shown beside it. "
+            "The weights are each municipality's contracted working days in its first quarter in "
+            "the sample.",
+            "### Assumptions",
+            "1. *Parallel trends:* without the programme, sick leave in the participating "
+            f"municipalities would have developed as in the comparison group ({comp}).\n"
+            + (
+                "2. *No anticipation:* municipalities do not react before the start"
+                if ant == 0
+                else f"2. *Limited anticipation:* municipalities may react at most {ant} "
+                "quarter(s) before the start, but not earlier"
+            )
+            + ", not even between admission and start.\n"
+            "3. *No spillovers:* the programme does not affect sick leave in the comparison "
+            "municipalities.\n"
+            "4. *Fixed participation:* a municipality counts as a participant from its start to "
+            "the end of the period (intention to treat), also if it left the programme.",
+            "### Identification by time since the start",
+            "Each point of the event study averages the cohorts observed that many quarters before "
+            "or after their start. The composition therefore changes along the axis: all cohorts "
+            f"contribute from quarter {fmt_int(lo, lang)} to {fmt_int(hi, lang)}, while points further out rest on fewer cohorts "
+            "(table below). A balanced window, which keeps only cohorts observed throughout the "
+            "window, holds the composition fixed; it is an option of the specification "
+            "(`balance_e`) and a row of the robustness table.",
+            "### Base period",
+            base,
+            "### Inference",
+            inference,
+            "### Thresholds of the generated text",
+            "Words that depend on the numbers (such as 'close', 'fades', 'stands out') follow fixed "
+            "thresholds in the code, listed in the table below.",
+        ]
+    )
+
+
+def method_summary(results: Any, lang: str = "nb", *, appendix: str | None = "B") -> str:
+    """The method in a paragraph, generated from the specification: estimator, comparison
+    group, base period, aggregation named as the headline, weighting and inference."""
+    lang = check_lang(lang)
+    spec = results.spec
+    comp = comparison_phrase(spec.control_group, lang)
+    level = fmt_pct((1 - spec.alpha) * 100, lang, 0)
+    ant = int(spec.anticipation)
+    if lang == "nb":
+        base = (
+            "kvartalet rett før oppstart"
+            if ant == 0
+            else f"kvartalet {ant + 1} kvartaler før oppstart (forventningseffekt {ant} kv.)"
+        )
+        inf = (
+            "multiplikator-bootstrap klynget på kommune; effekter per kvartal, pulje og "
+            f"kalenderkvartal har i tillegg uniforme (simultane) {level}-bånd"
+            if spec.bootstrap
+            else f"analytiske standardfeil klynget på kommune, med punktvise {level}-intervaller"
+        )
+        return (
+            "Effekten anslås med forskjell-i-forskjeller for forskjøvet oppstart (Callaway og "
+            f"Sant'Anna 2021, estimator {spec.est_method}). For hver pulje og hvert kvartal "
+            f"sammenlignes endringen i sykefraværet {sector_phrase(spec.sector, lang)} siden {base} "
+            f"med den samme endringen hos {comp}. Effektene veies sammen per pulje, per "
+            "kalenderkvartal og etter tid siden oppstart; hovedestimatet er "
+            f"*{AGGREGATION_LABELS['group']['nb'].lower()}*, "
+            f"{_WITH[spec.weighting]['nb']}. Usikkerheten er anslått med {inf}. Effekter "
+            "måles i prosentpoeng, fordi sykefraværet måles i prosent av avtalte dagsverk."
+            + (f" Detaljer og forutsetninger står i vedlegg {appendix}." if appendix else "")
+        )
+    base = (
+        "the quarter just before the start"
+        if ant == 0
+        else f"the quarter {ant + 1} quarters before the start (anticipation {ant} q.)"
+    )
+    inf = (
+        "a multiplier bootstrap clustered by municipality; effects by quarter, cohort and "
+        f"calendar quarter also have uniform (simultaneous) {level} bands"
+        if spec.bootstrap
+        else f"analytic standard errors clustered by municipality, with pointwise {level} intervals"
+    )
+    return (
+        "The effect is estimated by difference-in-differences for staggered adoption (Callaway "
+        f"and Sant'Anna 2021, estimator {spec.est_method}). For each cohort and quarter the change "
+        f"in sick leave {sector_phrase(spec.sector, lang)} since {base} is compared with the same "
+        f"change among {comp}. The effects are averaged by cohort, by calendar quarter and by "
+        "time since the start; the headline is the "
+        f"*{AGGREGATION_LABELS['group']['en'].lower()}*, {_WITH[spec.weighting]['en']}. "
+        f"Uncertainty comes from {inf}. Effects are in percentage points, because sick leave is "
+        "measured in percent of contracted working days."
+        + (f" Details and assumptions are in appendix {appendix}." if appendix else "")
+    )
+
+
+def report_subtitle(spec: Any, lang: str = "nb") -> str:
+    """The subtitle of a report: what is analysed (sector, window) and then the full
+    specification (:func:`spec_subtitle`)."""
+    lang = check_lang(lang)
+    where = sector_phrase(spec.sector, lang)
+    head = (
+        f"Sykefravær {where} før og etter deltakelse"
+        if lang == "nb"
+        else f"Sick leave {where} before and after taking part"
+    )
+    return f"{head}. {spec_subtitle(spec, lang)}"

@@ -1,0 +1,773 @@
+"""One results object per report specification: :class:`Specification` and :func:`evaluate`.
+
+A report computes every estimate it shows exactly once, here, and every table, figure and
+sentence is a pure function of the returned :class:`EvaluationResults` and a language.  So a
+number that appears twice in a report is the same number, computed with the same inference,
+and the report's text always knows its own specification.
+
+The headline estimate
+---------------------
+The headline is the ``"group"`` aggregation's overall effect of ``att_gt`` ("samlet effekt
+(gjennomsnitt over puljer)" / "overall effect (average over cohorts)"): each cohort's average
+effect over its own post-start quarters, averaged over cohorts with weights proportional to
+cohort size.  It is chosen deliberately (Callaway & Sant'Anna 2021, sec. 3.1.1, recommend it
+as the overall summary): every participating municipality counts equally whatever its start
+date, whereas the ``"simple"`` average over all post-start cells gives early cohorts, which are
+observed for more quarters after the start, more weight, and the ``"dynamic"`` average over
+event times gives late event times (identified by the early cohorts only) the same weight as
+the first quarters.  The other aggregations are computed with the same inference and shown
+under their own names.
+
+Weighting
+---------
+``weighting="units"`` weights every municipality equally (the effect on the average
+municipality); ``"days"`` weights municipalities by contracted working days (``weight``
+column, the effect per contracted working day).  Both are always computed: the one named by
+the specification is the headline, the other is shown beside it.
+
+Inference
+---------
+``inference="bootstrap"``: multiplier bootstrap clustered by municipality (R ``did``'s
+default), uniform (sup-t) bands for event-time, cohort and calendar effects; ``"analytic"``:
+analytic (influence-function) standard errors, pointwise intervals.  One choice per report,
+used for every estimate in it (robustness rows and subgroups included).  Overall effects
+always carry pointwise intervals; p-values are always pointwise and are printed only next to
+pointwise intervals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import KvkError, ReportError
+
+PULJER = ("I", "II", "III", "IV")
+SECTORS = ("all", "care", "education", "other")
+MEASURES = ("total", "self_certified", "doctor_certified")
+CONTROL_GROUPS = ("nevertreated", "notyettreated")
+BASE_PERIODS = ("varying", "universal")
+EST_METHODS = ("dr", "ipw", "reg")
+WEIGHTINGS = ("units", "days")
+INFERENCES = ("bootstrap", "analytic")
+
+#: The aggregation whose overall effect is the headline (see the module docstring).
+HEADLINE_AGGREGATION = "group"
+
+#: Balanced event window used in the robustness table when the specification has none:
+#: cohorts observed at least this many quarters after the start (four quarters = one year).
+ROBUSTNESS_BALANCE_E = 4
+
+#: Fake start this many quarters before the real one in the placebo rows.
+PLACEBO_SHIFT = 4
+
+#: Covariates of the "with covariates" robustness row (pre-programme level and log population).
+ROBUSTNESS_COVARIATES = "~ pre_level + log_pop"
+
+_ROBUST_COLUMNS = [
+    "key",
+    "kind",
+    "aggregation",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "n_units",
+    "n_treated",
+    "note",
+]
+
+
+@dataclass(frozen=True)
+class Specification:
+    """Every choice of one report run.
+
+    Attributes
+    ----------
+    sector
+        Sector analysed: ``all``, ``care``, ``education``, ``other``.
+    measure
+        Sick-leave measure of the panel (``total``, ``self_certified``, ``doctor_certified``).
+    control_group
+        ``nevertreated`` or ``notyettreated`` (R ``did``).
+    base_period
+        ``varying`` or ``universal`` (R ``did``).
+    est_method
+        ``dr``, ``ipw`` or ``reg`` (R ``did``).
+    anticipation
+        Quarters before the start in which municipalities may already react.
+    weighting
+        ``units`` (each municipality equally) or ``days`` (contracted working days): the
+        headline's weighting; the other is computed and shown too.
+    cohorts
+        Puljer included (``I`` ... ``IV``).
+    start, end
+        Analysis window as quarters (``"2005Q1"``), or ``None`` for the whole panel.
+    balance_e
+        Balanced event window for the event study (R ``aggte(balance_e=)``), or ``None``.
+    inference
+        ``bootstrap`` (multiplier bootstrap, uniform bands) or ``analytic`` (pointwise).
+    alpha
+        1 - confidence level.
+    biters
+        Bootstrap draws.
+    seed
+        Random seed of the bootstrap.
+    """
+
+    sector: str = "all"
+    measure: str = "total"
+    control_group: str = "nevertreated"
+    base_period: str = "varying"
+    est_method: str = "dr"
+    anticipation: int = 0
+    weighting: str = "units"
+    cohorts: tuple[str, ...] = PULJER
+    start: str | None = None
+    end: str | None = None
+    balance_e: int | None = None
+    inference: str = "bootstrap"
+    alpha: float = 0.05
+    biters: int = 999
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "sector": (self.sector, SECTORS),
+            "measure": (self.measure, MEASURES),
+            "control_group": (self.control_group, CONTROL_GROUPS),
+            "base_period": (self.base_period, BASE_PERIODS),
+            "est_method": (self.est_method, EST_METHODS),
+            "weighting": (self.weighting, WEIGHTINGS),
+            "inference": (self.inference, INFERENCES),
+        }
+        for name, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ReportError(
+                    f"specification {name}={value!r} is not one of {' | '.join(allowed)}"
+                )
+        cohorts = tuple(str(c).strip().upper() for c in (self.cohorts or PULJER))
+        bad = [c for c in cohorts if c not in PULJER]
+        if bad or not cohorts:
+            raise ReportError(f"specification cohorts={list(self.cohorts)!r}: use I, II, III, IV")
+        object.__setattr__(self, "cohorts", cohorts)
+        if int(self.anticipation) < 0:
+            raise ReportError(f"specification anticipation={self.anticipation!r} must be >= 0")
+        if self.balance_e is not None and int(self.balance_e) < 0:
+            raise ReportError(f"specification balance_e={self.balance_e!r} must be >= 0")
+        if not 0 < float(self.alpha) < 1:
+            raise ReportError(f"specification alpha={self.alpha!r} must be between 0 and 1")
+
+    @property
+    def bootstrap(self) -> bool:
+        """Whether the multiplier bootstrap is used."""
+        return self.inference == "bootstrap"
+
+    @property
+    def weightsname(self) -> str | None:
+        """The ``att_gt`` weights column of the headline weighting (``None``: equal)."""
+        return "weight" if self.weighting == "days" else None
+
+    @property
+    def other_weighting(self) -> str:
+        """The weighting shown beside the headline."""
+        return "days" if self.weighting == "units" else "units"
+
+    def att_gt_kwargs(self, **changes: Any) -> dict[str, Any]:
+        """Keyword arguments of :func:`kvk_analysis.did.att_gt` for this specification
+        (``changes`` override single entries, e.g. ``control_group``)."""
+        kwargs: dict[str, Any] = {
+            "control_group": self.control_group,
+            "base_period": self.base_period,
+            "est_method": self.est_method,
+            "anticipation": int(self.anticipation),
+            "weightsname": self.weightsname,
+            "alp": float(self.alpha),
+            "bstrap": self.bootstrap,
+            "cband": self.bootstrap,
+            "biters": int(self.biters),
+            "seed": self.seed,
+        }
+        kwargs.update(changes)
+        return kwargs
+
+    def to_dict(self) -> dict[str, Any]:
+        """The specification as a JSON-serialisable dict."""
+        out = dataclasses.asdict(self)
+        out["cohorts"] = list(self.cohorts)
+        out["headline_aggregation"] = HEADLINE_AGGREGATION
+        return out
+
+
+@dataclass(eq=False)
+class EvaluationResults:
+    """Every estimate of one report specification (made by :func:`evaluate`).
+
+    Attributes
+    ----------
+    spec
+        The :class:`Specification`.
+    sample
+        The estimation sample (one sector, the window, never-treated units and the chosen
+        puljer).
+    gt
+        ``att_gt`` result of the headline specification.
+    aggregations
+        ``{"group", "simple", "dynamic", "calendar"}`` -> ``aggte`` results of ``gt`` (same
+        inference; ``dynamic`` with ``balance_e`` of the specification).
+    other_weighting
+        ``aggte(type="group")`` of the other weighting (``spec.other_weighting``).
+    pretest
+        Event-study pre-trend test (:func:`kvk_analysis.did.pretrend_test`), or ``None``.
+    robustness
+        One row per alternative specification: ``key, kind, aggregation, estimate,
+        std_error, conf_low, conf_high, p_value, n_units, n_treated, note`` (percentage
+        points; pointwise intervals).  ``key`` names the row (see
+        :func:`kvk_analysis.report.text.estimate_label`).
+    subgroups
+        The same columns for ``sector:<s>`` and ``size:<group>`` rows (headline aggregation).
+    twfe, bacon
+        Static TWFE and its Goodman-Bacon decomposition (``None`` when not estimable).
+    matching, matched
+        :class:`~kvk_analysis.evaluation.matching.MatchResult` and the matched estimate row.
+    identification
+        Event time -> cohorts contributing (``event_time, cohorts, n_cohorts``).
+    cohort_names
+        First treated quarter (``gname``) -> pulje.
+    pre_level
+        Participants' mean sick leave (percent) in the four quarters before their start.
+    leavers
+        Participants that left the programme (``kommunenummer, kommune, left``).
+    notes
+        Estimation problems that did not stop the report.
+    """
+
+    spec: Specification
+    sample: pd.DataFrame
+    gt: Any
+    aggregations: dict[str, Any]
+    other_weighting: Any
+    pretest: Any
+    robustness: pd.DataFrame
+    subgroups: pd.DataFrame
+    twfe: Any
+    bacon: Any
+    matching: Any
+    identification: pd.DataFrame
+    cohort_names: dict[int, str]
+    pre_level: float
+    comparison_pre_level: float
+    leavers: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    # -- convenient views --------------------------------------------------------------
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The headline estimate (a row of :meth:`estimates`, key ``"headline"``)."""
+        return self.row("headline")
+
+    @property
+    def dynamic(self) -> Any:
+        """The event-study aggregation (``aggte(type="dynamic")``)."""
+        return self.aggregations["dynamic"]
+
+    @property
+    def group(self) -> Any:
+        """The cohort aggregation (``aggte(type="group")``), the headline's aggregation."""
+        return self.aggregations["group"]
+
+    @property
+    def calendar(self) -> Any:
+        """The calendar-quarter aggregation."""
+        return self.aggregations["calendar"]
+
+    def estimates(self) -> pd.DataFrame:
+        """Every overall estimate of the report, one row per key (``headline`` first):
+        the headline, the other weighting, the other aggregations' overall effects, the
+        robustness rows and the subgroups.  Columns as :attr:`robustness`."""
+        rows = []
+        for key, agg in (
+            ("headline", self.aggregations[HEADLINE_AGGREGATION]),
+            (f"weighting:{self.spec.other_weighting}", self.other_weighting),
+        ):
+            rows.append(_overall_row(key, "main", HEADLINE_AGGREGATION, agg, self.sample))
+        for agg_type in ("simple", "dynamic", "calendar"):
+            rows.append(
+                _overall_row(
+                    f"aggregation:{agg_type}", "main", agg_type, self.aggregations[agg_type], None
+                )
+            )
+        frame = pd.DataFrame(rows, columns=_ROBUST_COLUMNS)
+        rest = [f for f in (self.robustness, self.subgroups) if not f.empty]
+        out = pd.concat([frame, *rest], ignore_index=True) if rest else frame
+        return out.drop_duplicates("key", keep="first").reset_index(drop=True)
+
+    def row(self, key: str) -> dict[str, Any]:
+        """One estimate by key (``headline``, ``aggregation:dynamic``, ``sector:care`` ...)."""
+        est = self.estimates()
+        hit = est.loc[est["key"] == key]
+        if hit.empty:
+            raise ReportError(f"no estimate {key!r}; have {list(est['key'])}")
+        return hit.iloc[0].to_dict()
+
+    def effects(self, aggregation: str) -> pd.DataFrame:
+        """Disaggregated effects of ``aggregation`` (``dynamic``: by event time, ``group``:
+        by cohort, ``calendar``: by quarter) with pointwise and, under the bootstrap, uniform
+        intervals: ``index, estimate, std_error, conf_low, conf_high, p_value, band_low,
+        band_high`` (pp).  ``index`` is the event time, the cohort's first quarter
+        (``gname``) or the quarter index.  ``p_value`` is pointwise and goes with
+        ``conf_low``/``conf_high``; ``band_*`` is the uniform band (NaN when analytic)."""
+        from scipy.stats import norm
+
+        agg = self.aggregations[aggregation]
+        est = np.asarray(agg.att_egt, dtype=float)
+        se = np.asarray(agg.se_egt, dtype=float)
+        z = float(norm.ppf(1 - self.spec.alpha / 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = 2 * norm.sf(np.abs(est / se))
+        uniform = bool(getattr(agg, "uniform", False))
+        crit = float(agg.critical_value)
+        return pd.DataFrame(
+            {
+                "index": np.asarray(agg.egt).astype(int),
+                "estimate": est,
+                "std_error": se,
+                "conf_low": est - z * se,
+                "conf_high": est + z * se,
+                "p_value": p,
+                "band_low": est - crit * se if uniform else np.nan,
+                "band_high": est + crit * se if uniform else np.nan,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Specification and every estimate as a JSON-serialisable dict.
+
+        ``estimates``: one record per overall estimate with ``key``, ``label`` (nb and en),
+        ``aggregation``, ``estimate``, ``std_error``, ``conf_low``, ``conf_high``
+        (pointwise, level ``1 - alpha``), ``p_value``, ``inference``; ``effects``: the
+        disaggregated effects per aggregation; ``pretest``, ``twfe``, ``bacon``,
+        ``identification`` and ``thresholds`` (the constants of generated wording).
+        """
+        from . import text
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {str(k): clean(x) for k, x in v.items()}
+            if isinstance(v, list | tuple):
+                return [clean(x) for x in v]
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, pd.Period):
+                return str(v)
+            return v
+
+        records = []
+        for rec in self.estimates().to_dict("records"):
+            rec["label"] = {
+                lang: text.estimate_label(rec["key"], lang, self) for lang in ("nb", "en")
+            }
+            rec["inference"] = self.spec.inference
+            rec["level"] = 1 - self.spec.alpha
+            rec["interval"] = "pointwise"
+            records.append(rec)
+        effects = {}
+        for agg in ("dynamic", "group", "calendar"):
+            eff = self.effects(agg)
+            eff["band"] = "uniform" if self.spec.bootstrap else "none"
+            effects[agg] = eff.to_dict("records")
+        pre = self.pretest
+        out = {
+            "specification": self.spec.to_dict(),
+            "headline": {"key": "headline", "aggregation": HEADLINE_AGGREGATION},
+            "estimates": records,
+            "effects": effects,
+            "pretest": None
+            if pre is None
+            else {
+                "method": pre.method,
+                "statistic": pre.statistic,
+                "p_value": pre.p_value,
+                "event_times": list(pre.event_times),
+            },
+            "twfe": None if self.twfe is None else {"estimate": self.twfe.overall},
+            "bacon": None
+            if self.bacon is None
+            else {
+                "forbidden_share": self.bacon.forbidden_share,
+                "negative_weight_share": self.bacon.negative_weight_share,
+            },
+            "identification": [
+                {"event_time": int(r.event_time), "cohorts": list(r.cohorts)}
+                for r in self.identification.itertuples()
+            ],
+            "pre_level": self.pre_level,
+            "n_leavers": len(self.leavers),
+            "thresholds": text.thresholds(),
+            "notes": list(self.notes),
+        }
+        return clean(out)
+
+
+def _overall_row(
+    key: str, kind: str, aggregation: str, agg: Any, data: pd.DataFrame | None, note: str = ""
+) -> dict[str, Any]:
+    ov = agg.overall
+    row = {
+        "key": key,
+        "kind": kind,
+        "aggregation": aggregation,
+        "estimate": float(ov.estimate),
+        "std_error": float(ov.std_error),
+        "conf_low": float(ov.conf_low),
+        "conf_high": float(ov.conf_high),
+        "p_value": float(ov.p_value),
+        "n_units": np.nan,
+        "n_treated": np.nan,
+        "note": note,
+    }
+    if data is not None:
+        row["n_units"] = int(data["kommunenummer"].nunique())
+        row["n_treated"] = int(data.loc[data["gname"] > 0, "kommunenummer"].nunique())
+    return row
+
+
+def _failed_row(key: str, kind: str, aggregation: str, data: pd.DataFrame | None, exc: Exception):
+    row = {c: np.nan for c in _ROBUST_COLUMNS}
+    row.update(key=key, kind=kind, aggregation=aggregation, note=str(exc)[:160])
+    if data is not None and not data.empty:
+        row["n_units"] = int(data["kommunenummer"].nunique())
+        row["n_treated"] = int(data.loc[data["gname"] > 0, "kommunenummer"].nunique())
+    return row
+
+
+def _estimate(
+    key: str,
+    kind: str,
+    data: pd.DataFrame,
+    spec: Specification,
+    *,
+    aggregation: str = HEADLINE_AGGREGATION,
+    balance_e: int | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """One overall estimate of ``data`` under ``spec`` with ``changes`` (a robustness row)."""
+    from ..did import aggte, att_gt
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gt = att_gt(
+                data,
+                "rate",
+                "tname",
+                "kommunenummer",
+                "gname",
+                **spec.att_gt_kwargs(**changes),
+            )
+            extra = {"balance_e": balance_e} if balance_e is not None else {}
+            agg = aggte(gt, type=aggregation, na_rm=True, **extra)
+        return _overall_row(key, kind, aggregation, agg, data)
+    except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
+        return _failed_row(key, kind, aggregation, data, exc)
+
+
+def cohort_names(sample: pd.DataFrame) -> dict[int, str]:
+    """First treated quarter (``gname``) -> pulje of the participants in ``sample``."""
+    units = sample.loc[sample["gname"] > 0].drop_duplicates("kommunenummer")
+    out: dict[int, str] = {}
+    for g, pulje in zip(units["gname"], units["pulje"].astype("string"), strict=True):
+        if pd.notna(pulje):
+            out.setdefault(int(g), str(pulje))
+    return dict(sorted(out.items()))
+
+
+def identification_table(gt: Any, names: dict[int, str], balance_e: int | None = None):
+    """Which cohorts identify each event time ``e = t - g`` of the event study: the cohorts
+    with an estimated ATT(g, g + e) (and, with ``balance_e``, observed at least ``balance_e``
+    quarters after the start, as R ``aggte`` keeps them)."""
+    tidy = gt.tidy()
+    tidy = tidy.loc[tidy["estimate"].notna()]
+    if balance_e is not None:
+        last = tidy.groupby("group")["event_time"].max()
+        keep = last.index[last >= int(balance_e)]
+        tidy = tidy.loc[tidy["group"].isin(keep) & (tidy["event_time"] <= int(balance_e))]
+    rows = []
+    for e, part in tidy.groupby("event_time"):
+        gs = sorted(int(g) for g in part["group"].unique())
+        rows.append(
+            {
+                "event_time": int(e),
+                "cohorts": tuple(names.get(g, str(g)) for g in gs),
+                "n_cohorts": len(gs),
+            }
+        )
+    return pd.DataFrame(rows, columns=["event_time", "cohorts", "n_cohorts"])
+
+
+def _pre_levels(sample: pd.DataFrame, anticipation: int) -> tuple[float, float]:
+    """Mean sick leave (percent, each municipality equally) of the participants in the four
+    quarters before their start (less anticipation), and of the comparison municipalities
+    over the same calendar quarters."""
+    part = sample.loc[sample["gname"] > 0]
+    rel = part["tname"] - part["gname"] + int(anticipation)
+    window = part.loc[(rel >= -4) & (rel <= -1)]
+    level = float(window.groupby("kommunenummer")["rate"].mean().mean())
+    quarters = set(window["tname"])
+    comp = sample.loc[(sample["gname"] == 0) & sample["tname"].isin(quarters)]
+    comp_level = float(comp.groupby("kommunenummer")["rate"].mean().mean()) if len(comp) else np.nan
+    return level, comp_level
+
+
+def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> EvaluationResults:
+    """Compute every estimate of a report once, for one :class:`Specification`.
+
+    The estimation sample (:func:`kvk_analysis.report.tables.analysis_sample`); ``att_gt``
+    of the rate (percent; effects in percentage points); its group, simple, dynamic and
+    calendar aggregations with the specification's inference; the headline (group
+    aggregation, the specification's weighting) and the same estimate with the other
+    weighting; the event-study pre-trend test; TWFE and the Goodman-Bacon decomposition;
+    the robustness rows (the other control group, covariates, the other weighting, a balanced
+    event window, each pulje left out, placebo starts :data:`PLACEBO_SHIFT` quarters early,
+    matched comparison group), all with the run's specification except the one choice they
+    vary (the base period changes only pre-start estimates and, without covariates, dr, ipw
+    and reg coincide, so neither is a row); sector and size-group effects with the
+    run's specification; the matching and its balance.
+
+    ``panel`` is the analysis panel (all sectors); ``spec`` defaults to
+    ``Specification()``.
+    """
+    from ..did import aggte, att_gt, pretrend_test
+    from ..evaluation.matching import match_controls
+    from ..evaluation.sensitivity import sensitivity_table
+    from ..evaluation.twfe import bacon_decomposition, twfe
+    from .tables import SIZE_GROUPS, analysis_sample
+
+    spec = spec or Specification()
+    notes: list[str] = []
+    if "measure" in panel and spec.measure not in set(panel["measure"].astype(str)):
+        raise ReportError(
+            f"the panel has measure {sorted(panel['measure'].astype(str).unique())}, "
+            f"not {spec.measure!r}: rebuild the data with this measure"
+        )
+    sample = analysis_sample(
+        panel, sector=spec.sector, cohorts=spec.cohorts, start=spec.start, end=spec.end
+    )
+    with warnings.catch_warnings():  # first-period weights: stated in the methods appendix
+        warnings.simplefilter("ignore", UserWarning)
+        gt = att_gt(sample, "rate", "tname", "kommunenummer", "gname", **spec.att_gt_kwargs())
+    dyn_extra = {"balance_e": int(spec.balance_e)} if spec.balance_e is not None else {}
+    aggregations = {
+        "group": aggte(gt, type="group"),
+        "simple": aggte(gt, type="simple"),
+        "dynamic": aggte(gt, type="dynamic", **dyn_extra),
+        "calendar": aggte(gt, type="calendar"),
+    }
+    with warnings.catch_warnings():  # first-period weights: stated in the methods appendix
+        warnings.simplefilter("ignore", UserWarning)
+        other = att_gt(
+            sample,
+            "rate",
+            "tname",
+            "kommunenummer",
+            "gname",
+            **spec.att_gt_kwargs(weightsname="weight" if spec.other_weighting == "days" else None),
+        )
+    other_weighting = aggte(other, type=HEADLINE_AGGREGATION)
+    try:
+        pretest = pretrend_test(gt, seed=spec.seed)
+    except KvkError as exc:
+        pretest = None
+        notes.append(f"pre-trend test: {exc}")
+
+    # TWFE with the headline's weighting; the decomposition exists for the unweighted TWFE only
+    try:
+        static = twfe(
+            sample,
+            weightsname=spec.weightsname,
+            anticipation=int(spec.anticipation),
+            alpha=spec.alpha,
+        )
+    except (KvkError, ValueError) as exc:
+        static = None
+        notes.append(f"TWFE: {exc}")
+    try:
+        bacon = bacon_decomposition(sample)
+    except (KvkError, ValueError) as exc:
+        bacon = None
+        notes.append(f"Goodman-Bacon: {exc}")
+
+    # robustness: one choice varied at a time, everything else the run's specification
+    rows: list[dict[str, Any]] = []
+    head = _overall_row("headline", "main", HEADLINE_AGGREGATION, aggregations["group"], sample)
+    rows.append(head)
+    other_cg = "notyettreated" if spec.control_group == "nevertreated" else "nevertreated"
+    rows.append(
+        _estimate(f"control_group:{other_cg}", "robustness", sample, spec, control_group=other_cg)
+    )
+    # The base period changes only the pre-period estimates and, without covariates, dr, ipw
+    # and reg coincide: neither is a robustness row (the methods appendix says so).
+    rows.append(_estimate("covariates", "robustness", sample, spec, xformla=ROBUSTNESS_COVARIATES))
+    rows.append(
+        _overall_row(
+            f"weighting:{spec.other_weighting}",
+            "robustness",
+            HEADLINE_AGGREGATION,
+            other_weighting,
+            sample,
+        )
+    )
+    balance = int(spec.balance_e) if spec.balance_e is not None else ROBUSTNESS_BALANCE_E
+    rows.append(
+        _estimate(
+            f"balanced:{balance}",
+            "robustness",
+            sample,
+            spec,
+            aggregation="dynamic",
+            balance_e=balance,
+        )
+    )
+    names = cohort_names(sample)
+    for pulje in sorted(set(names.values()), key=PULJER.index):
+        keep = sample["pulje"].astype("string").ne(pulje).fillna(True).astype(bool)
+        if (sample.loc[keep, "gname"] > 0).any():
+            rows.append(_estimate(f"leave_out:{pulje}", "robustness", sample[keep], spec))
+    # placebo starts (one cohort and the never-treated units, data before the real start)
+    try:
+        plac_kwargs = spec.att_gt_kwargs(cband=False)
+        plac_kwargs.pop("control_group")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plac = sensitivity_table(
+                sample,
+                specs=("placebo",),
+                placebo_shifts=(PLACEBO_SHIFT,),
+                agg=HEADLINE_AGGREGATION,
+                alp=spec.alpha,
+                **{k: v for k, v in plac_kwargs.items() if k != "alp"},
+            )
+        for r in plac.itertuples():
+            parts = str(r.spec).split("_")  # placebo_<k>q_<cohort>
+            rows.append(
+                {
+                    "key": f"placebo:{parts[1].removesuffix('q')}:{parts[2]}",
+                    "kind": "placebo",
+                    "aggregation": HEADLINE_AGGREGATION,
+                    "estimate": r.estimate,
+                    "std_error": r.std_error,
+                    "conf_low": r.conf_low,
+                    "conf_high": r.conf_high,
+                    "p_value": r.p_value,
+                    "n_units": r.n_units,
+                    "n_treated": r.n_treated,
+                    "note": r.note,
+                }
+            )
+    except (KvkError, ValueError) as exc:
+        notes.append(f"placebo: {exc}")
+    # matched comparison group (never-treated controls by construction)
+    matching = None
+    try:
+        matching = match_controls(sample)
+        matched = matching.subset(sample)
+        if spec.weighting == "days":
+            matched["match_weight"] = matched["match_weight"] * matched["weight"]
+        rows.append(
+            _estimate(
+                "matched",
+                "robustness",
+                matched,
+                spec,
+                weightsname="match_weight",
+                control_group="nevertreated",
+            )
+        )
+    except (KvkError, ValueError) as exc:
+        notes.append(f"matching: {exc}")
+    robustness = pd.DataFrame(rows, columns=_ROBUST_COLUMNS)
+
+    # subgroups with the run's specification
+    sub_rows = []
+    for sector in SECTORS:
+        if sector not in set(panel["sector"].astype(str)):
+            continue
+        if sector == spec.sector:  # the headline itself, not re-estimated
+            sub_rows.append({**head, "key": f"sector:{sector}", "kind": "sector"})
+            continue
+        try:
+            data = analysis_sample(
+                panel, sector=sector, cohorts=spec.cohorts, start=spec.start, end=spec.end
+            )
+        except KvkError as exc:
+            sub_rows.append(_failed_row(f"sector:{sector}", "sector", "group", None, exc))
+            continue
+        sub_rows.append(_estimate(f"sector:{sector}", "sector", data, spec))
+    values = set(sample["size_group"].dropna().astype(str))
+    for size in [g for g in SIZE_GROUPS if g in values] + sorted(values - set(SIZE_GROUPS)):
+        data = sample.loc[sample["size_group"].astype(str) == size]
+        sub_rows.append(_estimate(f"size:{size}", "size", data, spec))
+    subgroups = pd.DataFrame(sub_rows, columns=_ROBUST_COLUMNS)
+
+    pre_level, comp_level = _pre_levels(sample, spec.anticipation)
+    part = sample.loc[sample["gname"] > 0].drop_duplicates("kommunenummer")
+    leavers = (
+        part.loc[part["left"].notna(), ["kommunenummer", "kommune", "left"]].reset_index(drop=True)
+        if "left" in part
+        else pd.DataFrame(columns=["kommunenummer", "kommune", "left"])
+    )
+    return EvaluationResults(
+        spec=spec,
+        sample=sample,
+        gt=gt,
+        aggregations=aggregations,
+        other_weighting=other_weighting,
+        pretest=pretest,
+        robustness=robustness,
+        subgroups=subgroups,
+        twfe=static,
+        bacon=bacon,
+        matching=matching,
+        identification=identification_table(gt, names, spec.balance_e),
+        cohort_names=names,
+        pre_level=pre_level,
+        comparison_pre_level=comp_level,
+        leavers=leavers,
+        notes=notes,
+    )
+
+
+def specification_from_parameters(params: dict[str, Any]) -> Specification:
+    """A :class:`Specification` from a notebook's parameters (``bootstrap_draws`` ->
+    ``biters``; unknown names are ignored)."""
+    names = {f.name for f in dataclasses.fields(Specification)}
+    mapped = dict(params)
+    if "bootstrap_draws" in mapped:
+        mapped.setdefault("biters", mapped.pop("bootstrap_draws"))
+    if mapped.get("balance_e") in ("", -1):
+        mapped["balance_e"] = None
+    kwargs = {k: v for k, v in mapped.items() if k in names}
+    if "cohorts" in kwargs:
+        kwargs["cohorts"] = tuple(kwargs["cohorts"])
+    return Specification(**kwargs)
+
+
+__all__: Sequence[str] = [
+    "EvaluationResults",
+    "HEADLINE_AGGREGATION",
+    "Specification",
+    "cohort_names",
+    "evaluate",
+    "identification_table",
+    "specification_from_parameters",
+]
