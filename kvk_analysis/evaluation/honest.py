@@ -42,7 +42,10 @@ squared outcome units; ``lb``/``ub`` in outcome units, ``M`` in outcome units pe
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +53,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from kvk_analysis.errors import EstimationError, InputError
 
@@ -58,7 +61,9 @@ __all__ = [
     "construct_original_cs",
     "create_sensitivity_results",
     "create_sensitivity_results_relative_magnitudes",
+    "HonestResult",
     "delta_sd_upper_bound_mpre",
+    "honest_sensitivity",
 ]
 
 _SD_METHODS = ("FLCI", "Conditional", "C-F", "C-LF")
@@ -153,12 +158,34 @@ def _r_rmvnorm(n: int, sigma: np.ndarray, seed: int) -> np.ndarray:
     return _r_rnorm(n * p, seed).reshape(n, p) @ root
 
 
+def _std_truncnorm_ppf(p: float, a: Any, b: Any) -> np.ndarray:
+    """p-quantile of N(0, 1) truncated to [a, b] (a < b), accurate in the tails (log-space
+    tail probabilities; R HonestDiD uses TruncatedNormal::norminvp).  Vectorised."""
+    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
+    out = np.empty(a.shape)
+    upper = a >= 0  # both limits in the upper tail: work with survival functions
+    lower = b <= 0
+    mid = ~(upper | lower)
+    if upper.any():
+        la, lb = special.log_ndtr(-a[upper]), special.log_ndtr(-b[upper])
+        lt = la + np.log1p(-p * -np.expm1(lb - la))
+        out[upper] = -special.ndtri_exp(lt)
+    if lower.any():
+        la, lb = special.log_ndtr(a[lower]), special.log_ndtr(b[lower])
+        lt = lb + np.log(np.exp(la - lb) + p * -np.expm1(la - lb))
+        out[lower] = special.ndtri_exp(lt)
+    if mid.any():
+        fa, fb = special.ndtr(a[mid]), special.ndtr(b[mid])
+        out[mid] = special.ndtri(fa + p * (fb - fa))
+    return np.clip(out, a, b)
+
+
 def _truncnorm_quantile(p: float, lo: float, hi: float, mu: float = 0.0, sd: float = 1.0) -> float:
     """Quantile of N(mu, sd^2) truncated to [lo, hi] (R TruncatedNormal::norminvp)."""
     a, b = (lo - mu) / sd, (hi - mu) / sd
     if not a < b:
         return mu + a * sd
-    return float(mu + sd * stats.truncnorm.ppf(p, a, b))
+    return float(mu + sd * _std_truncnorm_ppf(p, a, b))
 
 
 # ---------------------------------------------------------------------------------------
@@ -212,6 +239,92 @@ def _construct_gamma(l_vec: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence C-level stdout (HiGHS prints a banner when a solver object is created)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no file descriptor 1 to redirect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _HighsLP:
+    """A small dense LP kept in one HiGHS instance, re-solved warm after changing the row
+    bounds or the costs (``highspy``: HiGHS's own Python interface; a fresh
+    :func:`scipy.optimize.linprog` call costs ~5 ms of set-up for a 0.1 ms solve, and the
+    test inversion solves thousands of these).
+
+    ``min/max cost' x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``.
+    """
+
+    def __init__(
+        self,
+        a: np.ndarray,
+        cost: np.ndarray,
+        row_lower: np.ndarray,
+        row_upper: np.ndarray,
+        col_lower: np.ndarray,
+        col_upper: np.ndarray,
+    ) -> None:
+        import highspy  # noqa: PLC0415 - core dependency, imported where used
+
+        inf = highspy.kHighsInf
+        m, n = a.shape
+        with _quiet_stdout():
+            h = highspy.Highs()
+        h.silent()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
+        lp.col_cost_ = np.asarray(cost, float)
+        lp.col_lower_ = np.where(np.isfinite(col_lower), col_lower, -inf)
+        lp.col_upper_ = np.where(np.isfinite(col_upper), col_upper, inf)
+        lp.row_lower_ = np.where(np.isfinite(row_lower), row_lower, -inf)
+        lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, inf)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
+        lp.a_matrix_.index_ = np.tile(np.arange(n, dtype=np.int32), m)
+        lp.a_matrix_.value_ = np.ascontiguousarray(a, dtype=float).ravel()
+        h.passModel(lp)
+        self._h, self._inf, self._m, self._n = h, inf, m, n
+        self._rows = np.arange(m, dtype=np.int32)
+        self._cols = np.arange(n, dtype=np.int32)
+        self._optimal = highspy.HighsModelStatus.kOptimal
+
+    def solve(
+        self,
+        row_lower: np.ndarray | None = None,
+        row_upper: np.ndarray | None = None,
+        cost: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """``(objective, x, row duals)`` or ``None`` when not solved to optimality."""
+        h, inf = self._h, self._inf
+        if row_lower is not None or row_upper is not None:
+            lo = np.full(self._m, -inf) if row_lower is None else row_lower
+            hi = np.full(self._m, inf) if row_upper is None else row_upper
+            h.changeRowsBounds(self._m, self._rows, lo, hi)
+        if cost is not None:
+            h.changeColsCost(self._n, self._cols, np.asarray(cost, float))
+        h.run()
+        if h.getModelStatus() != self._optimal:
+            return None
+        sol = h.getSolution()
+        return (
+            float(h.getInfo().objective_function_value),
+            np.asarray(sol.col_value),
+            np.asarray(sol.row_dual),
+        )
+
+
 class _EtaLP:
     """Solves ``min eta s.t. W z >= y`` (``W = [sd, X]``, ``z = (eta, delta)``) for many ``y``.
 
@@ -223,16 +336,24 @@ class _EtaLP:
     def __init__(self, w: np.ndarray) -> None:
         self.w = w
         self.bases: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._model: _HighsLP | None = None
+        self.dual_checks: dict[bytes, Any] = {}
 
     def _lp(self, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-        k = self.w.shape[1]
-        c = np.zeros(k)
-        c[0] = 1.0
-        res = optimize.linprog(c, A_ub=-self.w, b_ub=-y, bounds=[(None, None)] * k, method="highs")
-        if res.status != 0:
+        if self._model is None:
+            k = self.w.shape[1]
+            cost = np.zeros(k)
+            cost[0] = 1.0
+            self._model = _HighsLP(
+                self.w, cost, y, np.full(y.size, np.inf), np.full(k, -np.inf), np.full(k, np.inf)
+            )
+            out = self._model.solve()
+        else:
+            out = self._model.solve(row_lower=y)
+        if out is None:
             return None
-        lam = -np.asarray(res.ineqlin.marginals)
-        return float(res.fun), np.asarray(res.x), lam
+        eta, z, dual = out
+        return eta, z, np.maximum(dual, 0.0)
 
     def solve(self, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
         """``(eta, z, lambda)`` or ``None`` when the LP fails."""
@@ -349,42 +470,52 @@ def _flci_vlo_vup(
     return (lo.max() if lo.size else -np.inf), (hi.min() if hi.size else np.inf)
 
 
-def _check_solution(c: float, s_t, gamma, sigma, w_t) -> tuple[bool, np.ndarray | None]:
-    """R ``.check_if_solution_helper``: max_{W'x = e1} f'x equals c?"""
-    f = s_t + (sigma @ gamma) * c / float(gamma @ sigma @ gamma)
-    beq = np.zeros(w_t.shape[1])
-    beq[0] = 1.0
-    res = optimize.linprog(
-        -f, A_eq=w_t.T, b_eq=beq, bounds=[(0, None)] * w_t.shape[0], method="highs"
-    )
-    if res.status != 0:
-        return False, None
-    return bool(abs(c - (-res.fun)) <= 1e-6), res.x
+class _DualCheck:
+    """R ``.check_if_solution_helper``: is ``max_{x >= 0, W'x = e1} (s_t + b c)'x`` equal to
+    ``c``?  One HiGHS model per dual vector ``gamma``, re-solved with new costs."""
+
+    def __init__(self, gamma, sigma, w_t) -> None:
+        self.b = (sigma @ gamma) / float(gamma @ sigma @ gamma)
+        beq = np.zeros(w_t.shape[1])
+        beq[0] = 1.0
+        m = w_t.shape[0]
+        self.model = _HighsLP(w_t.T, np.zeros(m), beq, beq, np.zeros(m), np.full(m, np.inf))
+        self.s_t = np.zeros(m)
+
+    def __call__(self, c: float) -> tuple[bool, np.ndarray | None]:
+        out = self.model.solve(cost=-(self.s_t + self.b * c))
+        if out is None:
+            return False, None
+        return bool(abs(c - (-out[0])) <= 1e-6), out[1]
 
 
-def _vlo_vup_dual(eta: float, s_t, gamma, sigma, w_t) -> tuple[float, float]:
+def _vlo_vup_dual(
+    eta: float, s_t, gamma, sigma, w_t, check: _DualCheck | None = None
+) -> tuple[float, float]:
     """R ``.vlo_vup_dual_fn`` (degenerate or rank-deficient case), transcribed."""
     tol_c = 1e-6
     sigma_b = math.sqrt(float(gamma @ sigma @ gamma))
     low_initial = min(-100.0, eta - 20 * sigma_b)
     high_initial = max(100.0, eta + 20 * sigma_b)
     maxiters, switchiters = 10000, 10
-    ok, _ = _check_solution(eta, s_t, gamma, sigma, w_t)
+    check = _DualCheck(gamma, sigma, w_t) if check is None else check
+    check.s_t = s_t
+    ok, _ = check(eta)
     if not ok:
         return eta, math.inf
-    b = (sigma @ gamma) / float(gamma @ sigma @ gamma)
+    b = check.b
 
     def roundeps(x: float) -> float:
         return 0.0 if abs(x) < np.finfo(float).eps ** 0.75 else x
 
     def search(start: float, upper: bool) -> float:
-        ok, sol = _check_solution(start, s_t, gamma, sigma, w_t)
+        ok, sol = check(start)
         if ok:
             return math.inf if upper else -math.inf
         dif, iters = 0.0, 1
         mid = roundeps(float(sol @ s_t)) / (1 - float(sol @ b)) if sol is not None else start
         while iters < maxiters:
-            ok, sol = _check_solution(mid, s_t, gamma, sigma, w_t)
+            ok, sol = check(mid)
             if ok:
                 break
             iters += 1
@@ -396,7 +527,7 @@ def _vlo_vup_dual(eta: float, s_t, gamma, sigma, w_t) -> tuple[float, float]:
         while dif > tol_c and iters < maxiters:
             iters += 1
             mid = (high + low) / 2
-            ok, _ = _check_solution(mid, s_t, gamma, sigma, w_t)
+            ok, _ = check(mid)
             if ok == upper:
                 low = mid
             else:
@@ -437,6 +568,9 @@ def _conditional_test(
             return True
     else:
         mod_size = alpha
+    if eta <= 0 and hybrid.flag != "FLCI":
+        # the critical value is max(0, .) >= 0, so R's test cannot reject (exact shortcut)
+        return False
     b_index = lam > _TOL_LAMBDA
     degenerate = int(b_index.sum()) != k + 1
     x_b = x[b_index]
@@ -457,7 +591,10 @@ def _conditional_test(
         sigma_b2 = float(gamma @ sig @ gamma)
         if abs(sigma_b2) < np.finfo(float).eps:
             return eta > 0
-        vlo, vup = _vlo_vup_dual(eta, s_t, gamma, sig, w_t)
+        key = gamma.tobytes()
+        if key not in lp.dual_checks:
+            lp.dual_checks[key] = _DualCheck(gamma, sig, w_t)
+        vlo, vup = _vlo_vup_dual(eta, s_t, gamma, sig, w_t, lp.dual_checks[key])
         sigma_b = math.sqrt(sigma_b2)
         if hybrid.flag == "FLCI":
             flo, fup = flci_bounds(gamma)
@@ -564,7 +701,15 @@ def _invert(
         return cache[i]
 
     if grid_search == "full":
-        acc = np.array([accepted(i) for i in range(n)])
+        acc = np.zeros(n, dtype=bool)
+        for fn in accept_fns:
+            rest = np.flatnonzero(~acc)
+            if rest.size == 0:
+                break
+            if hasattr(fn, "many"):
+                acc[rest] = fn.many(grid[rest])
+            else:
+                acc[rest] = [fn(grid[i]) for i in rest]
         if not acc.any():
             return math.nan, math.nan, False
         idx = np.flatnonzero(acc)
@@ -593,47 +738,160 @@ def _invert(
     return float(grid[lo_idx]), float(grid[hi_idx]), bool(accepted(0) or accepted(n - 1))
 
 
-def _arp_accept_fn(
-    betahat: np.ndarray,
-    sigma: np.ndarray,
-    npre: int,
-    npost: int,
-    a: np.ndarray,
-    d: np.ndarray,
-    l_vec: np.ndarray,
-    alpha: float,
-    hybrid: _Hybrid,
-    rows: np.ndarray,
-    seed: int,
-    flci: tuple[np.ndarray, float] | None = None,
-):
-    """A function theta -> accepted, for R's ``.ARP_computeCI`` (nuisance case)."""
-    gamma = _construct_gamma(l_vec)
-    a_gamma_inv = a[:, npre:] @ np.linalg.inv(gamma)
-    a_one = a_gamma_inv[:, 0]
-    x_t = a_gamma_inv[:, 1:]
-    y = a @ betahat - d
-    sigma_y = a @ sigma @ a.T
-    if hybrid.flag == "LF":
-        hybrid.lf_cv = _lf_cv_nuisance(x_t[rows], sigma_y[np.ix_(rows, rows)], hybrid.kappa, seed)
-    lp = _EtaLP(np.column_stack([np.sqrt(np.diag(sigma_y[np.ix_(rows, rows)])), x_t[rows]]))
+class _ARPFamily:
+    """The test of R's ``.ARP_computeCI`` (nuisance case) for one ``A, d``, over theta.
 
-    def accept(theta: float) -> bool:
-        h = hybrid
-        if h.flag == "FLCI":
-            assert flci is not None and h.vbar is not None
-            half = flci[1]
-            vd = float(h.vbar @ d)
-            va = float(h.vbar @ a_one)
-            h = _Hybrid(
-                "FLCI",
-                h.kappa,
-                vbar=h.vbar,
-                dbar=np.array([half - vd + (1 - va) * theta, half + vd - (1 - va) * theta]),
-            )
-        return not _conditional_test(y - a_one * theta, x_t, sigma_y, alpha, h, rows, lp)
+    ``many(thetas)`` tests a whole grid: for every theta whose LP optimum has a cached
+    non-degenerate basis, ARP's conditional test is closed-form in ``y`` given the basis
+    (R's ``.lp_conditional_test_fn``, non-degenerate branch), so it is evaluated for all
+    those thetas at once; the others go through :func:`_conditional_test` one by one, which
+    adds their bases to the cache.
+    """
 
-    return accept
+    def __init__(
+        self,
+        betahat: np.ndarray,
+        sigma: np.ndarray,
+        npre: int,
+        a: np.ndarray,
+        d: np.ndarray,
+        l_vec: np.ndarray,
+        alpha: float,
+        hybrid: _Hybrid,
+        rows: np.ndarray,
+        seed: int,
+        flci: tuple[np.ndarray, float] | None = None,
+    ) -> None:
+        gamma = _construct_gamma(l_vec)
+        a_gamma_inv = a[:, npre:] @ np.linalg.inv(gamma)
+        self.a_one = a_gamma_inv[:, 0]
+        self.x_t = a_gamma_inv[:, 1:]
+        self.y = a @ betahat - d
+        self.sigma_y = a @ sigma @ a.T
+        self.rows = rows
+        self.alpha = alpha
+        self.hybrid = hybrid
+        self.flci = flci
+        self.d = d
+        sig_arp = self.sigma_y[np.ix_(rows, rows)]
+        if hybrid.flag == "LF":
+            hybrid.lf_cv = _lf_cv_nuisance(self.x_t[rows], sig_arp, hybrid.kappa, seed)
+        self.sig_arp = sig_arp
+        self.sd = np.sqrt(np.diag(sig_arp))
+        self.lp = _EtaLP(np.column_stack([self.sd, self.x_t[rows]]))
+        self._closed: dict[bytes, tuple[Any, ...] | None] = {}
+
+    def _hybrid_at(self, theta: float) -> _Hybrid:
+        h = self.hybrid
+        if h.flag != "FLCI":
+            return h
+        assert self.flci is not None and h.vbar is not None
+        half = self.flci[1]
+        vd = float(h.vbar @ self.d)
+        va = float(h.vbar @ self.a_one)
+        dbar = np.array([half - vd + (1 - va) * theta, half + vd - (1 - va) * theta])
+        return _Hybrid("FLCI", h.kappa, vbar=h.vbar, dbar=dbar)
+
+    def __call__(self, theta: float) -> bool:
+        y_t = self.y - self.a_one * theta
+        return not _conditional_test(
+            y_t, self.x_t, self.sigma_y, self.alpha, self._hybrid_at(theta), self.rows, self.lp
+        )
+
+    def _closed_form(self, rows_b: np.ndarray, lam: np.ndarray) -> tuple[Any, ...] | None:
+        """Basis quantities of the non-degenerate branch, or None when R would take the
+        degenerate branch for this basis."""
+        key = rows_b.tobytes()
+        if key in self._closed:
+            return self._closed[key]
+        x = self.x_t[self.rows]
+        m, k = x.shape
+        b_index = lam > _TOL_LAMBDA
+        out = None
+        if int(b_index.sum()) == k + 1:
+            x_b = x[b_index]
+            if min(x_b.shape) > 0 and np.linalg.matrix_rank(x_b) == min(x_b.shape):
+                wb_inv = np.linalg.inv(np.column_stack([self.sd[b_index], x_b]))
+                s_b = np.eye(m)[b_index]
+                s_bc = np.eye(m)[~b_index]
+                gamma_b = np.column_stack([self.sd[~b_index], x[~b_index]]) @ wb_inv @ s_b - s_bc
+                v_b = (wb_inv[0] @ s_b).ravel()
+                sigma2_b = float(v_b @ self.sig_arp @ v_b)
+                rho = gamma_b @ self.sig_arp @ v_b / sigma2_b
+                out = (gamma_b, v_b, math.sqrt(sigma2_b), rho)
+        self._closed[key] = out
+        return out
+
+    def many(self, thetas: np.ndarray) -> np.ndarray:
+        """Accept (True) or reject for each theta of ``thetas``."""
+        thetas = np.asarray(thetas, dtype=float)
+        if self.hybrid.flag == "FLCI":
+            return np.array([self(t) for t in thetas])
+        ys = (self.y[None, :] - thetas[:, None] * self.a_one[None, :])[:, self.rows]
+        accept = np.zeros(thetas.size, dtype=bool)
+        todo = np.ones(thetas.size, dtype=bool)
+        w = self.lp.w
+        lf = self.hybrid.flag == "LF"
+        mod_size = (
+            (self.alpha - self.hybrid.kappa) / (1 - self.hybrid.kappa) if lf else self.alpha
+        )
+        slow = np.zeros(thetas.size, dtype=bool)  # needs R's degenerate branch, one by one
+        while todo.any():
+            for rows_b, winv, lam in list(self.lp.bases):
+                idx = np.flatnonzero(todo & ~slow)
+                if idx.size == 0:
+                    break
+                yy = ys[idx]
+                z = yy[:, rows_b] @ winv.T
+                scale = 1e-9 * np.maximum(1.0, np.abs(yy).max(axis=1))
+                ok = np.all(z @ w.T - yy >= -scale[:, None], axis=1)
+                if not ok.any():
+                    continue
+                idx, yy, eta = idx[ok], yy[ok], z[ok, 0]
+                # exact shortcuts: first-stage rejection (LF) and eta <= 0 (never rejected)
+                first_stage = (eta > self.hybrid.lf_cv) if lf else np.zeros(idx.size, bool)
+                settled = first_stage | (eta <= 0)
+                accept[idx[settled]] = ~first_stage[settled]
+                todo[idx[settled]] = False
+                idx, yy, eta = idx[~settled], yy[~settled], eta[~settled]
+                if idx.size == 0:
+                    continue
+                closed = self._closed_form(rows_b, lam)
+                if closed is None:
+                    slow[idx] = True
+                    continue
+                gamma_b, v_b, sigma_b, rho = closed
+                mm = (-(yy @ gamma_b.T)) / rho[None, :] + (yy @ v_b)[:, None]
+                pos, neg = rho > 0, rho < 0
+                vlo = mm[:, pos].max(axis=1) if pos.any() else np.full(idx.size, -np.inf)
+                vup = mm[:, neg].min(axis=1) if neg.any() else np.full(idx.size, np.inf)
+                if lf:
+                    vup = np.minimum(vup, self.hybrid.lf_cv)
+                maxstat = eta / sigma_b
+                zlo, zup = vlo / sigma_b, vup / sigma_b
+                inside = (zlo <= maxstat) & (maxstat <= zup)
+                reject = np.zeros(idx.size, dtype=bool)
+                if inside.any():
+                    lo_i, hi_i = zlo[inside], zup[inside]
+                    cval = lo_i.copy()
+                    ok_i = lo_i < hi_i
+                    cval[ok_i] = _std_truncnorm_ppf(1 - mod_size, lo_i[ok_i], hi_i[ok_i])
+                    reject[inside] = maxstat[inside] > np.maximum(0.0, cval)
+                accept[idx] = ~reject
+                todo[idx] = False
+            if slow.any():
+                for i in np.flatnonzero(slow & todo):
+                    accept[i] = self(thetas[i])
+                    todo[i] = False
+                slow[:] = False
+                continue
+            idx = np.flatnonzero(todo)
+            if idx.size == 0:
+                break
+            first = idx[0]
+            accept[first] = self(thetas[first])
+            todo[first] = False
+        return accept
 
 
 # ---------------------------------------------------------------------------------------
@@ -916,7 +1174,7 @@ def create_sensitivity_results(
     alpha: float = 0.05,
     *,
     grid_points: int = 1000,
-    grid_search: str = "refine",
+    grid_search: str = "full",
     seed: int = 0,
     flci_quantile: str = "simulated",
 ) -> pd.DataFrame:
@@ -1011,9 +1269,7 @@ def create_sensitivity_results(
                 rows = _post_rows(a, npre)
                 if flag == "FLCI":
                     hybrid.vbar = np.linalg.lstsq(a.T, fl[0], rcond=None)[0]
-                fns = [
-                    _arp_accept_fn(beta, sig, npre, npost, a, d, lv, alpha, hybrid, rows, seed, fl)
-                ]
+                fns = [_ARPFamily(beta, sig, npre, a, d, lv, alpha, hybrid, rows, seed, fl)]
             lb, ub, open_end = _invert(fns, grid, grid_search)
             if open_end and flag != "FLCI":
                 warnings.warn(
@@ -1037,7 +1293,7 @@ def create_sensitivity_results_relative_magnitudes(
     grid_points: int = 1000,
     grid_lb: float | None = None,
     grid_ub: float | None = None,
-    grid_search: str = "refine",
+    grid_search: str = "full",
     seed: int = 0,
 ) -> pd.DataFrame:
     """Robust intervals under relative magnitudes, Delta^RM(Mbar)
@@ -1102,9 +1358,7 @@ def create_sensitivity_results_relative_magnitudes(
                     fns.append(acc)
                 else:
                     rows = _post_rows(a, npre)
-                    fns.append(
-                        _arp_accept_fn(beta, sig, npre, npost, a, d, lv, alpha, hybrid, rows, seed)
-                    )
+                    fns.append(_ARPFamily(beta, sig, npre, a, d, lv, alpha, hybrid, rows, seed))
         lb, ub, open_end = _invert(fns, grid, grid_search)
         if open_end:
             warnings.warn(
@@ -1119,3 +1373,234 @@ def create_sensitivity_results_relative_magnitudes(
 def _raise_if_empty(df: pd.DataFrame) -> None:  # pragma: no cover - helper for callers
     if df[["lb", "ub"]].isna().all(axis=None):
         raise EstimationError("no value of the parameter is accepted on the grid")
+
+
+# ---------------------------------------------------------------------------------------
+# this project's event study: aggte(type="dynamic") -> sensitivity results
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HonestResult:
+    """Result of :func:`honest_sensitivity`.
+
+    Attributes
+    ----------
+    robust : DataFrame
+        ``lb, ub, method, delta`` and ``mbar`` (relative magnitudes) or ``m`` (smoothness,
+        pp per quarter); limits in outcome units (pp for sick-leave rates).
+    original : DataFrame
+        ``lb, ub, method`` of the usual interval for the same parameter.
+    breakdown : float
+        Largest ``Mbar`` (or ``M``) of the grid such that the robust interval excludes zero
+        there and at every smaller grid value; NaN when the original interval includes zero
+        or the robust one already does at the smallest grid value.  Its resolution is the
+        grid step (``grid_step``); the true breakdown lies between it and the next grid value.
+    type : str
+        ``"relative_magnitude"`` or ``"smoothness"``.
+    l_vec : ndarray
+        Weights on the post-period event times (``event_times``) defining the parameter.
+    event_times : tuple of int
+        Post-period event times (quarters since joining) that ``l_vec`` weights.
+    parameter : str
+        ``"average"``, ``"e=<k>"`` or ``"custom"``.
+    grid_step : float
+        Spacing of the ``Mbar``/``M`` grid (NaN when irregular).
+    alpha : float
+        1 - confidence level.
+    """
+
+    robust: pd.DataFrame
+    original: pd.DataFrame
+    breakdown: float
+    type: str
+    l_vec: np.ndarray
+    event_times: tuple[int, ...]
+    parameter: str
+    grid_step: float
+    alpha: float
+
+    def summary(self) -> str:
+        """One sentence on the breakdown value (English)."""
+        name = "Mbar" if self.type == "relative_magnitude" else "M"
+        if math.isnan(self.breakdown):
+            return (
+                f"No breakdown value for {self.parameter}: the interval includes zero already "
+                f"at the smallest {name} considered (or without any violation)."
+            )
+        top = float(self.robust.iloc[:, 4].max())
+        bound = "at least " if self.breakdown >= top else ""
+        return (
+            f"The effect ({self.parameter}) stays significantly different from zero for "
+            f"{name} up to {bound}{self.breakdown:g} (grid step {self.grid_step:g})."
+        )
+
+
+def _breakdown(robust: pd.DataFrame, original: pd.DataFrame, col: str) -> float:
+    lo, hi = float(original["lb"].iloc[0]), float(original["ub"].iloc[0])
+    if lo <= 0 <= hi:
+        return math.nan
+    rob = robust.sort_values(col)
+    best = math.nan
+    for value, lb, ub in zip(rob[col], rob["lb"], rob["ub"], strict=True):
+        if np.isnan(lb) or lb <= 0 <= ub:
+            break
+        best = float(value)
+    return best
+
+
+def honest_sensitivity(
+    dynamic: Any,
+    *,
+    type: str = "relative_magnitude",  # noqa: A002 - R HonestDiD's argument name
+    mbar_vec: Sequence[float] | None = None,
+    m_vec: Sequence[float] | None = None,
+    l_vec: Any = None,
+    method: str | None = None,
+    alpha: float = 0.05,
+    min_e: int = -8,
+    max_e: int | None = None,
+    grid_points: int = 1000,
+) -> HonestResult:
+    """Rambachan-Roth sensitivity of a Callaway-Sant'Anna event study.
+
+    As R's ``honest_did.AGGTEobj`` (did + HonestDiD vignette): the event-study coefficients
+    and their covariance (``dynamic.vcov()``, from the influence functions, clustered as the
+    ``att_gt`` was) between ``min_e`` and ``max_e`` are passed to
+    :func:`create_sensitivity_results_relative_magnitudes` or
+    :func:`create_sensitivity_results`.
+
+    The att_gt must use a **universal base period** (``att_gt(base_period="universal")``):
+    then every coefficient is the deviation from the reference quarter ``-1 - anticipation``,
+    which is dropped (it is zero by construction), and the restrictions on consecutive
+    differences are restrictions on the violations of parallel trends.  With R's default
+    varying base period the pre-period coefficients are one-quarter changes, not
+    cumulative deviations, and the restrictions do not apply to them; R stops, and so does
+    this function.  Event times must be consecutive.
+
+    Parameters
+    ----------
+    dynamic
+        ``aggte(att_gt(..., base_period="universal"), type="dynamic")``.
+    type
+        ``"relative_magnitude"`` (Delta^RM; default method ``"C-LF"``) or ``"smoothness"``
+        (Delta^SD; default method ``"FLCI"``).
+    mbar_vec, m_vec
+        Grid of ``Mbar`` (default 0, 0.25, ..., 2) or ``M`` (pp per quarter; default R's).
+    l_vec
+        Parameter: ``None`` (the first post period, event time 0, R's default), ``"average"``
+        (mean of the post-period effects), an ``int`` event time, or weights on the
+        post-period event times.
+    method
+        As the low-level functions; ``None`` uses the default of ``type``.
+    alpha
+        1 - confidence level.
+    min_e, max_e
+        Event times used (quarters relative to joining; ``max_e=None``: all post periods).
+    grid_points
+        Test-inversion grid of the conditional methods (R: 1,000).
+
+    Returns
+    -------
+    HonestResult
+    """
+    if type not in ("relative_magnitude", "smoothness"):
+        raise InputError(
+            "unknown restriction type", expected="'relative_magnitude' or 'smoothness'", found=type
+        )
+    if getattr(dynamic, "type", None) != "dynamic":
+        raise InputError(
+            "needs a dynamic aggregation: aggte(result, type='dynamic')",
+            expected="AggteResult with type 'dynamic'",
+            found=getattr(dynamic, "type", type_name(dynamic)),
+        )
+    did = dynamic.params.did
+    if did.base_period != "universal":
+        raise EstimationError(
+            "honest_sensitivity needs att_gt(base_period='universal'): with a varying base "
+            "period the pre-period coefficients are one-quarter changes, not deviations from "
+            "a common reference quarter, and the Rambachan-Roth restrictions do not apply"
+        )
+    egt = np.asarray(dynamic.egt, dtype=int)
+    order = np.argsort(egt)
+    egt = egt[order]
+    beta = np.asarray(dynamic.att_egt, dtype=float)[order]
+    vcov = np.asarray(dynamic.vcov(), dtype=float)[np.ix_(order, order)]
+    ref = -1 - int(did.anticipation)
+    hi = egt.max() if max_e is None else int(max_e)
+    keep = (egt >= int(min_e)) & (egt <= hi) & (egt != ref)
+    egt, beta, vcov = egt[keep], beta[keep], vcov[np.ix_(keep, keep)]
+    if np.isnan(beta).any() or np.isnan(vcov).any():
+        raise EstimationError("the event-study estimates or their covariance contain NaN")
+    pre_e = egt[egt < ref]
+    post_e = egt[egt > ref]
+    if pre_e.size < 1 or post_e.size < 1:
+        raise EstimationError(
+            f"needs pre-periods before the reference quarter {ref} and post-periods; "
+            f"event times available: {egt.tolist()}"
+        )
+    full = np.arange(egt.min(), egt.max() + 1)
+    if not np.array_equal(np.sort(np.append(egt, ref)), full):
+        raise EstimationError(f"event times must be consecutive; got {egt.tolist()}")
+    npre, npost = int(pre_e.size), int(post_e.size)
+    if l_vec is None:
+        lv, parameter = _basis(0, npost), f"e={int(post_e[0])}"
+    elif isinstance(l_vec, str):
+        if l_vec != "average":
+            raise InputError("l_vec must be None, 'average', an event time or weights", found=l_vec)
+        lv, parameter = np.full(npost, 1.0 / npost), "average"
+    elif np.ndim(l_vec) == 0:
+        e = int(l_vec)
+        if e not in post_e:
+            raise InputError(
+                "event time not among the post periods", expected=post_e.tolist(), found=e
+            )
+        lv, parameter = _basis(int(np.flatnonzero(post_e == e)[0]), npost), f"e={e}"
+    else:
+        lv, parameter = np.asarray(l_vec, dtype=float).ravel(), "custom"
+    original = construct_original_cs(beta, vcov, npre, npost, lv, alpha)[["lb", "ub", "method"]]
+    if type == "relative_magnitude":
+        grid = np.round(np.arange(0, 2.0001, 0.25), 10) if mbar_vec is None else mbar_vec
+        robust = create_sensitivity_results_relative_magnitudes(
+            beta,
+            vcov,
+            npre,
+            npost,
+            mbar_vec=grid,
+            l_vec=lv,
+            method=method or "C-LF",
+            alpha=alpha,
+            grid_points=grid_points,
+        )
+        col = "mbar"
+    else:
+        robust = create_sensitivity_results(
+            beta,
+            vcov,
+            npre,
+            npost,
+            m_vec=m_vec,
+            l_vec=lv,
+            method=method,
+            alpha=alpha,
+            grid_points=grid_points,
+        )
+        col = "m"
+    values = np.sort(robust[col].to_numpy(float))
+    steps = np.diff(values)
+    step = float(steps[0]) if steps.size and np.allclose(steps, steps[0]) else math.nan
+    return HonestResult(
+        robust=robust,
+        original=original,
+        breakdown=_breakdown(robust, original, col),
+        type=type,
+        l_vec=lv,
+        event_times=tuple(int(e) for e in post_e),
+        parameter=parameter,
+        grid_step=step,
+        alpha=float(alpha),
+    )
+
+
+def type_name(obj: Any) -> str:
+    return type(obj).__name__
