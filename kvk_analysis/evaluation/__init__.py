@@ -9,6 +9,9 @@
   on a donor pool of comparable never-participants (:func:`select_donors`) by default.
 * :func:`sensitivity_table`, :func:`honest_did`: robustness of the overall ATT and
   Rambachan-Roth bounds on the event study.
+* :func:`honest_sensitivity`, :func:`create_sensitivity_results`,
+  :func:`create_sensitivity_results_relative_magnitudes`, :func:`construct_original_cs`:
+  R ``HonestDiD`` (Rambachan & Roth 2023) in the core install (:mod:`.honest`).
 
 Every estimator returns data or result objects and never prints, plots or writes files;
 figures are in :mod:`kvk_analysis.plots`.  Outcome ``rate`` is in percent, effects in
@@ -16,6 +19,13 @@ percentage points.
 """
 
 from kvk_analysis.evaluation.before_after import before_after_table
+from kvk_analysis.evaluation.honest import (
+    HonestResult,
+    construct_original_cs,
+    create_sensitivity_results,
+    create_sensitivity_results_relative_magnitudes,
+    honest_sensitivity,
+)
 from kvk_analysis.evaluation.matching import MatchResult, match_controls
 from kvk_analysis.evaluation.sensitivity import event_study_vcov, honest_did, sensitivity_table
 from kvk_analysis.evaluation.synth import (
@@ -34,14 +44,19 @@ from kvk_analysis.evaluation.twfe import (
 
 __all__ = [
     "BaconResult",
+    "HonestResult",
     "MatchResult",
     "SynthResult",
     "TWFEResult",
     "bacon_decomposition",
     "before_after_table",
+    "construct_original_cs",
+    "create_sensitivity_results",
+    "create_sensitivity_results_relative_magnitudes",
     "event_study_twfe",
     "event_study_vcov",
     "honest_did",
+    "honest_sensitivity",
     "match_controls",
     "select_donors",
     "sensitivity_table",
