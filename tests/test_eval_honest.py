@@ -112,8 +112,17 @@ def test_readme_relative_magnitudes_c_lf(ehec) -> None:
     assert (out["lb"].iloc[:3] > 0).all() and out["lb"].iloc[3] < 0
 
 
+@pytest.mark.slow
+@pytest.mark.against_r
 def test_vignette_lw_smoothness_flci() -> None:
-    """R vignette (Lovenheim & Willen), Delta^SD, l_vec = basisVector(17, 23)."""
+    """R vignette (Lovenheim & Willen), Delta^SD, l_vec = basisVector(17, 23).
+
+    R solves the FLCI's cone programmes with CVXR/ECOS and bisects on numerical derivatives;
+    its limits carry that solver's error (about 2e-4 of the interval length here, e.g. the
+    upper limit at M = 0 prints as 8.37 and is 8.3767 with the exact minimum-variance
+    weights).  Tolerance: the printed rounding plus 5e-4 of the interval length.  Slow
+    (one minute: 9 pre-periods, 23 post-periods).
+    """
     lw = _lw()
     beta, sigma = np.array(lw["betahat"]), np.array(lw["sigma"])
     out = create_sensitivity_results(
@@ -128,8 +137,9 @@ def test_vignette_lw_smoothness_flci() -> None:
         ("-8.13", "6.22"),
     ]
     for (lb, ub), row in zip(published, out.itertuples(), strict=True):
-        assert _printed(row.lb, lb), (row.lb, lb)
-        assert _printed(row.ub, ub), (row.ub, ub)
+        slack = 5e-4 * (row.ub - row.lb)
+        assert _printed(row.lb, lb) or abs(row.lb - float(lb)) < slack, (row.lb, lb)
+        assert _printed(row.ub, ub) or abs(row.ub - float(ub)) < slack, (row.ub, ub)
 
 
 def test_original_cs_and_defaults(ehec) -> None:

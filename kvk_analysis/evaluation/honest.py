@@ -1055,7 +1055,7 @@ def _find_optimal_flci(
             jac=lambda x: np.concatenate([np.ones(k), np.zeros(k)]),
             constraints=cons,
             method="SLSQP",
-            options={"ftol": 1e-12, "maxiter": 500},
+            options={"ftol": 1e-11, "maxiter": 500},
         )
         w = res.x[k:]
         return const_bias + float(np.abs(tri @ w).sum()), w
@@ -1064,8 +1064,15 @@ def _find_optimal_flci(
 
     def half_length(h: float) -> float:
         if h not in cache:
-            t = (h - h_min) / (h0 - h_min) if h0 > h_min else 1.0
-            start = (1 - t) * w_min + t * w0
+            if cache:  # warm start from the solution at the nearest h already solved
+                near = min(cache, key=lambda x: abs(x - h))
+                start = cache[near][1]
+                if var(start) > h * h:  # infeasible: move towards the minimum-variance w
+                    t = (h - h_min) / (near - h_min) if near > h_min else 0.0
+                    start = w_min + t * (start - w_min)
+            else:
+                t = (h - h_min) / (h0 - h_min) if h0 > h_min else 1.0
+                start = (1 - t) * w_min + t * w0
             cache[h] = bias_given_h(h, start)
         bias = cache[h][0]
         return _folded_normal_quantile(1 - alpha, m * bias / h, qseed) * h
