@@ -727,7 +727,18 @@ def _invert(
         return float(grid[idx[0]]), float(grid[idx[-1]]), bool(acc[0] or acc[-1])
     step = max(1, n // 50)
     coarse = sorted(set(range(0, n, step)) | {n - 1})
-    hits = [i for i in coarse if accepted(i)]
+    coarse_arr = np.array(coarse)
+    acc_c = np.zeros(coarse_arr.size, dtype=bool)
+    for fn in accept_fns:  # the coarse pass, vectorised over theta where the test allows
+        rest = np.flatnonzero(~acc_c)
+        if rest.size == 0:
+            break
+        if hasattr(fn, "many"):
+            acc_c[rest] = fn.many(grid[coarse_arr[rest]])
+        else:
+            acc_c[rest] = [fn(grid[coarse_arr[j]]) for j in rest]
+    cache.update({int(i): bool(a) for i, a in zip(coarse_arr, acc_c, strict=True)})
+    hits = [i for i in coarse if cache[i]]
     if not hits:  # nothing accepted on the coarse grid: fall back on every point
         return _invert(accept_fns, grid, "full")
 
