@@ -221,6 +221,14 @@ def test_honest_sensitivity_event_study(dynamic) -> None:
     assert orig["lb"].iloc[0] < dynamic.att_egt[k] < orig["ub"].iloc[0]
     widths = (hr.robust["ub"] - hr.robust["lb"]).to_numpy()
     assert np.all(np.diff(widths) > 0)
+    # the grid refinement gives the full grid's answer here
+    full = create_sensitivity_results_relative_magnitudes(
+        beta, sigma, 5, 5, mbar_vec=[1.0], grid_search="full"
+    )
+    refine = create_sensitivity_results_relative_magnitudes(
+        beta, sigma, 5, 5, mbar_vec=[1.0], grid_search="refine"
+    )
+    pd.testing.assert_frame_equal(full, refine)
     # breakdown: largest grid value with an interval excluding zero
     excl = (hr.robust["ub"] < 0) | (hr.robust["lb"] > 0)
     expected = hr.robust["mbar"][excl.cummin()].max() if excl.iloc[0] else math.nan

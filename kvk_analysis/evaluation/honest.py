@@ -23,14 +23,16 @@ Differences from R, all documented where they occur:
 * The least-favourable critical value (C-LF) is simulated as R does, with R's own random
   numbers: :func:`_r_rnorm` reproduces ``set.seed(seed); rnorm()`` (Mersenne-Twister,
   inversion) and ``mvtnorm::rmvnorm``'s eigen square root, so the 1,000 draws are R's.
-* The FLCI's folded-normal quantile is computed exactly (R simulates it with 10^6 draws;
-  the difference is R's simulation error, about 0.1 % of the half-length).
-* The test inversion runs on R's grid (``grid_points`` points on R's default range) but by
-  default evaluates every point only near the edges of the accepted set
-  (``grid_search="refine"``: a coarse pass every ``~grid_points/50`` points, then bisection
-  between the last rejected and first accepted coarse point).  It gives R's answer whenever
-  the accepted set has no isolated islands narrower than the coarse step beyond its outer
-  coarse points; ``grid_search="full"`` tests every grid point as R does.
+* The FLCI's folded-normal quantile is, by default, R's simulated one computed from R's own
+  10^6 draws (``flci_quantile="simulated"``); ``"exact"`` computes it exactly (the
+  difference is R's simulation error, about 0.1 % of the half-length).
+* The test inversion runs on R's grid (``grid_points`` points on R's default range).  The
+  low-level functions test every grid point as R does (``grid_search="full"``, vectorised
+  over the grid for each optimal basis); :func:`honest_sensitivity` by default tests a coarse
+  pass (every ``~grid_points/50`` points) and bisects between the last rejected and first
+  accepted coarse points (``grid_search="refine"``, about four times faster).  Both give
+  R's answer unless the accepted set has islands narrower than the coarse step beyond its
+  outer coarse points; they agree on every example in the tests.
 * Each ARP linear program is solved once per optimal basis: the basis found at one grid
   point (or one simulation draw) is reused wherever it stays primal feasible, which gives the
   same optimum as re-solving.
