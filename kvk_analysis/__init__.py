@@ -35,6 +35,8 @@ _LAZY: dict[str, str] = {
     "synth": "kvk_analysis.evaluation",
     "sensitivity_table": "kvk_analysis.evaluation",
     "honest_did": "kvk_analysis.evaluation",
+    "honest_sensitivity": "kvk_analysis.evaluation",
+    "pretrend_power": "kvk_analysis.did",
     # simulated register
     "scenario": "kvk_analysis.simulate",
 }

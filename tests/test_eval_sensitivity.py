@@ -108,7 +108,6 @@ def test_bad_input(panel: pd.DataFrame) -> None:
 
 @pytest.mark.slow
 def test_honest_did_smoothness(panel: pd.DataFrame) -> None:
-    pytest.importorskip("honestdid")
     es = _dynamic(panel, base_period="universal")
     out = honest_did(es, type="smoothness", m_grid=[0.0, 0.05, 0.1])
     assert out["type"].tolist() == ["original", "smoothness", "smoothness", "smoothness"]
@@ -123,7 +122,6 @@ def test_honest_did_smoothness(panel: pd.DataFrame) -> None:
 
 @pytest.mark.slow
 def test_honest_did_relative_magnitudes(panel: pd.DataFrame) -> None:
-    pytest.importorskip("honestdid")
     es = _dynamic(panel, base_period="universal")
     out = honest_did(es, m_grid=[0.0, 1.0], grid_points=60)
     assert out["M"].iloc[1:].tolist() == [0.0, 1.0]

@@ -9,6 +9,7 @@ staggered panel with a known effect for tests and benchmarks.
 from kvk_analysis.did.aggte import aggte
 from kvk_analysis.did.att_gt import att_gt
 from kvk_analysis.did.dgp import simulate_staggered, true_aggregates
+from kvk_analysis.did.power import PretrendPower, pretrend_power
 from kvk_analysis.did.pretest import EventStudyPretest, pretrend_test
 from kvk_analysis.did.results import (
     TIDY_COLUMNS,
@@ -28,9 +29,11 @@ __all__ = [
     "DIDParams",
     "EventStudyPretest",
     "Overall",
+    "PretrendPower",
     "PretrendTest",
     "aggte",
     "att_gt",
+    "pretrend_power",
     "pretrend_test",
     "simulate_staggered",
     "true_aggregates",

@@ -12,6 +12,9 @@
   comparable never-participants (:func:`select_donors`).
 * :func:`sensitivity_table`, :func:`honest_did`: robustness of the overall ATT and
   Rambachan-Roth bounds on the event study.
+* :func:`honest_sensitivity`, :func:`create_sensitivity_results`,
+  :func:`create_sensitivity_results_relative_magnitudes`, :func:`construct_original_cs`:
+  R ``HonestDiD`` (Rambachan & Roth 2023) in the core install (:mod:`.honest`).
 
 Every estimator returns data or result objects and never prints, plots or writes files;
 figures are in :mod:`kvk_analysis.plots`.  Outcome ``rate`` is in percent, effects in
@@ -27,6 +30,13 @@ from kvk_analysis.evaluation.estimators import (
     stacked_did,
     sun_abraham,
     synthetic_did,
+)
+from kvk_analysis.evaluation.honest import (
+    HonestResult,
+    construct_original_cs,
+    create_sensitivity_results,
+    create_sensitivity_results_relative_magnitudes,
+    honest_sensitivity,
 )
 from kvk_analysis.evaluation.matching import MatchResult, match_controls
 from kvk_analysis.evaluation.sensitivity import event_study_vcov, honest_did, sensitivity_table
@@ -48,6 +58,7 @@ from kvk_analysis.evaluation.twfe import (
 __all__ = [
     "BaconResult",
     "EstimatorComparison",
+    "HonestResult",
     "MatchResult",
     "SynthResult",
     "TWFEResult",
@@ -56,9 +67,13 @@ __all__ = [
     "compare_estimators",
     "dcdh_event_study",
     "gardner_did2s",
+    "construct_original_cs",
+    "create_sensitivity_results",
+    "create_sensitivity_results_relative_magnitudes",
     "event_study_twfe",
     "event_study_vcov",
     "honest_did",
+    "honest_sensitivity",
     "match_controls",
     "select_donors",
     "sensitivity_table",

@@ -11,11 +11,11 @@ returns one tidy row per specification:
   before the real join date only (one cohort and the never-treated units at a time, so the
   panel stays balanced); the estimate should be near zero.
 
-:func:`honest_did` wraps the PyPI package ``honestdid`` (a Python port of R ``HonestDiD``,
-Rambachan & Roth 2023) to bound the event-study effect when parallel trends may fail by up to
+:func:`honest_did` bounds the event-study effect when parallel trends may fail by up to
 ``Mbar`` times the largest pre-period violation (relative magnitudes) or when the trend's slope
-may change by up to ``M`` per period (smoothness).  ``honestdid`` depends on torch and cvxpy,
-so it is an optional dependency (``pip install kvk-analysis[honest]``).
+may change by up to ``M`` per period (smoothness), with :mod:`kvk_analysis.evaluation.honest`
+(Rambachan & Roth 2023, a port of R ``HonestDiD`` in the core install); it is a long-format
+view of :func:`~kvk_analysis.evaluation.honest.honest_sensitivity`.
 """
 
 from __future__ import annotations
@@ -243,31 +243,30 @@ def honest_did(
     m_grid: Sequence[float] | None = None,
     method: str | None = None,
     alpha: float | None = None,
-    grid_points: int = 100,
+    grid_points: int = 1000,
 ) -> pd.DataFrame:
     """Rambachan-Roth robust confidence intervals for the event-study effect at ``e``.
+
+    A long-format view of :func:`kvk_analysis.evaluation.honest.honest_sensitivity` (the
+    torch-free port of R ``HonestDiD``), kept for existing callers.
 
     Parameters
     ----------
     result
-        ``aggte(..., type="dynamic")`` result; a universal base period
-        (``att_gt(base_period="universal")``) is recommended, as in R.
+        ``aggte(att_gt(..., base_period="universal"), type="dynamic")`` result.
     e
         Event time (quarters since joining) of the effect to bound.
     type
-        ``"relative_magnitude"`` (post-period violations at most ``Mbar`` times the largest
-        pre-period violation; method ``C-LF``) or ``"smoothness"`` (the slope of the
-        differential trend changes by at most ``M`` pp per quarter; method ``FLCI``).
+        ``"relative_magnitude"`` (method ``C-LF``) or ``"smoothness"`` (method ``FLCI``).
     m_grid
-        ``Mbar`` values (default 0, 0.5, 1, 1.5, 2) or ``M`` values in percentage points
-        (default: chosen by ``honestdid``).
+        ``Mbar`` values (default 0, 0.5, ..., 2) or ``M`` values in percentage points per
+        quarter (default R's).
     method
-        ``honestdid`` method (``"C-LF"``, ``"Conditional"``, ``"FLCI"``, ...); default as above.
+        ``"C-LF"``, ``"Conditional"``, ``"FLCI"``, ``"C-F"``; default as above.
     alpha
         1 - confidence level (default: inherited from ``result``).
     grid_points
-        Grid of the test inversion for relative magnitudes (R's default is 1000; 100 is ~10x
-        faster and accurate to the grid step).
+        Grid of the test inversion (R's default 1000).
 
     Returns
     -------
@@ -278,87 +277,58 @@ def honest_did(
     Raises
     ------
     EstimationError
-        ``honestdid`` not installed, no pre-periods, or ``e`` not estimated.
+        Not a universal base period, no pre-periods, or ``e`` not estimated.
     """
+    from kvk_analysis.evaluation.honest import honest_sensitivity
+
     if type not in ("relative_magnitude", "smoothness"):
         raise InputError(
             "unknown restriction type", expected="'relative_magnitude' or 'smoothness'", found=type
         )
-    egt, beta, vcov = event_study_vcov(result)
-    did_params = result.params.did
-    if did_params.base_period != "universal":
-        warnings.warn(
-            "honest_did: a universal base period (att_gt(base_period='universal')) is recommended",
-            stacklevel=2,
-        )
-    if np.isnan(beta).any():
-        raise EstimationError("honest_did: the event-study estimates contain NaN")
+    egt, _beta, _vcov = event_study_vcov(result)
     alpha = result.params.alp if alpha is None else float(alpha)
-    keep = egt != -1  # the reference period (zero by construction with a universal base)
-    egt, beta, vcov = egt[keep], beta[keep], vcov[np.ix_(keep, keep)]
-    n_pre = int(np.sum(egt < -1))
-    n_post = int(np.sum(egt >= 0))
-    if n_pre < 1:
-        raise EstimationError("honest_did: needs at least one pre-period besides e = -1")
-    post_times = egt[egt >= 0]
-    if e not in post_times:
-        raise EstimationError(f"honest_did: event time {e} is not among {post_times.tolist()}")
-    try:
-        import honestdid as hd
-    except ImportError as exc:  # optional dependency (pulls in torch and cvxpy)
-        raise EstimationError(
-            "honest_did needs the optional package 'honestdid' (pip install kvk-analysis[honest])"
-        ) from exc
-    l_vec = np.zeros(n_post)
-    l_vec[int(np.flatnonzero(post_times == e)[0])] = 1.0
-    orig = hd.constructOriginalCS(beta, vcov, n_pre, n_post, l_vec=l_vec, alpha=alpha)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if type == "relative_magnitude":
-            grid = np.asarray([0.0, 0.5, 1.0, 1.5, 2.0] if m_grid is None else m_grid, float)
-            res = hd.createSensitivityResults_relativeMagnitudes(
-                beta,
-                vcov,
-                n_pre,
-                n_post,
-                method=method or "C-LF",
-                Mbarvec=grid,
-                l_vec=l_vec,
-                alpha=alpha,
-                gridPoints=grid_points,
-            )
-            m_col = "Mbar"
-        else:
-            res = hd.createSensitivityResults(
-                beta,
-                vcov,
-                n_pre,
-                n_post,
-                method=method,
-                Mvec=None if m_grid is None else np.asarray(m_grid, float),
-                l_vec=l_vec,
-                alpha=alpha,
-            )
-            m_col = "M"
+    if e not in egt or e < 0:
+        raise EstimationError(f"honest_did: event time {e} is not among {egt[egt >= 0].tolist()}")
+    kwargs: dict[str, Any] = (
+        {"mbar_vec": m_grid} if type == "relative_magnitude" else {"m_vec": m_grid}
+    )
+    res = honest_sensitivity(
+        result,
+        type=type,
+        l_vec=int(e),
+        method=method,
+        alpha=alpha,
+        min_e=int(egt.min()),
+        grid_points=grid_points,
+        **kwargs,
+    )
+    m_col = "mbar" if type == "relative_magnitude" else "m"
     first = pd.DataFrame(
         {
             "type": ["original"],
             "method": ["original"],
             "M": [math.nan],
-            "conf_low": [float(orig["lb"].iloc[0])],
-            "conf_high": [float(orig["ub"].iloc[0])],
+            "conf_low": [float(res.original["lb"].iloc[0])],
+            "conf_high": [float(res.original["ub"].iloc[0])],
         }
     )
     rest = pd.DataFrame(
         {
             "type": type,
-            "method": res["method"].astype(str).to_numpy(),
-            "M": res[m_col].to_numpy(float),
-            "conf_low": res["lb"].to_numpy(float),
-            "conf_high": res["ub"].to_numpy(float),
+            "method": res.robust["method"].astype(str).to_numpy(),
+            "M": res.robust[m_col].to_numpy(float),
+            "conf_low": res.robust["lb"].to_numpy(float),
+            "conf_high": res.robust["ub"].to_numpy(float),
         }
     )
     out = pd.concat([first, rest], ignore_index=True)
     out["event_time"] = e
-    out.attrs.update({"n_pre": n_pre, "n_post": n_post, "alpha": alpha})
+    out.attrs.update(
+        {
+            "n_pre": int(np.sum(egt < -1)),
+            "n_post": len(res.event_times),
+            "alpha": alpha,
+            "breakdown": res.breakdown,
+        }
+    )
     return out
