@@ -19,6 +19,42 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def ensure_dir(path: str | Path) -> Path:
+    """Create the folder ``path`` (and its parents) if needed; an ``InputError`` naming the
+    path when that is impossible (a file of that name, or a file where a parent folder should
+    be, or no permission) instead of a bare ``OSError``."""
+    from .errors import InputError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise InputError(
+            f"cannot create the output folder {path}: {blocker} is a file",
+            path=blocker,
+            expected="a folder",
+            found="a file",
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the output folder ({exc.strerror})",
+            path=path,
+            expected="a folder kvk may write to",
+        ) from None
+    return path
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush a folder's entries (renames into it) to disk; a no-op where unsupported."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write ``path`` atomically: to a temporary file in the same folder, then rename.
@@ -26,7 +62,7 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     A failure inside the ``with`` block leaves any existing file untouched and no partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     binary = "b" in mode
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -49,7 +85,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     For writers that want a file name (``DataFrame.to_parquet``, ``Figure.savefig``, WeasyPrint).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent
     )
