@@ -261,6 +261,45 @@ def build_data(
     return result
 
 
+def _locate_in_files(exc: InputError, tidy: pd.DataFrame, origins: pd.DataFrame) -> InputError:
+    """Name the files and rows behind an error of the combined table that names none (an
+    unknown code, rows counted twice after harmonising the codes of several files).
+
+    The rows are those whose municipality number is one the error found (and, when the
+    error names them, whose quarter and sector match); their file and line come from
+    ``origins`` (one row per tidy row).  Errors that already name a file pass unchanged."""
+    if exc.path is not None or exc.found is None or not len(tidy):
+        return exc
+    found = str(exc.found)
+    codes = re.findall(r"(?<!\d)\d{4}(?!\d)", found)
+    hit = tidy["kommunenummer"].astype(str).isin(codes)
+    quarter = re.search(r"\b\d{4}Q[1-4]\b", found)
+    if quarter:
+        hit &= tidy["period"].astype(str) == quarter.group(0)
+    sectors = [w for w in re.findall(r"[a-z_]+", found) if w in set(tidy["sector"].astype(str))]
+    if sectors:
+        hit &= tidy["sector"].astype(str).isin(sectors)
+    rows = origins[hit.to_numpy()]
+    if rows.empty:
+        return exc
+    places = []
+    for (file, line), _ in rows.groupby(["file", "line"], sort=False, dropna=False):
+        name = Path(file).name
+        place = f"{name} row {int(line)}" if not pd.isna(line) else name
+        if place not in places:
+            places.append(place)
+    listed = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+    first_line = rows["line"].iloc[0]
+    return InputError(
+        f"{exc.message} (from {listed})",
+        path=rows["file"].iloc[0],
+        row=None if pd.isna(first_line) else int(first_line),
+        column=exc.column,
+        expected=exc.expected,
+        found=exc.found,
+    )
+
+
 def _check_window(p: dict) -> None:
     """``start`` and ``end`` must be quarters, in order (one clear error, not a traceback)."""
     window = {}
@@ -367,6 +406,8 @@ def _build(
     bar = _progress(len(paths) + 3, progress, "kvk data build")
     frames = []
     reader_notes: dict[str, list[str]] = {}
+    conflicts: list[dict] = []
+    origins: list[pd.DataFrame] = []  # file and line of each tidy row, for error messages
     try:
         for path in paths:
             bar.set_postfix_str(path.name)
@@ -375,23 +416,32 @@ def _build(
                 source=str(p["source"]),
                 valid_codes=valid_codes,
                 period_range=period_range,
+                keep_lines=True,
             )
+            lines = df.pop("_line") if "_line" in df else pd.Series(pd.NA, index=df.index)
+            origins.append(pd.DataFrame({"file": str(path), "line": lines.to_numpy()}))
             reader_notes[_relative(path)] = [str(n) for n in df.attrs.get("notes", []) or []]
+            conflicts.extend(
+                {**c, "file": path.name} for c in df.attrs.get("rate_conflicts", []) or []
+            )
             frames.append(df)
             bar.update()
         tidy = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         reg = read_registry(registry)
         bar.update()
-        panel = build_panel(
-            tidy,
-            reg,
-            measure=str(p["measure"]),
-            rule=str(p["rule"]),
-            start=str(p["start"]),
-            end=str(p["end"]),
-            level=str(p["level"]),
-            vintage=str(p["vintage"]),
-        )
+        try:
+            panel = build_panel(
+                tidy,
+                reg,
+                measure=str(p["measure"]),
+                rule=str(p["rule"]),
+                start=str(p["start"]),
+                end=str(p["end"]),
+                level=str(p["level"]),
+                vintage=str(p["vintage"]),
+            )
+        except InputError as exc:
+            raise _locate_in_files(exc, tidy, pd.concat(origins, ignore_index=True)) from None
         bar.update()
     finally:
         bar.close()
@@ -418,7 +468,7 @@ def _build(
     }
     stage = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
     try:
-        written = _write_outputs(stage, tidy, reg, panel)
+        written = _write_outputs(stage, tidy, reg, panel, conflicts)
         manifest["output_hashes"] = {name: sha256(stage / name) for name in sorted(written)}
         with open(stage / MANIFEST, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, ensure_ascii=False, indent=2)
@@ -452,7 +502,9 @@ def _switch(stage: Path, out_dir: Path, names: list[str]) -> None:
     fsync_dir(out_dir)
 
 
-def _write_outputs(stage: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel) -> dict:
+def _write_outputs(
+    stage: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel, conflicts: list[dict]
+) -> dict:
     """Write every output into the staging folder (each flushed to disk)."""
     from .quality import data_quality_table
 
@@ -478,5 +530,5 @@ def _write_outputs(stage: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel) ->
     csv(panel.mapping.to_frame(), "code_mapping.csv")
     missing = panel.balance.missing.assign(period=lambda d: d["period"].astype(str))
     csv(missing, "panel_missing.csv")
-    csv(data_quality_table(tidy), "data_quality.csv")
+    csv(data_quality_table(tidy, rate_conflicts=conflicts), "data_quality.csv")
     return written

@@ -110,13 +110,26 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def detect_encoding(raw: bytes) -> str:
-    """Guess the encoding of a text file: UTF-8 with BOM, UTF-8, else cp1252 (Windows Latin-1).
+    """Guess the encoding of a text file: UTF-8 with BOM, UTF-16/32 (with BOM, or UTF-16
+    without BOM when every other byte of ASCII text is zero), UTF-8, else cp1252.
 
-    Norwegian sources come in these three; charset-normalizer is asked only when the bytes are
-    neither valid UTF-8 nor plausible cp1252.
+    Norwegian sources come in UTF-8 and cp1252; Excel's "Unicode text" is UTF-16 with a BOM
+    (``utf-16``/``utf-32`` decode and drop the BOM).  charset-normalizer is asked only when
+    the bytes are neither valid UTF-8 nor plausible cp1252.
     """
     if raw.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = raw[:4096]
+    if len(head) >= 4 and head.count(0) * 3 > len(head):
+        half = len(head) // 2
+        if head[1::2].count(0) > 0.9 * half:
+            return "utf-16-le"
+        if head[0::2].count(0) > 0.9 * half:
+            return "utf-16-be"
     try:
         raw.decode("utf-8")
         return "utf-8"

@@ -23,6 +23,7 @@ def data_quality_table(
     jump_pp: float = 5.0,
     min_employees: float = 10,
     min_contracted_days: float = 500,
+    rate_conflicts: list[dict] | None = None,
 ) -> pd.DataFrame:
     """One row per finding, with columns :data:`QUALITY_COLUMNS` (plus any extra dimension).
 
@@ -35,7 +36,12 @@ def data_quality_table(
       of such units swing by chance;
     * ``gap``: a quarter missing inside a unit's series (``value`` NaN);
     * ``suppressed``: a cell that is missing, not applicable or confidential (``value`` NaN,
-      ``detail`` the status).
+      ``detail`` the status);
+    * ``rate_conflict``: the source published a rate (percent) that contradicts its own days;
+      the tidy rate is the one computed from the days (``value`` = the published rate,
+      ``detail`` both rates and the file line).  The records come from ``rate_conflicts``
+      (default ``tidy.attrs["rate_conflicts"]``, set by the readers; the build passes those of
+      every file).
 
     A unit is a municipality x sector x measure (x other dimensions).  Sorted by unit,
     period and check.
@@ -109,6 +115,29 @@ def data_quality_table(
     # Suppressed or missing cells.
     sup = df["status"].isin(["missing", "not_applicable", "confidential"])
     add(df[sup], "suppressed", np.full(int(sup.sum()), np.nan), df["status"][sup])
+
+    # Published rates that contradict their days (found by the readers).
+    if rate_conflicts is None:
+        rate_conflicts = tidy.attrs.get("rate_conflicts") or []
+    if rate_conflicts:
+        rc = pd.DataFrame(rate_conflicts)
+        for c in dims:
+            if c not in rc:
+                rc[c] = "" if c != "period" else pd.NA
+        rc["period"] = pd.PeriodIndex(rc["period"].astype(str), freq="Q")
+        blank = [None] * len(rc)
+        details = []
+        for p, d, ln, f in zip(
+            rc["published"], rc["from_days"], rc.get("line", blank), rc.get("file", blank),
+            strict=True,
+        ):  # fmt: skip
+            where = [x for x in (f, None if ln is None or pd.isna(ln) else f"line {ln:g}") if x]
+            details.append(
+                f"published rate {p:g} % but the days give {d:.2f} %"
+                + (f" ({', '.join(map(str, where))})" if where else "")
+                + "; the rate from the days is used"
+            )
+        add(rc, "rate_conflict", rc["published"], details)
 
     columns = [*dims, "check", "value", "detail"]
     if not findings:

@@ -84,9 +84,13 @@ def xlsx_rows(path: str | Path) -> list[tuple[int, list[object]]]:
     """Rows of the first sheet as ``[(spreadsheet_row, values), ...]``, blank rows skipped."""
     from openpyxl import load_workbook
 
+    # Opened as a file object: openpyxl refuses a *name* that does not end in .xlsx, but the
+    # content decides (an xlsx saved as "export.csv" is still a workbook).
+    fh = open(path, "rb")  # noqa: SIM115 - closed below, after the read-only workbook
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        wb = load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken workbook
+        fh.close()
         raise InputError(
             f"cannot open the workbook ({exc})", path=path, expected="an xlsx file"
         ) from None
@@ -100,16 +104,22 @@ def xlsx_rows(path: str | Path) -> list[tuple[int, list[object]]]:
         return rows
     finally:
         wb.close()
+        fh.close()
 
 
 def _table(
     path: str | Path, encoding: str | None
 ) -> tuple[list[object], pd.DataFrame, np.ndarray, str]:
     """Header, body (object columns) and line numbers of a KS CSV or xlsx file."""
+    delimiter = ";"
     if is_xlsx(path):
         rows, enc = xlsx_rows(path), "xlsx"
     else:
-        rows, enc = _text.read_delimited(path, encoding, ";")
+        text, enc = _text.decode_located(path, encoding, ";")
+        first = next((ln for ln in text.splitlines() if ln.strip()), "")
+        if "\t" in first and ";" not in first:  # Excel "Unicode text": tab-separated UTF-16
+            delimiter = "\t"
+        rows = _text.split_delimited(text, delimiter, path=path)
     if not rows:
         raise InputError("the file is empty", path=path, expected="a header line and data rows")
     header_line, header = rows[0]
@@ -132,7 +142,7 @@ def _table(
                     "wrong number of fields",
                     path=path,
                     row=line,
-                    expected=f"{width} ';'-separated fields as in the header",
+                    expected=f"{width} {delimiter!r}-separated fields as in the header",
                     found=len(fields),
                 )
         body.append(fields)
@@ -228,27 +238,27 @@ def read_ks_employee(
     return _employee_tidy(sums, path, enc, by_sex)
 
 
-def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int]:
-    """The first non-blank line, decoded on its own (the rest may be huge)."""
-    with open(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode(encoding).lstrip("\ufeff").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise _undecodable(path, encoding) from None
+def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str]:
+    """The first non-blank line (streamed: the rest may be huge), its line number and the
+    delimiter: ``;``, or a tab when the header has tabs and no ``;`` (Excel "Unicode text")."""
+    try:
+        for line_no, line in _text.iter_lines(path, encoding):
             if line.strip():
-                return next(csv.reader([line], delimiter=";")), line_no
+                delimiter = "\t" if "\t" in line and ";" not in line else ";"
+                return next(csv.reader([line], delimiter=delimiter)), line_no, delimiter
+    except UnicodeDecodeError:
+        raise _undecodable(path, encoding) from None
     raise InputError("the file is empty", path=path, expected="a header line and data rows")
 
 
 def _locate(
-    path: str | Path, encoding: str, skip: int, test
+    path: str | Path, encoding: str, skip: int, test, delimiter: str = ";"
 ) -> tuple[int | None, list[str] | None]:
     """First ``(line, fields)`` after the header for which ``test(fields)`` is true."""
     for line_no, line in _text.iter_lines(path, encoding):
         if line_no <= skip or not line.strip():
             continue
-        fields = next(csv.reader([line], delimiter=";"))
+        fields = next(csv.reader([line], delimiter=delimiter))
         if test(fields):
             return line_no, fields
     return None, None
@@ -262,7 +272,7 @@ def _employee_arrow(
     import pyarrow.csv as pacsv
 
     enc = encoding or _text.sniff_encoding(path)
-    header, header_line = _employee_header(path, enc)
+    header, header_line, delim = _employee_header(path, enc)
     required = dict(_EMP_REQUIRED)
     if by_sex:
         required["sex"] = "Kjonn"
@@ -277,12 +287,12 @@ def _employee_arrow(
     def arrow_error(exc: Exception) -> InputError:
         if "utf8" in str(exc).lower() or "decode" in str(exc).lower():
             return _undecodable(path, enc)
-        line, fields = _locate(path, enc, header_line, lambda f: len(f) != width)
+        line, fields = _locate(path, enc, header_line, lambda f: len(f) != width, delim)
         return InputError(
             f"malformed row ({str(exc).splitlines()[0]})",
             path=path,
             row=line,
-            expected=f"{width} ';'-separated fields as in the header",
+            expected=f"{width} {delim!r}-separated fields as in the header",
             found=len(fields) if fields is not None else None,
         )
 
@@ -295,7 +305,7 @@ def _employee_arrow(
                 block_size=block_size,
                 encoding=arrow_enc,
             ),
-            parse_options=pacsv.ParseOptions(delimiter=";"),
+            parse_options=pacsv.ParseOptions(delimiter=delim),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 include_columns=list(use),
@@ -337,7 +347,7 @@ def _employee_arrow(
             arr = batch.column(src)
             if key in num_names:
                 arr = _arrow_number(
-                    arr, pa, pc, path, enc, header_line, cols[key], header[cols[key]]
+                    arr, pa, pc, path, enc, header_line, cols[key], header[cols[key]], delim
                 )
             else:
                 arr = pc.utf8_trim_whitespace(arr)
@@ -360,6 +370,7 @@ def _employee_arrow(
     sums.attrs["header"] = header
     sums.attrs["columns"] = cols
     sums.attrs["header_line"] = header_line
+    sums.attrs["delimiter"] = delim
     return sums, enc
 
 
@@ -381,31 +392,60 @@ def _undecodable(path: str | Path, enc: str) -> InputError:
     return InputError(f"cannot decode the file as {enc}", path=path, expected=f"text in {enc}")
 
 
-def _arrow_number(arr, pa, pc, path, enc, header_line, col_index, col_name):
-    """Decimal-comma strings -> float64 in Arrow; empty -> null; a bad cell -> InputError."""
+def _cell_number(fields: list[str], col_index: int) -> float | None:
+    """The number in one cell as the Arrow path reads it (``None`` if empty); ValueError if
+    it is not a number."""
+    s = fields[col_index].strip().replace(",", ".") if len(fields) > col_index else ""
+    for sp in _SPACES:
+        s = s.replace(sp, "")
+    return float(s) if s else None
+
+
+def _arrow_number(arr, pa, pc, path, enc, header_line, col_index, col_name, delim=";"):
+    """Decimal-comma strings -> float64 in Arrow; empty -> null; a bad cell -> InputError.
+
+    Days cannot be negative: one negative cell would be netted in the sums, so it is an
+    ``InputError`` naming its line and column (the block is checked in Arrow; the file is
+    rescanned only to locate the culprit)."""
     # Empty cells are already null (ConvertOptions.null_values).  Try the cheap path first;
     # only if it fails strip space thousands separators, and only then look for the culprit.
     cleaned = pc.replace_substring(arr, ",", ".")
     for attempt in range(2):
         try:
-            return pc.cast(cleaned, pa.float64())
+            out = pc.cast(cleaned, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             if attempt == 0:
                 cleaned = pc.replace_substring_regex(cleaned, f"[{_SPACES}]", "")
+            continue
+        low = pc.min(out).as_py()
+        if low is not None and low < 0:
+
+            def negative(fields: list[str]) -> bool:
+                try:
+                    value = _cell_number(fields, col_index)
+                except ValueError:
+                    return False
+                return value is not None and value < 0
+
+            line, fields = _locate(path, enc, header_line, negative, delim)
+            raise InputError(
+                "days cannot be negative (they would be netted in the sums)",
+                path=path,
+                row=line,
+                column=str(col_name),
+                expected="a number >= 0",
+                found=fields[col_index] if fields else low,
+            )
+        return out
 
     def bad(fields: list[str]) -> bool:
-        s = fields[col_index].strip().replace(",", ".") if len(fields) > col_index else ""
-        for sp in _SPACES:
-            s = s.replace(sp, "")
-        if not s:
-            return False
         try:
-            float(s)
+            _cell_number(fields, col_index)
         except ValueError:
             return True
         return False
 
-    line, fields = _locate(path, enc, header_line, bad)
+    line, fields = _locate(path, enc, header_line, bad, delim)
     raise InputError(
         "a cell is not a number",
         path=path,
@@ -428,6 +468,17 @@ def _employee_xlsx(path: str | Path, by_sex: bool) -> tuple[pd.DataFrame, str]:
         frame[k], _ = _text.parse_numbers_located(
             body[cols[k]], lines, path=path, column=str(header[cols[k]])
         )
+        negative = np.flatnonzero((frame[k] < 0).to_numpy())
+        if len(negative):
+            i = int(negative[0])
+            raise InputError(
+                "days cannot be negative (they would be netted in the sums)",
+                path=path,
+                row=int(lines[i]),
+                column=str(header[cols[k]]),
+                expected="a number >= 0",
+                found=body[cols[k]].iloc[i],
+            )
     frame["_line"] = lines
     g = frame.groupby(key_names, sort=True)
     sums = g[["contracted", "self", "doctor"]].sum(min_count=1)
@@ -453,6 +504,7 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
         line, _ = _locate(
             path, enc, header_line,
             lambda f: len(f) > cols[key] and f[cols[key]].strip() == target,
+            sums.attrs.get("delimiter", ";"),
         )  # fmt: skip
         return np.full(len(sums), line if line is not None else pd.NA, dtype=object)
 
