@@ -118,8 +118,10 @@ def _tidy_for_csv(df):
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from .fileio import check_encoding
     from .readers import detect_source, read_sickleave
 
+    check_encoding(args.encoding)
     source = args.source
     if source == "auto":
         source = detect_source(args.input, encoding=args.encoding)

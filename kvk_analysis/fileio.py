@@ -146,6 +146,23 @@ def detect_encoding(raw: bytes) -> str:
     return best.encoding if best is not None else "latin-1"
 
 
+def check_encoding(encoding: str | None) -> str | None:
+    """``encoding`` unchanged if Python knows it (``None`` passes); else an ``InputError``."""
+    if encoding is None:
+        return None
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        from .errors import InputError
+
+        raise InputError(
+            "unknown encoding (--encoding)",
+            expected="an encoding such as utf-8, cp1252 or utf-16",
+            found=encoding,
+        ) from None
+    return encoding
+
+
 def read_text(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
     """Read a text file; return ``(text, encoding_used)``.  ``encoding=None`` detects it."""
     raw = Path(path).read_bytes()

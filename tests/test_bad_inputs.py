@@ -327,3 +327,13 @@ def test_output_path_under_an_existing_file_is_one_line(tmp_path, capsys):
     status, _, err = run(capsys, "data", "convert", src, "-o", blocker / "out.csv")
     line = one_error_line(err)
     assert status == 2 and str(blocker) in line and "is a file" in line
+
+
+def test_unknown_encoding_is_one_line(tmp_path, capsys):
+    src = tmp_path / "a.csv"
+    src.write_text(AGG, encoding="utf-8")
+    status, _, err = run(
+        capsys, "data", "convert", src, "--encoding", "utf-99", "-o", tmp_path / "o"
+    )
+    line = one_error_line(err)
+    assert status == 2 and "utf-99" in line and "encoding" in line

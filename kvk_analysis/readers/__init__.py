@@ -70,8 +70,10 @@ def read_sickleave(
     ``options`` go to the source's reader (e.g. ``by_sex=True`` for ``ks-employee``).
     """
     from ..errors import InputError
+    from ..fileio import check_encoding
     from ..schema import validate_tidy
 
+    check_encoding(encoding)
     detected = source == "auto"
     if detected:
         source = detect_source(path, encoding=encoding)
