@@ -83,7 +83,7 @@ def read_sickleave(
         )
     df = _READERS[source](path, encoding=encoding, **options)
     df.attrs["detected"] = detected
-    conflicts = df.attrs.setdefault("rate_conflicts", [])
+    conflicts = df.attrs.get("rate_conflicts") or []
     if conflicts:
         df.attrs["notes"] = [*(df.attrs.get("notes") or []), rate_conflict_note(conflicts)]
     if validate:

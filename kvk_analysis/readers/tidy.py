@@ -177,7 +177,8 @@ def finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for col in dims[len(KEY_COLUMNS) :]:
         out[col] = out[col].astype("str")
     out = out[dims + VALUE_COLUMNS + TAIL_COLUMNS + ["_line"]].reset_index(drop=True)
-    out.attrs["rate_conflicts"] = conflicts
+    if conflicts:  # only then: clean data keep the attrs (and Parquet metadata) they had
+        out.attrs["rate_conflicts"] = conflicts
     return out
 
 
