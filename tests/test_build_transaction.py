@@ -199,7 +199,7 @@ KILL_SCRIPT = textwrap.dedent(
     def replace(src, dst, *a, **k):
         real(src, dst, *a, **k)
         if Path(dst).name == sys.argv[4]:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), getattr(signal, sys.argv[5]))
     os.replace = replace
     from kvk_analysis.build import build_data
     build_data([sys.argv[1]], sys.argv[2], processed_dir=sys.argv[3], progress=False,
@@ -208,19 +208,29 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("point", ["panel.parquet", "tidy_sickleave.parquet"])
-def test_kill_9_just_after_an_output_is_replaced(tmp_path, point):
+@pytest.mark.parametrize(
+    ("point", "sig"),
+    [
+        ("panel.parquet", "SIGKILL"),
+        ("tidy_sickleave.parquet", "SIGKILL"),
+        ("panel.parquet", "SIGINT"),  # Ctrl-C: KeyboardInterrupt raised in the build
+    ],
+)
+def test_kill_just_after_an_output_is_replaced(tmp_path, point, sig):
     sick, reg = inputs(tmp_path)
     out = tmp_path / "processed"
     build(sick, reg, out)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(sick), str(reg), str(out), point],
+        [sys.executable, "-c", KILL_SCRIPT, str(sick), str(reg), str(out), point, sig],
         env=env,
         capture_output=True,
         timeout=120,
     )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    expected = {"SIGKILL": {-signal.SIGKILL}, "SIGINT": {-signal.SIGINT, 130, 1}}[sig]
+    assert proc.returncode in expected, proc.stderr.decode()
+    if sig == "SIGINT":
+        assert b"KeyboardInterrupt" in proc.stderr
     res = build(sick, reg, out)
     assert not res.up_to_date, res.message
     assert measures_in_panel(out) == {"total"}
