@@ -330,7 +330,8 @@ def _locked(out_dir: Path) -> Iterator[None]:
         return
     fd = os.open(out_dir, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # a file system without flock: no lock, as before
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock
