@@ -236,3 +236,30 @@ def test_kill_just_after_an_output_is_replaced(tmp_path, point, sig):
     assert measures_in_panel(out) == {"total"}
     assert_consistent(out)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_concurrent_builds_into_one_folder_leave_a_whole_build(tmp_path):
+    """Two builds at once (threads; flock excludes separate descriptors): the folder ends
+    as one whole build whose files match its manifest."""
+    import threading
+
+    sick, reg = inputs(tmp_path)
+    out = tmp_path / "processed"
+    errors: list[BaseException] = []
+
+    def run(params):
+        try:
+            build(sick, reg, out, params=params)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in (WINDOW, DOCTOR, WINDOW)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert_consistent(out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert measures_in_panel(out) == {manifest["params"]["measure"]}
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
