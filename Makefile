@@ -46,9 +46,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check kvk_analysis tests benchmarks
 	$(BIN)/ruff format --check kvk_analysis tests benchmarks
 
-## clean: remove built data and reports (never data/raw)
+## clean: remove built data and reports, hidden temporary files included (never data/raw)
 clean:
-	rm -rf data/processed/* reports/*
+	rm -rf data/processed/* data/processed/.[!.]* data/processed/..?* reports/* reports/.[!.]* reports/..?*
 	touch data/processed/.gitkeep reports/.gitkeep
 
 .PHONY: help setup run test test-slow data bench lint clean

@@ -1,19 +1,23 @@
-"""Benchmark the KS employee-level reader (Arrow streaming) against a naive pandas read.
+"""Benchmark the KS employee-level reader against DuckDB and polars used directly (issue 13).
 
 Run on demand (not part of the tests)::
 
-    .venv/bin/python benchmarks/bench_readers.py --rows 1000000 10000000
+    .venv/bin/python benchmarks/bench_readers.py --rows 8000000 30000000 [--repeat 3]
 
 For each N it writes an employee-level KS file of N rows (430 municipalities x 28 quarters x
-3 sectors, decimal commas) to a temporary folder, then runs in *separate* processes, so that
-peak memory is measured per method:
+3 sectors, decimal commas) to a temporary folder, then times, each in its *own* process (so
+that peak memory is measured per method), interleaved and best of ``--repeat``:
 
-* ``arrow``: :func:`kvk_analysis.readers.read_ks_employee` (streamed blocks, Arrow group-by);
-* ``pandas``: ``pandas.read_csv(sep=";", decimal=",")`` of the whole file + ``groupby().sum()``.
+* ``kvk``: :func:`kvk_analysis.readers.read_ks_employee` (DuckDB inside, plus the checks a
+  reader owes its user: empty, non-numeric and negative cells, short rows, label validation,
+  the tidy table);
+* ``duckdb``: one ``read_csv`` + ``GROUP BY`` query with typed decimal-comma columns;
+* ``polars``: ``scan_csv(decimal_comma=True)`` + ``group_by`` with the streaming engine;
+* ``pandas`` (``--pandas``): ``read_csv`` of the whole file + ``groupby().sum()``.
 
-It prints rows/second and peak resident memory (``VmHWM`` of the child process, which
-includes Arrow's allocations that ``tracemalloc`` cannot see; also shown above the memory
-after imports) and the ratios, and checks that both give the same sums.
+The sums (groups, lost and contracted days) of every method are checked to agree first.  It
+prints each method's best time, rows/second, peak resident memory (``VmHWM`` of the child,
+which includes native allocations ``tracemalloc`` cannot see) and kvk's ratio to each peer.
 """
 
 from __future__ import annotations
@@ -77,7 +81,11 @@ def generate(path: Path, n: int, seed: int = 1, chunk: int = 2_000_000) -> None:
             done += m
 
 
-def run_arrow(path: str) -> dict:
+KEYS = ["Kommunenr", "Kvartal", "Sektor"]
+NUMS = ["Avtalte dagsverk", "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt"]
+
+
+def run_kvk(path: str) -> dict:
     from kvk_analysis.readers import read_ks_employee
 
     df = read_ks_employee(path)
@@ -89,19 +97,56 @@ def run_arrow(path: str) -> dict:
     }
 
 
+def run_duckdb(path: str) -> dict:
+    import duckdb
+
+    types = ", ".join(f"'{h}': '{'DOUBLE' if h in NUMS else 'VARCHAR'}'" for h in HEADER)
+    sums = ", ".join(f'sum("{c}")' for c in NUMS)
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"SELECT {', '.join(KEYS)}, {sums}, count(*) FROM read_csv('{path}', delim=';', "
+            f"header=false, skip=1, columns={{{types}}}, decimal_separator=',', auto_detect=false) "
+            "GROUP BY ALL"
+        )
+        .fetchall()
+    )
+    return {
+        "groups": len(rows),
+        "lost": float(sum(r[4] + r[5] for r in rows)),
+        "contracted": float(sum(r[3] for r in rows)),
+    }
+
+
+def run_polars(path: str) -> dict:
+    import polars as pl
+
+    schema = {h: (pl.Float64 if h in NUMS else pl.String) for h in HEADER}
+    out = (
+        pl.scan_csv(
+            path, separator=";", has_header=False, skip_rows=1, schema=schema, decimal_comma=True
+        )
+        .group_by(KEYS)
+        .agg([pl.col(c).sum() for c in NUMS] + [pl.len().alias("n")])
+        .collect(engine="streaming")
+    )
+    return {
+        "groups": out.height,
+        "lost": float(out[NUMS[1]].sum() + out[NUMS[2]].sum()),
+        "contracted": float(out[NUMS[0]].sum()),
+    }
+
+
 def run_pandas(path: str) -> dict:
     import pandas as pd
 
     raw = pd.read_csv(path, sep=";", decimal=",", dtype={"Kommunenr": str})
-    g = raw.groupby(["Kommunenr", "Kvartal", "Sektor"])[
-        ["Avtalte dagsverk", "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt"]
-    ].sum()
-    lost = g["Tapte dagsverk egenmeldt"] + g["Tapte dagsverk legemeldt"]
-    return {
-        "groups": len(g),
-        "lost": float(lost.sum()),
-        "contracted": float(g["Avtalte dagsverk"].sum()),
-    }
+    g = raw.groupby(KEYS)[NUMS].sum()
+    lost = g[NUMS[1]] + g[NUMS[2]]
+    return {"groups": len(g), "lost": float(lost.sum()), "contracted": float(g[NUMS[0]].sum())}
+
+
+METHODS = {"kvk": run_kvk, "duckdb": run_duckdb, "polars": run_polars, "pandas": run_pandas}
 
 
 def _vm_hwm_mb() -> float:
@@ -121,14 +166,16 @@ def _vm_hwm_mb() -> float:
 
 
 def child(method: str, path: str) -> None:
-    import pandas  # noqa: F401  (imports are not part of the timing)
-    import pyarrow.csv  # noqa: F401
+    # Imports are not part of the timing.
+    import duckdb  # noqa: F401
+    import pandas  # noqa: F401
+    import polars  # noqa: F401
 
     import kvk_analysis.readers  # noqa: F401
 
     baseline = _vm_hwm_mb()
     start = time.perf_counter()
-    result = {"arrow": run_arrow, "pandas": run_pandas}[method](path)
+    result = METHODS[method](path)
     result["seconds"] = time.perf_counter() - start
     result["peak_mb"] = _vm_hwm_mb()
     result["baseline_mb"] = baseline
@@ -148,9 +195,10 @@ def measure(method: str, path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--pandas", action="store_true", help="also time pandas (slow, big)")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
-    parser.add_argument("--skip-pandas", action="store_true", help="only time the Arrow reader")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -158,6 +206,7 @@ def main() -> None:
     if args.generate:
         generate(Path(args.generate[1]), int(args.generate[0]))
         return
+    methods = ["kvk", "duckdb", "polars"] + (["pandas"] if args.pandas else [])
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.rows:
             path = Path(tmp) / f"ks_employee_{n}.csv"
@@ -166,23 +215,32 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, "--generate", str(n), str(path)], check=True)
             size = path.stat().st_size / 1e6
             print(f"N = {n:,} rows, {size:,.0f} MB (generated in {time.perf_counter() - t0:.1f} s)")
-            results = {"arrow": measure("arrow", path)}
-            if not args.skip_pandas:
-                results["pandas"] = measure("pandas", path)
-            for method, r in results.items():
+            best: dict[str, dict] = {}
+            for _ in range(args.repeat):  # interleaved: each round runs every method once
+                for method in methods:
+                    r = measure(method, path)
+                    if method not in best or r["seconds"] < best[method]["seconds"]:
+                        best[method] = r
+            ref = best["duckdb"]
+            for method, r in best.items():
+                same = r["groups"] == ref["groups"] and all(
+                    abs(r[k] - ref[k]) <= 1e-9 * abs(ref[k]) for k in ("lost", "contracted")
+                )
+                if not same:
+                    raise SystemExit(f"{method} sums differ from duckdb's: {r} vs {ref}")
+            print(f"  same sums in every method: {ref['groups']:,} groups")
+            for method, r in best.items():
                 print(
                     f"  {method:7s} {r['seconds']:7.2f} s  {n / r['seconds'] / 1e6:6.2f} M rows/s  "
-                    f"peak {r['peak_mb']:6.0f} MB (after imports {r['baseline_mb']:4.0f} MB, "
-                    f"+{r['peak_mb'] - r['baseline_mb']:5.0f} MB)  {r['groups']:,} groups"
+                    f"peak {r['peak_mb']:6.0f} MB (+{r['peak_mb'] - r['baseline_mb']:5.0f} MB "
+                    "above imports)"
                 )
-            if "pandas" in results:
-                a, p = results["arrow"], results["pandas"]
-                same = abs(a["lost"] - p["lost"]) <= 1e-6 * p["lost"] and a["groups"] == p["groups"]
+            k = best["kvk"]
+            for method in methods[1:]:
+                r = best[method]
                 print(
-                    f"  arrow/pandas: time {a['seconds'] / p['seconds']:.2f}x, "
-                    f"peak memory {a['peak_mb'] / p['peak_mb']:.2f}x "
-                    f"(above imports {(a['peak_mb'] - a['baseline_mb']) / (p['peak_mb'] - p['baseline_mb']):.2f}x); "
-                    f"same sums: {same}"
+                    f"  kvk/{method}: time {k['seconds'] / r['seconds']:.2f}x, peak memory above "
+                    f"imports {(k['peak_mb'] - k['baseline_mb']) / max(r['peak_mb'] - r['baseline_mb'], 1):.2f}x"
                 )
             path.unlink()
 

@@ -1,6 +1,17 @@
 """``kvk data build``: raw files -> ``data/processed/`` (Parquet + manifest), no-op when unchanged.
 
-Outputs (each written atomically; the manifest last, so an interrupted build is redone):
+A build is one transaction.  Every output and the manifest are first written into a fresh
+hidden folder ``.build-XXXX`` inside the output folder; then the old manifest is removed, the
+outputs are moved into place (``os.replace``) and the new manifest, which records the SHA-256
+of every output (``output_hashes``), is moved in last.  An interruption (Ctrl-C, kill -9, power
+loss) before the switch leaves the previous build whole; one during the switch leaves no
+manifest, so the next build redoes it.  "Up to date" also re-hashes every output: a file that
+does not match its manifest (changed by hand, or an interrupted build of an older kvk) is
+rebuilt, and the message says which.  Builds into the same folder take a lock on it (one waits
+for the other), and every build first removes leftovers of interrupted builds (the
+``.build-*`` folders and ``.NAME.*`` temporary files of :mod:`kvk_analysis.fileio`).
+
+Outputs:
 
 - ``tidy_sickleave.parquet`` - every sick-leave input read into the tidy table (codes as read);
 - ``registry.parquet`` - the validated cohort registry;
@@ -10,7 +21,7 @@ Outputs (each written atomically; the manifest last, so an interrupted build is 
 - ``data_quality.csv`` - suspicious but legal values
   (:func:`kvk_analysis.quality.data_quality_table`);
 - ``manifest.json`` - SHA-256 of every input (the sick-leave files, the registry and the
-  municipality reference files), the parameters, package/Python/pandas versions, UTC time,
+  municipality reference files) and of every output (``output_hashes``), the parameters, package/Python/pandas versions, UTC time,
   the panel's balance and notes, and each sick-leave file's reader notes (``reader_notes``,
   from ``df.attrs["notes"]``; also in ``notes``, prefixed with the file name).
 
@@ -28,12 +39,17 @@ equal the manifest's does nothing and says
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
+import os
 import platform
+import re
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,8 +58,9 @@ import pandas as pd
 
 from . import __version__, config
 from .errors import InputError
-from .fileio import atomic_path, atomic_write, sha256
+from .fileio import ensure_dir, fsync_dir, sha256
 from .municipalities import CROSSWALK_FILE, FRAME_FILE, POPULATION_FILE, _crosswalk_table
+from .periods import parse_quarter
 
 DEFAULT_SICKLEAVE = ("ks_sickleave_demo.csv",)
 DEFAULT_REGISTRY = "cohort_registry_demo.csv"
@@ -57,6 +74,7 @@ DEFAULT_PARAMS: dict[str, object] = {
     "vintage": "as_of_period",
     "source": "auto",
 }
+MANIFEST = "manifest.json"
 OUTPUTS = (
     "tidy_sickleave.parquet",
     "registry.parquet",
@@ -194,8 +212,6 @@ def build_data(
     -------
     BuildResult
     """
-    from .cohorts import read_registry
-    from .panel import build_panel
 
     unknown = set(params or {}) - set(DEFAULT_PARAMS)
     if unknown:
@@ -206,6 +222,7 @@ def build_data(
             found=sorted(unknown)[0],
         )
     p = {**DEFAULT_PARAMS, **(params or {})}
+    _check_window(p)
     out_dir = Path(processed_dir)
     paths, registry = _inputs(sickleave_paths, registry_path)
     refs = [config.MUNICIPALITIES_DIR / name for name in REFERENCE_FILES]
@@ -215,27 +232,174 @@ def build_data(
         "reference": {_relative(x): sha256(x) for x in refs},
     }
     key = {"inputs": hashes, "params": p, "kvk_version": __version__, "code": code_fingerprint()}
-    manifest_path = out_dir / "manifest.json"
-    if not force and manifest_path.exists():
-        try:
-            old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        outputs = {name: out_dir / name for name in old.get("outputs", [])}
-        if (
-            {k: old.get(k) for k in key} == key
-            and outputs
-            and all(x.exists() for x in outputs.values())
-        ):
-            return BuildResult(
-                True,
-                out_dir,
-                outputs,
-                old,
-                f"up to date: {out_dir} was built from the same inputs and parameters "
-                f"at {old.get('built_utc', '?')} (use --force to rebuild)",
-            )
+    ensure_dir(out_dir)
+    with _locked(out_dir):
+        removed = _remove_leftovers(out_dir)
+        cleaned = (
+            [f"removed {len(removed)} temporary files of interrupted builds ({', '.join(removed)})"]
+            if removed
+            else []
+        )
+        if force:
+            stale = None
+        else:
+            old, stale = _check_manifest(out_dir, key)
+            if stale is None:
+                return BuildResult(
+                    True,
+                    out_dir,
+                    {name: out_dir / name for name in old["output_hashes"]},
+                    old,
+                    f"up to date: {out_dir} was built from the same inputs and parameters "
+                    f"at {old.get('built_utc', '?')} (use --force to rebuild)",
+                    cleaned,
+                )
+        result = _build(out_dir, paths, registry, p, key, progress)
+    if stale:
+        result.message = f"rebuilt because {stale}; {result.message}"
+    result.notes[:0] = cleaned
+    return result
 
+
+def _locate_in_files(exc: InputError, tidy: pd.DataFrame, origins: pd.DataFrame) -> InputError:
+    """Name the files and rows behind an error of the combined table that names none (an
+    unknown code, rows counted twice after harmonising the codes of several files).
+
+    The rows are those whose municipality number is one the error found (and, when the
+    error names them, whose quarter and sector match); their file and line come from
+    ``origins`` (one row per tidy row).  Errors that already name a file pass unchanged."""
+    if exc.path is not None or exc.found is None or not len(tidy):
+        return exc
+    found = str(exc.found)
+    codes = re.findall(r"(?<!\d)\d{4}(?!\d)", found)
+    hit = tidy["kommunenummer"].astype(str).isin(codes)
+    quarter = re.search(r"\b\d{4}Q[1-4]\b", found)
+    if quarter:
+        hit &= tidy["period"].astype(str) == quarter.group(0)
+    sectors = [w for w in re.findall(r"[a-z_]+", found) if w in set(tidy["sector"].astype(str))]
+    if sectors:
+        hit &= tidy["sector"].astype(str).isin(sectors)
+    rows = origins[hit.to_numpy()]
+    if rows.empty:
+        return exc
+    places = []
+    for (file, line), _ in rows.groupby(["file", "line"], sort=False, dropna=False):
+        name = Path(file).name
+        place = f"{name} row {int(line)}" if not pd.isna(line) else name
+        if place not in places:
+            places.append(place)
+    listed = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+    first_line = rows["line"].iloc[0]
+    return InputError(
+        f"{exc.message} (from {listed})",
+        path=rows["file"].iloc[0],
+        row=None if pd.isna(first_line) else int(first_line),
+        column=exc.column,
+        expected=exc.expected,
+        found=exc.found,
+    )
+
+
+def _check_window(p: dict) -> None:
+    """``start`` and ``end`` must be quarters, in order (one clear error, not a traceback)."""
+    window = {}
+    for name in ("start", "end"):
+        try:
+            window[name] = parse_quarter(p[name])
+        except ValueError:
+            raise InputError(
+                f"the build parameter {name} (--{name}) is not a quarter",
+                expected="a quarter such as 2005Q1 or 2005K1",
+                found=p[name],
+            ) from None
+    if window["start"] > window["end"]:
+        raise InputError(
+            f"the build window is empty: start {window['start']} is after end {window['end']}",
+            expected="start (--start) not after end (--end)",
+        )
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder itself (``flock`` on its descriptor, so no
+    lock file is left behind): a second build into the same folder waits for the first."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no locking, builds must not overlap
+        yield
+        return
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # a file system without flock: no lock, as before
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _leftover_pattern() -> re.Pattern[str]:
+    names = [*OUTPUTS, MANIFEST]
+    stems = [Path(n).stem for n in names]
+    alternatives = "|".join(re.escape(x) for x in sorted({*names, *stems}, key=len, reverse=True))
+    return re.compile(rf"^\.build-.+$|^\.(?:{alternatives})\..+$")
+
+
+def _remove_leftovers(out_dir: Path) -> list[str]:
+    """Remove what interrupted builds left in ``out_dir`` (called under the lock): staging
+    folders ``.build-*`` and the hidden temporary files ``fileio.atomic_write``/``atomic_path``
+    make beside an output (``.panel.XXXX.parquet``, ``.manifest.json.XXXX.tmp``)."""
+    pattern = _leftover_pattern()
+    removed = []
+    for entry in sorted(out_dir.iterdir()):
+        if not pattern.match(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry.name)
+    return removed
+
+
+def _check_manifest(out_dir: Path, key: dict) -> tuple[dict, str | None]:
+    """``(manifest, None)`` when ``out_dir`` is a whole build for ``key``: the manifest's
+    inputs, parameters and code equal ``key`` and every output it lists has the recorded
+    SHA-256.  Otherwise ``(manifest or {}, reason)``; the reason is ``""`` when there is
+    simply nothing built yet or something else changed, and a sentence when the outputs
+    contradict their manifest (the caller says so)."""
+    manifest_path = out_dir / MANIFEST
+    if not manifest_path.exists():
+        if any((out_dir / name).exists() for name in OUTPUTS):
+            return {}, "the outputs have no manifest (an interrupted build)"
+        return {}, ""
+    try:
+        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}, f"{MANIFEST} is unreadable"
+    if not isinstance(old, dict) or {k: old.get(k) for k in key} != key:
+        return old if isinstance(old, dict) else {}, ""
+    recorded = old.get("output_hashes")
+    if not isinstance(recorded, dict) or set(OUTPUTS) - set(recorded):
+        return old, "the manifest records no hash of its outputs (made by an older kvk)"
+    for name, digest in recorded.items():
+        path = out_dir / name
+        if not path.is_file():
+            return old, f"{name} is missing"
+        if sha256(path) != digest:
+            return old, (
+                f"{name} does not match its manifest (changed after the build, or left by "
+                "an interrupted build)"
+            )
+    return old, None
+
+
+def _build(
+    out_dir: Path, paths: list[Path], registry: Path, p: dict, key: dict, progress: bool
+) -> BuildResult:
+    """Read, build and write everything into a staging folder, then switch (see module doc)."""
+    from .cohorts import read_registry
+    from .panel import build_panel
     from .readers import read_sickleave
 
     valid_codes = crosswalk_codes()
@@ -243,6 +407,8 @@ def build_data(
     bar = _progress(len(paths) + 3, progress, "kvk data build")
     frames = []
     reader_notes: dict[str, list[str]] = {}
+    conflicts: list[dict] = []
+    origins: list[pd.DataFrame] = []  # file and line of each tidy row, for error messages
     try:
         for path in paths:
             bar.set_postfix_str(path.name)
@@ -251,25 +417,32 @@ def build_data(
                 source=str(p["source"]),
                 valid_codes=valid_codes,
                 period_range=period_range,
+                keep_lines=True,
             )
+            lines = df.pop("_line") if "_line" in df else pd.Series(pd.NA, index=df.index)
+            origins.append(pd.DataFrame({"file": str(path), "line": lines.to_numpy()}))
             reader_notes[_relative(path)] = [str(n) for n in df.attrs.get("notes", []) or []]
+            conflicts.extend(
+                {**c, "file": path.name} for c in df.attrs.get("rate_conflicts", []) or []
+            )
             frames.append(df)
             bar.update()
         tidy = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         reg = read_registry(registry)
         bar.update()
-        panel = build_panel(
-            tidy,
-            reg,
-            measure=str(p["measure"]),
-            rule=str(p["rule"]),
-            start=str(p["start"]),
-            end=str(p["end"]),
-            level=str(p["level"]),
-            vintage=str(p["vintage"]),
-        )
-        bar.update()
-        written = _write_outputs(out_dir, tidy, reg, panel)
+        try:
+            panel = build_panel(
+                tidy,
+                reg,
+                measure=str(p["measure"]),
+                rule=str(p["rule"]),
+                start=str(p["start"]),
+                end=str(p["end"]),
+                level=str(p["level"]),
+                vintage=str(p["vintage"]),
+            )
+        except InputError as exc:
+            raise _locate_in_files(exc, tidy, pd.concat(origins, ignore_index=True)) from None
         bar.update()
     finally:
         bar.close()
@@ -287,16 +460,25 @@ def build_data(
         "python": platform.python_version(),
         "pandas": pd.__version__,
         "pyarrow": importlib.import_module("pyarrow").__version__,
-        "outputs": sorted(written),
+        "outputs": sorted(OUTPUTS),
         "rows": {"tidy": len(tidy), "registry": len(reg), "panel": len(panel.data)},
         "balance": panel.balance.summary(),
         "mapping": panel.mapping.summary(),
         "reader_notes": reader_notes,
         "notes": notes,
     }
-    with atomic_write(manifest_path) as fh:
-        json.dump(manifest, fh, ensure_ascii=False, indent=2)
-        fh.write("\n")
+    stage = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
+    try:
+        written = _write_outputs(stage, tidy, reg, panel, conflicts)
+        manifest["output_hashes"] = {name: sha256(stage / name) for name in sorted(written)}
+        with open(stage / MANIFEST, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, ensure_ascii=False, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        _switch(stage, out_dir, sorted(written))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     outputs = {name: out_dir / name for name in sorted(written)}
     msg = (
         f"built {out_dir}: panel {len(panel.data)} rows ({panel.balance.n_units} units x "
@@ -306,20 +488,42 @@ def build_data(
     return BuildResult(False, out_dir, outputs, manifest, msg, notes)
 
 
-def _write_outputs(out_dir: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel) -> dict:
+def _switch(stage: Path, out_dir: Path, names: list[str]) -> None:
+    """Move the staged outputs and then the staged manifest into ``out_dir``.
+
+    The old manifest goes first, so from then until the new one is in place the folder has
+    outputs but no manifest, which the next build never calls up to date."""
+    with contextlib.suppress(FileNotFoundError):
+        (out_dir / MANIFEST).unlink()
+    fsync_dir(out_dir)
+    for name in names:
+        os.replace(stage / name, out_dir / name)
+    fsync_dir(out_dir)
+    os.replace(stage / MANIFEST, out_dir / MANIFEST)
+    fsync_dir(out_dir)
+
+
+def _write_outputs(
+    stage: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel, conflicts: list[dict]
+) -> dict:
+    """Write every output into the staging folder (each flushed to disk)."""
     from .quality import data_quality_table
 
     written: dict[str, Path] = {}
 
+    def done(name: str) -> None:
+        with open(stage / name, "rb") as fh:
+            os.fsync(fh.fileno())
+        written[name] = stage / name
+
     def parquet(df: pd.DataFrame, name: str) -> None:
-        with atomic_path(out_dir / name) as tmp:
-            df.to_parquet(tmp, index=False)
-        written[name] = out_dir / name
+        df.to_parquet(stage / name, index=False)
+        done(name)
 
     def csv(df: pd.DataFrame, name: str) -> None:
-        with atomic_write(out_dir / name) as fh:
+        with open(stage / name, "w", encoding="utf-8", newline="") as fh:
             df.to_csv(fh, index=False, lineterminator="\n")
-        written[name] = out_dir / name
+        done(name)
 
     parquet(tidy.drop(columns=["_line"], errors="ignore"), "tidy_sickleave.parquet")
     parquet(reg, "registry.parquet")
@@ -327,5 +531,5 @@ def _write_outputs(out_dir: Path, tidy: pd.DataFrame, reg: pd.DataFrame, panel) 
     csv(panel.mapping.to_frame(), "code_mapping.csv")
     missing = panel.balance.missing.assign(period=lambda d: d["period"].astype(str))
     csv(missing, "panel_missing.csv")
-    csv(data_quality_table(tidy), "data_quality.csv")
+    csv(data_quality_table(tidy, rate_conflicts=conflicts), "data_quality.csv")
     return written

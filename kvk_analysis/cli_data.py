@@ -118,14 +118,18 @@ def _tidy_for_csv(df):
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from .fileio import check_encoding
     from .readers import detect_source, read_sickleave
 
+    check_encoding(args.encoding)
     source = args.source
     if source == "auto":
-        source = detect_source(args.input)
+        source = detect_source(args.input, encoding=args.encoding)
         print(f"source: {source} (detected)", file=sys.stderr)
     tidy = read_sickleave(args.input, source=source, encoding=args.encoding)
     _write_csv(_tidy_for_csv(tidy), args.output)
+    for note in tidy.attrs.get("notes", []) or []:
+        print(f"note: {note}", file=sys.stderr)
     print(f"wrote {args.output}: {len(tidy)} rows", file=sys.stderr)
     return 0
 

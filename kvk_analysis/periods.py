@@ -22,18 +22,26 @@ _PATTERNS = [
     # "2007 1. kvartal"
     (re.compile(r"^\s*(\d{4})\s+([1-4])\.?\s*kv(?:artal|\.)?\s*$", re.IGNORECASE), "yq"),
 ]
-#: Dates read as "the quarter containing them": ISO ``YYYY-MM`` or ``YYYY-MM-DD`` (a time may
-#: follow).  Other text pandas would take for a date (``2007``, ``2007.3``, ``2007 3``) is
-#: refused: it would silently become the first quarter of the year.
-_ISO_DATE = re.compile(r"^\s*\d{4}-\d{1,2}(?:-\d{1,2})?(?:[T ]\S+)?\s*$")
+#: ``YYYY-N`` with ONE digit 1-4 (``2007-3``) is quarter N: sources that number quarters write
+#: it so (``2007-1`` ... ``2007-4``), and it is not an ISO date, whose month has two digits.
+_YEAR_DASH_QUARTER = re.compile(r"^\s*(\d{4})-([1-4])\s*$")
+#: ``YYYY-N`` with one digit 5-9: neither a quarter nor an ISO month; refused as ambiguous.
+_YEAR_DASH_DIGIT = re.compile(r"^\s*\d{4}-\d\s*$")
+#: Dates read as "the quarter containing them": ISO ``YYYY-MM`` (two-digit month) or
+#: ``YYYY-M-D``/``YYYY-MM-DD`` (a time may follow).  Other text pandas would take for a date
+#: (``2007``, ``2007.3``, ``2007 3``) is refused: it would silently become the first quarter.
+_ISO_DATE = re.compile(r"^\s*\d{4}-(?:\d{2}|\d{1,2}-\d{1,2}(?:[T ]\S+)?)\s*$")
 
 
 def parse_quarter(value: object) -> pd.Period:
     """Parse one quarter label into ``pandas.Period`` with freq ``Q``.
 
-    Accepts ``2007Q1``, ``2007K1``, ``2007-Q1``, ``Q1-2007``, ``1. kvartal 2007``, a
-    ``pd.Period`` or a date (``Timestamp``, ``2007-02-15``, ``2007-02``: the quarter containing
-    it).  Raises ``ValueError`` otherwise (also for a bare year such as ``2007``).
+    Accepts ``2007Q1``, ``2007K1``, ``2007-Q1``, ``Q1-2007``, ``1. kvartal 2007``, ``2007-3``
+    (year, dash, ONE digit 1-4: the third quarter), a ``pd.Period`` or a date (``Timestamp``,
+    ``2007-02-15``, ``2007-02``: the quarter containing it; an ISO month has two digits, so
+    ``2007-03`` is March, in 2007Q1, while ``2007-3`` is 2007Q3).  Raises ``ValueError``
+    otherwise: a bare year such as ``2007``, and ``2007-5`` ... ``2007-9`` (neither a quarter
+    nor an ISO month).
     """
     if isinstance(value, pd.Period):
         return value.asfreq("Q")
@@ -46,6 +54,14 @@ def parse_quarter(value: object) -> pd.Period:
             a, b = m.group(1), m.group(2)
             year, q = (int(a), int(b)) if order == "yq" else (int(b), int(a))
             return pd.Period(year=year, quarter=q, freq="Q")
+    m = _YEAR_DASH_QUARTER.match(text)
+    if m:
+        return pd.Period(year=int(m.group(1)), quarter=int(m.group(2)), freq="Q")
+    if _YEAR_DASH_DIGIT.match(text):
+        raise ValueError(
+            f"not a quarter: {value!r} (year-digit is read as a quarter only for 1-4; "
+            "write a month with two digits, e.g. 2007-05)"
+        )
     if _ISO_DATE.match(text):
         try:
             return pd.Timestamp(text).to_period("Q")

@@ -69,3 +69,49 @@ def test_units_are_not_mixed():
         ]
     )
     assert data_quality_table(df).empty
+
+
+def _reference_jumps_and_gaps(df: pd.DataFrame, jump_pp: float = 5.0) -> tuple[set, set]:
+    """A plain per-unit loop, independent of the vectorised code: (jumps, gaps) as sets of
+    (unit..., period, rounded value) / (unit..., period)."""
+    unit = ["kommunenummer", "sector", "measure"]
+    jumps, gaps = set(), set()
+    for key, g in df.groupby(unit):
+        g = g.sort_values("period")
+        qs = [p.year * 4 + p.quarter - 1 for p in g["period"]]
+        rates = list(g["rate"])
+        for i in range(1, len(qs)):
+            d = rates[i] - rates[i - 1]
+            if qs[i] - qs[i - 1] == 1 and abs(d) > jump_pp:
+                jumps.add((*key, str(g["period"].iloc[i]), round(d, 9)))
+        for m in sorted(set(range(min(qs), max(qs) + 1)) - set(qs)):
+            gaps.add((*key, str(pd.Period(year=m // 4, quarter=m % 4 + 1, freq="Q"))))
+    return jumps, gaps
+
+
+def test_vectorised_checks_match_a_per_unit_loop_on_random_panels():
+    rng = np.random.default_rng(7)
+    rows = []
+    for code in ("0101", "0104", "0105", "0106"):
+        quarters = pd.period_range("2005Q1", "2009Q4", freq="Q")
+        keep = rng.random(len(quarters)) > 0.3  # holes, some several quarters long
+        for p in quarters[keep]:
+            contracted = 1000.0
+            lost = rng.uniform(0, 150) if rng.random() > 0.1 else np.nan
+            rows.append((code, str(p), lost, contracted, 50.0, "ok"))
+    df = tidy(rows)
+    df["sector"] = np.where(rng.random(len(df)) < 0.5, "care", "other")
+    df.attrs["notes"] = ["a note"] * 1000  # attrs must not change the result
+    q = data_quality_table(df)
+    jumps, gaps = _reference_jumps_and_gaps(df)
+    got_jumps = {
+        (r.kommunenummer, r.sector, r.measure, str(r.period), round(r.value, 9))
+        for r in q[q["check"] == "jump"].itertuples()
+    }
+    got_gaps = {
+        (r.kommunenummer, r.sector, r.measure, str(r.period))
+        for r in q[q["check"] == "gap"].itertuples()
+    }
+    assert jumps and gaps
+    assert got_jumps == jumps and got_gaps == gaps
+    assert len(q[q["check"] == "gap"]) == len(gaps)  # one row per missing quarter

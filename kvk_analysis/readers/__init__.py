@@ -20,7 +20,7 @@ from .ks import read_ks, read_ks_employee
 from .ssb_csv import read_ssb_csv
 from .ssb_jsonstat import read_ssb_jsonstat
 from .ssb_table import read_ssb_table
-from .tidy import aggregate, missing_summary
+from .tidy import aggregate, missing_summary, rate_conflict_note
 
 __all__ = [
     "SOURCES",
@@ -52,6 +52,7 @@ def read_sickleave(
     validate: bool = True,
     valid_codes: set[str] | None = None,
     period_range: tuple[object, object] | None = None,
+    keep_lines: bool = False,
     **options: object,
 ) -> pd.DataFrame:
     """Read any sick-leave source into the tidy table (rates in percent, days in days).
@@ -59,23 +60,35 @@ def read_sickleave(
     ``source``: ``auto`` (detected from the content, see :func:`detect_source`) or one of
     :data:`SOURCES`.  ``encoding``: ``None`` detects UTF-8 (with or without BOM) or cp1252.
     With ``validate`` the table is checked (:func:`kvk_analysis.schema.validate_tidy`, with
-    ``valid_codes`` and ``period_range`` if given) and ``_line`` is dropped.  ``df.attrs``
+    ``valid_codes`` and ``period_range`` if given) and ``_line`` is dropped unless
+    ``keep_lines`` (the build keeps it to name the file row of an error found later, e.g. a
+    duplicate after harmonising codes).  ``df.attrs``
     holds ``source``, ``detected`` (True if chosen by ``auto``), ``encoding``, ``path`` and
-    ``notes`` (title, left-out rows, footnotes, data-quality remarks).  Other keyword
+    ``notes`` (title, left-out rows, footnotes, data-quality remarks) and ``rate_conflicts``
+    (rows whose published rate contradicts their days, see ``tidy.rate_conflicts``; the
+    rate is computed from the days and a note says so).  Other keyword
     ``options`` go to the source's reader (e.g. ``by_sex=True`` for ``ks-employee``).
     """
     from ..errors import InputError
+    from ..fileio import check_encoding
     from ..schema import validate_tidy
 
+    check_encoding(encoding)
     detected = source == "auto"
     if detected:
-        source = detect_source(path)
+        source = detect_source(path, encoding=encoding)
     if source not in _READERS:
         raise InputError(
             "unknown source", path=path, expected="one of auto, " + ", ".join(SOURCES), found=source
         )
     df = _READERS[source](path, encoding=encoding, **options)
     df.attrs["detected"] = detected
+    conflicts = df.attrs.get("rate_conflicts") or []
+    if conflicts:
+        df.attrs["notes"] = [*(df.attrs.get("notes") or []), rate_conflict_note(conflicts)]
     if validate:
+        lines = df["_line"].to_numpy() if "_line" in df else None
         df = validate_tidy(df, path=path, valid_codes=valid_codes, period_range=period_range)
+        if keep_lines and lines is not None:
+            df["_line"] = pd.array(lines, dtype="Int64")
     return df

@@ -28,7 +28,7 @@ def _ks_kind(header: list[object]) -> str | None:
     return None
 
 
-def detect_source(path: str | Path) -> str:
+def detect_source(path: str | Path, encoding: str | None = None) -> str:
     """Return ``ks``, ``ks-employee``, ``ssb-csv``, ``ssb-jsonstat`` or ``ssb-table`` for a file.
 
     Looks at the content: an xlsx workbook or ``;`` text whose header has ``Kommunenr``,
@@ -59,7 +59,7 @@ def detect_source(path: str | Path) -> str:
         )
     cut = head.rfind(b"\n") if len(head) == _SNIFF else -1
     sample = head[: cut + 1] if cut > 0 else head
-    text = sample.decode(detect_encoding(sample), errors="replace").lstrip("\ufeff")
+    text = sample.decode(encoding or detect_encoding(sample), errors="replace").lstrip("\ufeff")
     stripped = text.lstrip()
     if stripped.startswith("{"):
         raw = path.read_bytes()  # the whole file: a JSON document cannot be judged by its head
@@ -81,7 +81,8 @@ def detect_source(path: str | Path) -> str:
         return "ssb-table"
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if lines:
-        first = next(csv.reader([lines[0]], delimiter=";"))
+        tabbed = "\t" in lines[0] and ";" not in lines[0]  # Excel "Unicode text" uses tabs
+        first = next(csv.reader([lines[0]], delimiter="\t" if tabbed else ";"))
         kind = _ks_kind(first)
         if kind:
             return kind

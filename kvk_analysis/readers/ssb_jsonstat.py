@@ -95,6 +95,23 @@ def read_ssb_jsonstat(path: str | Path, encoding: str | None = None) -> pd.DataF
             path=path,
             expected="equal-length 'id' and 'size' arrays",
         )
+    if not isinstance(dimension, dict):
+        raise InputError(
+            "'dimension' is not an object",
+            path=path,
+            column="dimension",
+            expected="an object with one entry per dimension id",
+            found=type(dimension).__name__,
+        )
+    for d in ids:
+        if not isinstance(dimension.get(d), dict):
+            raise InputError(
+                f"dimension {d!r} is listed in 'id' but not described in 'dimension'",
+                path=path,
+                column=f"dimension.{d}",
+                expected=f"an entry {d!r} with its categories under 'dimension'",
+                found=sorted(k for k in dimension if k not in ("id", "size", "role")),
+            )
     role = ds.get("role") or dimension.get("role") or {}
     n = int(np.prod(sizes))
 

@@ -99,11 +99,61 @@ def rate_from_days(lost: pd.Series, contracted: pd.Series) -> pd.Series:
     return pd.Series(rate, index=lost.index, dtype="float64")
 
 
+#: A published rate contradicts its days when it differs from lost/contracted*100 by more than
+#: this many percentage points AND by more than :data:`RATE_CONFLICT_REL` of the computed rate
+#: (so rates rounded to one decimal, or days rounded to whole days, are no conflict).
+RATE_CONFLICT_PP = 0.15
+RATE_CONFLICT_REL = 0.02
+
+
+def rate_conflicts(
+    published: pd.Series, computed: pd.Series, frame: pd.DataFrame
+) -> list[dict[str, object]]:
+    """Rows whose published rate (percent) contradicts the rate computed from their days.
+
+    Returns plain records (kept in ``df.attrs["rate_conflicts"]``, so they survive pandas
+    copying the attrs): the dimension columns, ``line`` (file line or ``None``),
+    ``published`` and ``from_days`` (both percent)."""
+    diff = (published - computed).abs()
+    bad = (diff > RATE_CONFLICT_PP) & (diff > RATE_CONFLICT_REL * computed.abs())
+    bad &= published.notna() & computed.notna()
+    if not bad.any():
+        return []
+    dims = [c for c in dimension_columns(frame) if c in frame]
+    rows = frame.loc[bad, dims]
+    lines = frame["_line"][bad] if "_line" in frame else pd.Series(pd.NA, index=rows.index)
+    out = []
+    for i, (idx, row) in enumerate(rows.iterrows()):
+        rec: dict[str, object] = {c: str(row[c]) for c in dims}
+        line = lines.iloc[i]
+        rec["line"] = None if pd.isna(line) else int(line)
+        rec["published"] = float(published[idx])
+        rec["from_days"] = float(computed[idx])
+        out.append(rec)
+    return out
+
+
+def rate_conflict_note(conflicts: list[dict[str, object]]) -> str:
+    """One reader note about published rates that contradict their days."""
+    first = conflicts[0]
+    where = f"line {first['line']}, " if first.get("line") is not None else ""
+    n = len(conflicts)
+    return (
+        f"{n} row{'s' if n != 1 else ''}: the published rate contradicts the days (first: "
+        f"{where}{first['kommunenummer']} {first['period']} {first['sector']} "
+        f"{first['measure']}: {first['published']:g} % published, {first['from_days']:.2f} % "
+        "from the days); the rate is computed from the days, and each such row is listed in "
+        "the data-quality table (check 'rate_conflict')"
+    )
+
+
 def finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Put a reader's frame into tidy form: column order, dtypes, rate from days.
 
     ``rate`` is recomputed from the days wherever both lost and contracted days are known;
-    elsewhere the published rate (if any) is kept.
+    elsewhere the published rate (if any) is kept.  A published rate that contradicts its
+    days (:func:`rate_conflicts`) is not replaced silently: the rows are kept in
+    ``attrs["rate_conflicts"]`` for the reader's notes and the data-quality table.
     """
     out = df.copy()
     for col in VALUE_COLUMNS:
@@ -112,6 +162,7 @@ def finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
         out[col] = out[col].astype("float64")
     computed = rate_from_days(out["lost_days"], out["contracted_days"])
     has_days = out["lost_days"].notna() & out["contracted_days"].notna()
+    conflicts = rate_conflicts(out["rate"].where(has_days), computed, out)
     out["rate"] = computed.where(has_days, out["rate"])
     if "status" not in out:
         out["status"] = "ok"
@@ -125,8 +176,10 @@ def finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
     dims = dimension_columns(out)
     for col in dims[len(KEY_COLUMNS) :]:
         out[col] = out[col].astype("str")
-    out = out[dims + VALUE_COLUMNS + TAIL_COLUMNS + ["_line"]]
-    return out.reset_index(drop=True)
+    out = out[dims + VALUE_COLUMNS + TAIL_COLUMNS + ["_line"]].reset_index(drop=True)
+    if conflicts:  # only then: clean data keep the attrs (and Parquet metadata) they had
+        out.attrs["rate_conflicts"] = conflicts
+    return out
 
 
 def aggregate(
