@@ -136,22 +136,29 @@ def _worker_kernel(kernel: str, cwd: Path | None, *, reuse: bool = True) -> Any:
     imports), replaced when it died."""
     import atexit
 
-    from jupyter_client.manager import KernelManager
+    # the async manager: with the blocking one nbclient never applies the per-cell timeout
+    from jupyter_client.manager import AsyncKernelManager
 
     key = f"{kernel}@{cwd}"
     if reuse:
         km = _KERNEL.get(key)
-        if km is not None and km.has_kernel and km.is_alive():
+        if km is not None and _alive(km):
             return km
         if km is not None:
             kill_kernel(km)
-    km = KernelManager(kernel_name=kernel)
+    km = AsyncKernelManager(kernel_name=kernel)
     _STARTED.append(km)
     if reuse:
         _KERNEL[key] = km
     atexit.unregister(_shutdown_all)  # registered once, however often kernels are replaced
     atexit.register(_shutdown_all)
     return km
+
+
+def _alive(km: Any) -> bool:
+    """The kernel of ``km`` was started and its process still runs."""
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    return proc is not None and proc.poll() is None
 
 
 def kill_kernel(km: Any) -> None:
@@ -235,7 +242,7 @@ def _init_worker(parent: int | None = None) -> None:
     signal.signal(STOP_SIGNAL, _stop_now)
     if parent is not None:
         _die_with_parent(parent)
-    logging.getLogger("papermill").setLevel(logging.WARNING)
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     if os.environ.get("KVK_TEST_WORKER_STARTED"):  # tests: where to say "worker ready"
         Path(os.environ["KVK_TEST_WORKER_STARTED"], str(os.getpid())).touch()
@@ -433,7 +440,7 @@ def run_jobs(
                                 jobs[i], "failed", error=f"worker crashed: {exc}"
                             )
                         bar.update(1)
-                        if results[i].status == "failed":
+                        if results[i].status == "failed" and not bar.disable:
                             bar.write(f"failed: {jobs[i].name}: {results[i].error}")
             except KeyboardInterrupt:
                 old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits

@@ -192,27 +192,26 @@ def _last_line(text: str) -> str:
     return " ".join(lines) if len(lines) <= 3 else lines[-1]
 
 
-def _timed_out_cell(executed: Path) -> int:
-    """1-based number (as written) of the cell that was running when the timeout struck."""
-    try:
-        import nbformat
+def _timed_out_cell(nb_path: Path, message: str) -> int:
+    """1-based number (as written) of the cell that timed out, found from the preview of its
+    source in nbclient's message (0 when not found)."""
+    import json
 
-        nb = nbformat.read(str(executed), as_version=4)
-    except Exception:  # nothing written yet
+    preview = message.split("-------------------")
+    if len(preview) < 3:
         return 0
-    n = 0
-    found = 0
-    for c in nb.cells:
-        tags = c.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
-            continue
-        n += 1
-        status = c.get("metadata", {}).get("papermill", {}).get("status")
-        if status == "running" or (c.cell_type == "code" and status == "pending" and not found):
-            found = n
-            if status == "running":
-                return n
-    return found
+    lines = [ln for ln in preview[1].splitlines() if ln.strip() and ln.strip() != "..."]
+    if not lines:
+        return 0
+    try:
+        cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    for i, cell in enumerate(cells, start=1):
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "code" and all(ln in source for ln in lines[:2]):
+            return i
+    return 0
 
 
 def execute_notebook(
@@ -258,7 +257,8 @@ def execute_notebook(
     import papermill
     from papermill.exceptions import PapermillException, PapermillExecutionError
 
-    logging.getLogger("papermill").setLevel(logging.WARNING)
+    # papermill logs (at ERROR) what the ReportError below says again
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
     # The kernel inherits this; it silences debugpy's "frozen modules" note on the terminal.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(out_ipynb)
@@ -290,12 +290,13 @@ def execute_notebook(
             ) from None
         except PapermillException as exc:
             raise ReportError(f"notebook {nb_path.name}: {exc}") from None
-        except TimeoutError:  # nbclient's CellTimeoutError
-            cell = _timed_out_cell(tmp)
+        except TimeoutError as exc:  # nbclient's CellTimeoutError
+            cell = _timed_out_cell(nb_path, str(exc))
             step = _step_of(nb_path, cell, parameters) if cell else "?"
             raise ReportError(
                 f"{nb_path.stem} stopped at step {step} ({_shown_parameters(parameters)}): "
-                f"a cell ran longer than the timeout of {timeout} s per cell "
+                f"a cell ran longer than the timeout of {max(1, math.ceil(timeout or 0))} s "
+                "per cell "
                 "(raise it with --timeout SECONDS)"
             ) from None
         except (OSError, RuntimeError, ValueError) as exc:
