@@ -52,8 +52,8 @@ class Interrupted(KeyboardInterrupt):
         self.done = done
         self.not_run = not_run
         super().__init__(
-            f"interrupted: {done} report(s) finished and kept, {not_run} not made; "
-            "kernels stopped, temporary files removed"
+            f"interrupted: {done} of {done + not_run} reports finished and kept, {not_run} not "
+            "made; kernels stopped, temporary files removed"
         )
 
 
@@ -455,7 +455,8 @@ def run_jobs(
                             remove_partial_files(jobs[i].out_dir, jobs[i].name)
                 finally:
                     signal.signal(signal.SIGINT, old)
-                done = sum(r.status in ("done", "skipped") for r in results.values())
+                # a worker may have finished a report the main process had not collected yet
+                done = sum(1 for j in jobs if is_done(j))
                 raise Interrupted(done, len(jobs) - done) from None
             pool.shutdown(wait=True)
     finally:

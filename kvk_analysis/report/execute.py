@@ -200,7 +200,18 @@ def _timed_out_cell(nb_path: Path, message: str) -> int:
     preview = message.split("-------------------")
     if len(preview) < 3:
         return 0
-    lines = [ln for ln in preview[1].splitlines() if ln.strip() and ln.strip() != "..."]
+    import ast
+
+    lines: list[str] = []
+    for ln in preview[1].splitlines():
+        if ln.strip().startswith("["):  # nbclient shows the first and last lines as lists
+            try:
+                lines += [str(x) for x in ast.literal_eval(ln.strip())]
+                continue
+            except (ValueError, SyntaxError):
+                pass
+        lines.append(ln)
+    lines = [ln for ln in lines if ln.strip() and ln.strip() != "..."]
     if not lines:
         return 0
     try:

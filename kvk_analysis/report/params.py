@@ -208,9 +208,10 @@ def _quarter(spec: ParamSpec, value: Any) -> str:
 
     text = str(value).strip()
     if re.fullmatch(r"\d{4}-\d{1,2}", text):
+        q = text[5:].lstrip("0") if text[5:].lstrip("0") in {"1", "2", "3", "4"} else "1"
         raise ParameterError(
             f"parameter {spec.name}: {text!r} is ambiguous (a month or a quarter?); "
-            f"write the quarter as e.g. {text[:4]}Q{text[5:].lstrip('0') or '1'} or {text[:4]}K1"
+            f"write the quarter as e.g. {text[:4]}Q{q} or {text[:4]}K{q}"
         )
     try:
         return str(parse_quarter(text))
