@@ -159,7 +159,7 @@ def test_failure_names_the_step_parameters_and_message_not_code(tmp_path):
     with pytest.raises(ReportError) as info:
         run_report(nb, {"fail": True, "kommunenummer": "0101"}, out, ("html",))
     msg = str(info.value)
-    assert msg.startswith('broken failed at step "Estimating the effect" (cell 4)')
+    assert msg.startswith('broken.ipynb failed at step "Estimating the effect" (cell 4)')
     assert "parameters fail=True, kommunenummer='0101'" in msg
     assert msg.endswith("ValueError: no treated units in the window")
     assert "import pandas" not in msg and "In [" not in msg

@@ -86,6 +86,7 @@ class JobResult:
     error: str = ""
     files: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    finished_utc: str = ""
 
 
 def _marker(job: Job, suffix: str) -> Path:
@@ -391,7 +392,13 @@ def run_jobs(
     for i, job in enumerate(jobs):
         if resume and is_done(job):
             marker = read_marker(job)
-            results[i] = JobResult(job, "skipped", files=dict(marker.get("files", {})))
+            results[i] = JobResult(
+                job,
+                "skipped",
+                files=dict(marker.get("files", {})),
+                timings=dict(marker.get("timings", {})),
+                finished_utc=str(marker.get("finished_utc", "")),
+            )
         else:
             todo.append(i)
     bar = tqdm(
@@ -573,6 +580,7 @@ def write_index(
             f'<tr class="{r.status}"><td>{html.escape(job.label or job.name)}</td>'
             f"<td>{html.escape(status_word.get(r.status, r.status))}"
             + (f" ({r.seconds:.1f} {words[7]})" if r.seconds else "")
+            + (f" {html.escape(r.finished_utc.replace('T', ' '))}" if r.finished_utc else "")
             + f"</td><td>{html.escape('; '.join(shown) or words[10])}</td>"
             f"<td>{html.escape(str(job_lang))}</td><td>{links}</td>"
             f'<td class="err">{html.escape(r.error)}</td></tr>'

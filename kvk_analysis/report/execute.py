@@ -295,7 +295,7 @@ def execute_notebook(
         except PapermillExecutionError as exc:
             cell = _source_cell_number(tmp, exc)
             raise ReportError(
-                f"{nb_path.stem} failed at step {_step_of(nb_path, cell, parameters)} "
+                f"{nb_path.name} failed at step {_step_of(nb_path, cell, parameters)} "
                 f"({_shown_parameters(parameters)}): "
                 f"{exc.ename}: {_last_line(_strip_ansi(str(exc.evalue)))}"
             ) from None
@@ -305,7 +305,7 @@ def execute_notebook(
             cell = _timed_out_cell(nb_path, str(exc))
             step = _step_of(nb_path, cell, parameters) if cell else "?"
             raise ReportError(
-                f"{nb_path.stem} stopped at step {step} ({_shown_parameters(parameters)}): "
+                f"{nb_path.name} stopped at step {step} ({_shown_parameters(parameters)}): "
                 f"a cell ran longer than the timeout of {max(1, math.ceil(timeout or 0))} s "
                 "per cell "
                 "(raise it with --timeout SECONDS)"
