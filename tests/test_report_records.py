@@ -128,6 +128,8 @@ def tiny_main(tmp_path, monkeypatch):
 def test_kvk_run_with_nothing_changed_is_a_no_op_that_says_so(tiny_main, capsys):
     out = tiny_main
     argv = ["run", "--out", str(out), "--no-pdf", "--workers", "1"]
+    stale = out / ".01-a-0219.kvk-999999999-abcdefgh"
+    stale.mkdir(parents=True)
     assert main(argv) == 0
     first = capsys.readouterr().out
     assert "index: " in first
@@ -141,6 +143,9 @@ def test_kvk_run_with_nothing_changed_is_a_no_op_that_says_so(tiny_main, capsys)
     again = capsys.readouterr().out
     assert again.startswith("kvk run: nothing changed")
     assert "2 reports in" in again and "up to date" in again
+    stale.mkdir()  # left by a run killed meanwhile: even a run with nothing to do removes it
+    assert main(argv) == 0 and not stale.exists()
+    capsys.readouterr()
     assert stamp == {p: (out / p).stat().st_mtime_ns for p in stamp}
 
     # another language is a change: new reports, the Norwegian ones stay
@@ -230,6 +235,14 @@ def test_stale_temporaries_of_earlier_runs_are_cleaned(tmp_path):
     removed = clean_stale_temporaries(out)
     assert sorted(p.name for p in removed) == sorted([old.name, dead.name, partial.name])
     assert alive.is_dir() and keep.is_dir()
+    # the example of issue 11, and a folder that only looks similar
+    xxxx = out / ".03-programme-effect.xxxx"
+    xxxx.mkdir()
+    mine = out / ".settings.backup"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert clean_stale_temporaries(out) == [xxxx]
+    assert mine.is_dir()
     # a report run cleans its output folder first, even when the notebook then fails
     old.mkdir()
     with pytest.raises(ReportError):

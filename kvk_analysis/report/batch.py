@@ -386,7 +386,11 @@ def run_jobs(
     """
     from tqdm import tqdm
 
+    from .execute import clean_stale_temporaries
+
     jobs = [with_record(j) for j in jobs]
+    for out in sorted({j.out_dir for j in jobs}):  # what interrupted runs left, even if
+        clean_stale_temporaries(out)  # nothing is to be made now
     results: dict[int, JobResult] = {}
     todo: list[int] = []
     for i, job in enumerate(jobs):

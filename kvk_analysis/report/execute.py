@@ -33,8 +33,13 @@ ACTIVE_TEMP: set[Path] = set()
 #: Marks this package's temporary report folders: ``.<name>.kvk-<pid>-<random>``.
 TEMP_MARK = "kvk-"
 _TEMP_NEW = re.compile(r"^\.(?P<stem>.+)\.kvk-(?P<pid>\d+)-[a-z0-9_]{8}$")
-_TEMP_OLD = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}$")  # made before the pid was in the name
-_TEMP_FILE = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}(?:\.[A-Za-z0-9]{1,5})?$")
+#: made before the process id was in the name (tempfile's 8 random characters, or any short tag)
+_TEMP_OLD = re.compile(r"^\.(?P<stem>[^.].*)\.[A-Za-z0-9_]{4,12}$")
+#: an atomic write cut short: ``.<name>.<8 random>.<report or export suffix>``
+_TEMP_FILE = re.compile(
+    r"^\.(?P<stem>.+)\.[a-z0-9_]{8}"
+    r"\.(?:tmp|html|pdf|ipynb|csv|xlsx|png|svg|json|docx|zip|parquet)$"
+)
 #: Seconds after which a leftover hidden temporary *file* (from an atomic write) counts as stale.
 STALE_FILE_SECONDS = 600
 
