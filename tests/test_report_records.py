@@ -248,3 +248,27 @@ def test_stale_temporaries_of_earlier_runs_are_cleaned(tmp_path):
     with pytest.raises(ReportError):
         run_report(tmp_path / "missing.ipynb", {}, out, ("html",))
     assert not old.exists()
+
+
+def test_a_kept_kernel_starts_each_notebook_with_a_clean_namespace(tmp_path):
+    first = make_nb(tmp_path / "first.ipynb", body="leftover = 1\nimport os\nprint(os.getpid())")
+    check = (
+        "import os\n"
+        "assert 'leftover' not in globals(), 'namespace of the previous notebook'\n"
+        "from kvk_analysis import report\n"
+        "report.start('Second', lang=lang)\n"
+        "report.say(str(os.getpid()))"
+    )
+    second = make_nb(tmp_path / "second.ipynb", body=check)
+    out = tmp_path / "out"
+    jobs = [
+        Job("a", first, {}, out, formats=("html",)),
+        Job("b", second, {}, out, formats=("html",)),
+    ]
+    results = batch.run_jobs(jobs, workers=1, reuse_kernel=True, progress=False)
+    assert [r.status for r in results] == ["done", "done"], [r.error for r in results]
+    executed = nbformat.read(str(out / "executed" / "a.ipynb"), as_version=4)
+    (pid_cell,) = [c for c in executed.cells if "print(os.getpid())" in c.source]
+    pid = pid_cell.outputs[0]["text"].strip()
+    # the same kernel ran both (one worker, kept kernel), and the second saw nothing of the first
+    assert f"<p>{pid}</p>" in (out / "b.html").read_text(encoding="utf-8")
