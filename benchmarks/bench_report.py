@@ -137,7 +137,17 @@ def bench_run(root: Path, env: dict[str, str]) -> dict[str, object]:
         raise SystemExit("kvk run failed")
     rows = notebook_breakdown(root / "reports")
     build_line = next((ln for ln in proc.stdout.splitlines() if "(data " in ln), "")
-    return {"seconds": seconds, "stdout_head": build_line, "reports": rows}
+    # the same run again: nothing changed, so every report is kept (records compared)
+    again, proc2 = _time_cmd([str(KVK), "run"], env)
+    if proc2.returncode != 0 or "nothing changed" not in proc2.stdout:
+        print(proc2.stdout, proc2.stderr, file=sys.stderr)
+        raise SystemExit("kvk run with nothing changed did not say so")
+    return {
+        "seconds": seconds,
+        "stdout_head": build_line,
+        "reports": rows,
+        "again_seconds": again,
+    }
 
 
 def bench_batch(root: Path, env: dict[str, str], workers: int) -> dict[str, object]:
@@ -196,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"  {res['stdout_head'].strip()}")
             _print_rows(res["reports"])
+            print(
+                f"kvk run again, nothing changed: {res['again_seconds']:.1f} s "
+                f"(ratio first/again {res['seconds'] / res['again_seconds']:.1f}x)"
+            )
         if not args.skip_batch:
             if args.skip_run:
                 subprocess.run([str(KVK), "run", "--no-pdf"], env=env, capture_output=True)

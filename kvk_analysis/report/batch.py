@@ -1,32 +1,68 @@
 """Run many reports in parallel: profiles for many municipalities, or the notebooks of ``kvk run``.
 
 Each job executes one notebook with papermill and renders it (:func:`~.execute.run_report`) in
-a worker process.  A run is resumable: a job whose report files and done marker exist is
-skipped.  A failed job leaves no report files, only a failure marker with the error, which the
-run's ``index.html`` shows.
+a worker process.  A run is resumable: a job is skipped when its done marker holds the same
+record (:mod:`.records`: notebook, parameters, input hashes, kvk version and code) as the job
+now and its files exist, so new parameters or new raw data run it again.  A failed job leaves
+no report files, only a failure marker with the error, which the run's ``index.html`` shows.
+
+Interrupts: Ctrl-C (SIGINT) in the main process stops scheduling, tells every worker to stop
+(SIGUSR1: the worker kills its kernel's process group, removes its temporary folder and exits
+at once, without the event-loop shutdown that could hang), waits a few seconds, kills what is
+left and raises :class:`Interrupted`; finished reports stay.  Workers run in their own
+session (a terminal's Ctrl-C reaches only the main process) and die with it: Linux sends them
+SIGUSR1 when the main process dies (``PR_SET_PDEATHSIG``), elsewhere a watchdog thread
+notices the parent is gone.  Kernels exit when their worker is gone (ipykernel polls its
+parent).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import KvkError
 from ..fileio import atomic_write
 
 DONE_SUFFIX = ".done.json"
 FAILED_SUFFIX = ".failed.json"
+#: Seconds the main process waits for interrupted workers before killing them.
+STOP_GRACE_SECONDS = 5.0
+#: Signal the main process (or the kernel, when the main process dies) sends a worker to stop.
+STOP_SIGNAL = signal.SIGUSR1
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C: ``done`` reports finished (kept), ``not_run`` never finished.
+    (A ``KeyboardInterrupt``: callers that do not catch it stop as on any Ctrl-C.)"""
+
+    def __init__(self, done: int, not_run: int) -> None:
+        self.done = done
+        self.not_run = not_run
+        super().__init__(
+            f"interrupted: {done} of {done + not_run} reports finished and kept, {not_run} not "
+            "made; kernels stopped, temporary files removed"
+        )
 
 
 @dataclass(frozen=True)
 class Job:
-    """One report: run ``notebook`` with ``params`` and write ``<out_dir>/<name>.html/.pdf``."""
+    """One report: run ``notebook`` with ``params`` and write ``<out_dir>/<name>.html/.pdf``.
+
+    ``record`` is what produced the report (see :func:`.records.report_record`), filled by
+    :func:`run_jobs` when empty."""
 
     name: str
     notebook: Path
@@ -36,12 +72,13 @@ class Job:
     formats: tuple[str, ...] = ("html", "pdf")
     cwd: Path | None = None
     timeout: float | None = 900
+    record: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass
 class JobResult:
-    """Outcome of one job: ``status`` is ``"done"``, ``"skipped"`` (finished earlier) or
-    ``"failed"`` (``error`` says why)."""
+    """Outcome of one job: ``status`` is ``"done"``, ``"skipped"`` (finished earlier with the
+    same record) or ``"failed"`` (``error`` says why)."""
 
     job: Job
     status: str
@@ -49,118 +86,280 @@ class JobResult:
     error: str = ""
     files: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    finished_utc: str = ""
 
 
 def _marker(job: Job, suffix: str) -> Path:
     return job.out_dir / f".{job.name}{suffix}"
 
 
+def with_record(job: Job) -> Job:
+    """``job`` with its :func:`~.records.report_record` computed now (when it has none)."""
+    if job.record is not None:
+        return job
+    from .records import report_record
+
+    return replace(
+        job, record=report_record(job.notebook, job.params, cwd=job.cwd, formats=job.formats)
+    )
+
+
+def read_marker(job: Job) -> dict[str, Any]:
+    """The done marker of ``job`` (empty when missing or unreadable)."""
+    try:
+        return json.loads(_marker(job, DONE_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def is_done(job: Job) -> bool:
-    """True when the job's report files and its done marker exist (then it is skipped)."""
-    if not _marker(job, DONE_SUFFIX).is_file():
+    """True when ``job`` finished earlier with the same record (notebook, parameters, inputs,
+    kvk version and code) and its report files still exist; then it is skipped."""
+    marker = read_marker(job)
+    if not marker:
         return False
-    return all((job.out_dir / f"{job.name}.{fmt}").is_file() for fmt in job.formats)
+    if marker.get("record") != with_record(job).record:
+        return False
+    files = [job.out_dir / f"{job.name}.{fmt}" for fmt in job.formats]
+    files += [Path(p) for k, p in marker.get("files", {}).items() if k != "ipynb"]
+    return all(p.is_file() for p in files)
 
 
-#: The kernel a worker process keeps between its jobs (see :func:`run_job`).
+#: The kernels this process keeps (see :func:`run_job`), by kernel name and folder.
 _KERNEL: dict[str, Any] = {}
+#: Every kernel manager this process started (killed on an interrupt).
+_STARTED: list[Any] = []
 
 
-def _worker_kernel(kernel: str, cwd: Path | None) -> Any:
-    """This process's kernel manager for ``kernel`` in ``cwd``: started by the first notebook,
-    reused by the next ones (saves the kernel start and the imports), replaced when it died."""
+def _worker_kernel(kernel: str, cwd: Path | None, *, reuse: bool = True) -> Any:
+    """A kernel manager for ``kernel`` in ``cwd``; with ``reuse`` this process's kept one:
+    started by the first notebook, reused by the next ones (saves the kernel start and the
+    imports), replaced when it died."""
     import atexit
 
-    from jupyter_client.manager import KernelManager
+    # the async manager: with the blocking one nbclient never applies the per-cell timeout
+    from jupyter_client.manager import AsyncKernelManager
 
     key = f"{kernel}@{cwd}"
-    km = _KERNEL.get(key)
-    if km is not None and km.has_kernel and km.is_alive():
-        return km
-    if km is not None:
-        _shutdown(km)
-    km = KernelManager(kernel_name=kernel)
-    _KERNEL[key] = km
+    if reuse:
+        km = _KERNEL.get(key)
+        if km is not None and _alive(km):
+            return km
+        if km is not None:
+            kill_kernel(km)
+    km = AsyncKernelManager(kernel_name=kernel)
+    _STARTED.append(km)
+    if reuse:
+        _KERNEL[key] = km
     atexit.unregister(_shutdown_all)  # registered once, however often kernels are replaced
     atexit.register(_shutdown_all)
     return km
 
 
-def _shutdown(km: Any) -> None:
-    import contextlib
+def _alive(km: Any) -> bool:
+    """The kernel of ``km`` was started and its process still runs."""
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    return proc is not None and proc.poll() is None
 
-    with contextlib.suppress(Exception):
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+
+def kill_kernel(km: Any) -> None:
+    """Stop a kernel at once: SIGKILL to its process group and its connection file removed.
+
+    Used instead of ``shutdown_kernel`` because that needs an event loop, which at exit or in
+    a signal handler may already be closed (the hang of issue 11)."""
+    prov = getattr(km, "provisioner", None)
+    proc = getattr(prov, "process", None)
+    pid = getattr(proc, "pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=2)
+    conn = getattr(km, "connection_file", "")
+    if conn:
+        with contextlib.suppress(OSError):
+            Path(conn).unlink()
+    if km in _STARTED:
+        _STARTED.remove(km)
+
+
+def _shutdown(km: Any) -> None:
+    kill_kernel(km)
 
 
 def _shutdown_all() -> None:
-    for km in list(_KERNEL.values()):
-        _shutdown(km)
+    for km in list(_STARTED):
+        kill_kernel(km)
     _KERNEL.clear()
 
 
-def run_job(job: Job, *, reuse_kernel: bool = False) -> JobResult:
+def _stop_now(*_: Any) -> None:
+    """Worker: stop at once (interrupt, or the main process died): kill the kernels, remove
+    the temporary folders of the reports in progress, exit 130 without any cleanup that could
+    wait."""
+    import shutil
+
+    from .execute import ACTIVE_TEMP
+
+    for km in list(_STARTED):
+        with contextlib.suppress(Exception):
+            kill_kernel(km)
+    for tmp in list(ACTIVE_TEMP):
+        shutil.rmtree(tmp, ignore_errors=True)
+    os._exit(130)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            _stop_now()
+        time.sleep(0.5)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker stop when process ``parent`` dies: ``PR_SET_PDEATHSIG`` on Linux (via
+    ctypes: no dependency), and a watchdog thread everywhere."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(STOP_SIGNAL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # died before the above took effect
+        _stop_now()
+
+
+def _init_worker(parent: int | None = None) -> None:
+    import logging
+
+    # own session: a terminal's Ctrl-C goes to the main process, which stops the workers
+    with contextlib.suppress(OSError):
+        os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(STOP_SIGNAL, _stop_now)
+    if parent is not None:
+        _die_with_parent(parent)
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    if os.environ.get("KVK_TEST_WORKER_STARTED"):  # tests: where to say "worker ready"
+        Path(os.environ["KVK_TEST_WORKER_STARTED"], str(os.getpid())).touch()
+
+
+def _recorded_files(job: Job) -> list[Path]:
+    """Files an earlier run of ``job`` wrote (from its done marker)."""
+    return [Path(p) for p in read_marker(job).get("files", {}).values()]
+
+
+def run_job(job: Job, *, reuse_kernel: bool = False, own_kernel: bool = False) -> JobResult:
     """Run one job in this process; never raises for a failing notebook (returns ``failed``).
 
     With ``reuse_kernel`` the notebook runs in this process's kept kernel (batch workers);
-    after a failure that kernel is discarded, so the next job starts clean.
+    after a failure that kernel is discarded, so the next job starts clean.  With
+    ``own_kernel`` (workers) a fresh kernel is started for this job and killed after it.
+    The done marker holds the job's record and the files written (listed by the render step).
     """
-    from ..errors import KvkError
     from .execute import LAST_TIMINGS, run_report
 
-    km = _worker_kernel("python3", job.cwd) if reuse_kernel else None
+    job = with_record(job)
+    km = None
+    if reuse_kernel or own_kernel:
+        km = _worker_kernel("python3", job.cwd, reuse=reuse_kernel)
 
     start = time.perf_counter()
+    # files of an earlier run of this name that this run may not write again must go too
+    old_files = _recorded_files(job)
     _marker(job, FAILED_SUFFIX).unlink(missing_ok=True)
     _marker(job, DONE_SUFFIX).unlink(missing_ok=True)
+    for p in old_files:
+        with contextlib.suppress(OSError):
+            if p.is_file() and p.resolve().is_relative_to(job.out_dir.resolve()):
+                p.unlink()
     try:
-        files = run_report(
-            job.notebook,
-            job.params,
-            job.out_dir,
-            job.formats,
-            name=job.name,
-            cwd=job.cwd,
-            timeout=job.timeout,
-            km=km,
-        )
+        try:
+            files = run_report(
+                job.notebook,
+                job.params,
+                job.out_dir,
+                job.formats,
+                name=job.name,
+                cwd=job.cwd,
+                timeout=job.timeout,
+                km=km,
+            )
+        finally:
+            if km is not None and not reuse_kernel:
+                kill_kernel(km)
     except (KvkError, OSError) as exc:
         if km is not None:  # discard this kernel (the next job gets a fresh one)
-            _shutdown(km)
+            kill_kernel(km)
             for key in [k for k, v in _KERNEL.items() if v is km]:
                 del _KERNEL[key]
         seconds = time.perf_counter() - start
         with atomic_write(_marker(job, FAILED_SUFFIX)) as fh:
-            json.dump({"error": str(exc), "seconds": seconds}, fh, ensure_ascii=False)
+            json.dump(
+                {"error": str(exc), "seconds": seconds, "record": job.record},
+                fh,
+                ensure_ascii=False,
+            )
         return JobResult(job, "failed", seconds, error=str(exc))
     seconds = time.perf_counter() - start
     result = JobResult(
         job,
         "done",
         seconds,
-        files={k: str(v) for k, v in files.items()},
+        files={k: str(v) for k, v in _flatten(files).items()},
         timings=dict(LAST_TIMINGS),
     )
     with atomic_write(_marker(job, DONE_SUFFIX)) as fh:
         json.dump(
             {
+                "record": job.record,
+                "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "seconds": seconds,
                 "files": result.files,
                 "timings": result.timings,
-                "params": {k: repr(v) for k, v in job.params.items()},
             },
             fh,
             ensure_ascii=False,
+            indent=1,
         )
     return result
 
 
-def _init_worker() -> None:
-    import logging
+def _flatten(files: Mapping[str, Any]) -> dict[str, str]:
+    """``run_report``'s answer as ``{key: path}`` (lists of paths get ``key[i]`` keys)."""
+    out: dict[str, str] = {}
+    for k, v in files.items():
+        if isinstance(v, str | Path):
+            out[k] = str(v)
+        elif isinstance(v, Mapping):
+            out.update({f"{k}.{kk}": str(vv) for kk, vv in v.items()})
+        elif isinstance(v, Iterable):
+            out.update({f"{k}[{i}]": str(p) for i, p in enumerate(v)})
+    return out
 
-    logging.getLogger("papermill").setLevel(logging.WARNING)
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Tell every worker of ``pool`` to stop, wait up to :data:`STOP_GRACE_SECONDS`, kill the
+    rest.  (``_processes`` is the executor's own table of its processes: the public API has
+    no way to stop a running task.)"""
+    procs = list(getattr(pool, "_processes", {}).values())
+    for p in procs:
+        with contextlib.suppress(Exception):
+            os.kill(p.pid, STOP_SIGNAL)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            with contextlib.suppress(Exception):
+                p.kill()
+                p.join(1)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_jobs(
@@ -171,32 +370,51 @@ def run_jobs(
     progress: bool = True,
     desc: str = "reports",
     reuse_kernel: bool = False,
+    on_start: Any = None,
 ) -> list[JobResult]:
-    """Run ``jobs`` on ``workers`` processes (1 = in this process) with a tqdm progress bar.
+    """Run ``jobs`` on ``workers`` worker processes (``0``: in this process, for tests and
+    library use) with a tqdm progress bar (on a terminal).
 
-    With ``resume``, finished jobs (:func:`is_done`) are skipped.  With ``reuse_kernel`` each
-    worker process keeps one kernel for all its jobs (for many runs of the same notebook).
-    Results come back in the order of ``jobs``.
+    With ``resume``, jobs finished earlier with the same record (:func:`is_done`) are skipped.
+    With ``reuse_kernel`` each worker keeps one kernel for all its jobs.  Jobs are handed out
+    in the order given.  Results come back in the order of ``jobs``.
+
+    Raises
+    ------
+    Interrupted
+        Ctrl-C: workers stopped, their kernels and temporary files gone, finished reports kept.
     """
     from tqdm import tqdm
 
+    from .execute import clean_stale_temporaries
+
+    jobs = [with_record(j) for j in jobs]
+    for out in sorted({j.out_dir for j in jobs}):  # what interrupted runs left, even if
+        clean_stale_temporaries(out)  # nothing is to be made now
     results: dict[int, JobResult] = {}
     todo: list[int] = []
     for i, job in enumerate(jobs):
         if resume and is_done(job):
-            results[i] = JobResult(job, "skipped")
+            marker = read_marker(job)
+            results[i] = JobResult(
+                job,
+                "skipped",
+                files=dict(marker.get("files", {})),
+                timings=dict(marker.get("timings", {})),
+                finished_utc=str(marker.get("finished_utc", "")),
+            )
         else:
             todo.append(i)
     bar = tqdm(
         total=len(jobs),
         initial=len(jobs) - len(todo),
         desc=desc,
-        disable=not progress,
+        disable=not (progress and sys.stderr.isatty()),
         unit="report",
         dynamic_ncols=True,
     )
     try:
-        if workers <= 1 or len(todo) <= 1:
+        if workers <= 0:
             try:
                 for i in todo:
                     results[i] = run_job(jobs[i], reuse_kernel=reuse_kernel)
@@ -204,26 +422,86 @@ def run_jobs(
             finally:
                 if reuse_kernel:
                     _shutdown_all()
-        else:
+        elif todo:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker
-            ) as pool:
-                futures = {
-                    pool.submit(run_job, jobs[i], reuse_kernel=reuse_kernel): i for i in todo
-                }
-                for fut in as_completed(futures):
-                    i = futures[fut]
-                    try:
-                        results[i] = fut.result()
-                    except Exception as exc:  # a crashed worker process
-                        results[i] = JobResult(jobs[i], "failed", error=f"worker crashed: {exc}")
-                    bar.update(1)
-                    if results[i].status == "failed":
-                        bar.write(f"failed: {jobs[i].name}: {results[i].error}")
+            pool = ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)),
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
+            futures: dict[Any, int] = {}
+            try:
+                for i in todo:
+                    fut = pool.submit(
+                        run_job, jobs[i], reuse_kernel=reuse_kernel, own_kernel=not reuse_kernel
+                    )
+                    futures[fut] = i
+                if on_start is not None:
+                    on_start(pool)
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        i = futures[fut]
+                        try:
+                            results[i] = fut.result()
+                        except Exception as exc:  # a crashed worker process
+                            results[i] = JobResult(
+                                jobs[i], "failed", error=f"worker crashed: {exc}"
+                            )
+                        bar.update(1)
+                        if results[i].status == "failed" and not bar.disable:
+                            bar.write(f"failed: {jobs[i].name}: {results[i].error}")
+            except KeyboardInterrupt:
+                old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits
+                try:
+                    _stop_workers(pool)
+                    from .execute import clean_stale_temporaries, remove_partial_files
+
+                    for out in {j.out_dir for j in jobs}:
+                        clean_stale_temporaries(out)
+                    for i in todo:
+                        if i not in results:
+                            remove_partial_files(jobs[i].out_dir, jobs[i].name)
+                finally:
+                    signal.signal(signal.SIGINT, old)
+                # a worker may have finished a report the main process had not collected yet
+                done = sum(1 for j in jobs if is_done(j))
+                raise Interrupted(done, len(jobs) - done) from None
+            pool.shutdown(wait=True)
     finally:
         bar.close()
     return [results[i] for i in range(len(jobs))]
+
+
+def report_files(result: JobResult) -> list[Path]:
+    """Every file of a finished report: those the render step returned (HTML, PDF and any
+    exports), the files named ``<name>.*`` beside it, and the files in a folder named
+    ``<name>`` or ``<name>_*``/``<name>.*`` next to it; not the executed notebook."""
+    job = result.job
+    found: dict[str, Path] = {}
+    for key, p in result.files.items():
+        if key != "ipynb":
+            found[str(Path(p).resolve())] = Path(p)
+    if job.out_dir.is_dir():
+        from .execute import glob_escape
+
+        stem = glob_escape(job.name)
+        for p in [*job.out_dir.glob(f"{stem}.*"), *job.out_dir.glob(f"{stem}_*")]:
+            if p.is_file():
+                found.setdefault(str(p.resolve()), p)
+        for d in [
+            job.out_dir / job.name,
+            *job.out_dir.glob(f"{stem}_*"),
+            *job.out_dir.glob(f"{stem}.*"),
+        ]:
+            if d.is_dir():
+                for p in d.rglob("*"):
+                    if p.is_file() and not p.name.startswith("."):
+                        found.setdefault(str(p.resolve()), p)
+    order = {"html": 0, "pdf": 1}
+    return sorted(found.values(), key=lambda p: (order.get(p.suffix.lstrip("."), 2), p.name))
 
 
 def write_index(
@@ -232,9 +510,13 @@ def write_index(
     *,
     title: str = "Reports",
     lang: str = "nb",
+    seconds: float | None = None,
 ) -> Path:
-    """Write an ``index.html`` linking every report, with its status; a failed job shows its
-    error.  Written atomically."""
+    """Write an ``index.html`` linking every report and its exports, with its status, the
+    parameters it was made with (those differing from the notebook's defaults) and its
+    language; a failed job shows its error.  ``seconds``: how long the run took.  Written
+    atomically."""
+    from .params import parameter_specs
     from .render import REPORT_MODE
     from .text import check_lang
 
@@ -247,9 +529,13 @@ def write_index(
             "Filer",
             "Feil",
             "ferdig",
-            "hoppet over (ferdig fra før)",
+            "hoppet over (ferdig fra før, uendret)",
             "feilet",
             "sekunder",
+            "Parametere",
+            "Språk",
+            "standard",
+            "Kjøringen tok",
         ),
         "en": (
             "Report",
@@ -257,14 +543,19 @@ def write_index(
             "Files",
             "Error",
             "done",
-            "skipped (finished earlier)",
+            "skipped (finished earlier, unchanged)",
             "failed",
             "seconds",
+            "Parameters",
+            "Language",
+            "defaults",
+            "The run took",
         ),
     }[lang]
     status_word = {"done": words[4], "skipped": words[5], "failed": words[6]}
     rows = []
     n_failed = 0
+    specs_cache: dict[Path, dict] = {}
     for r in results:
         job = r.job
         failed = r.status == "failed"
@@ -273,20 +564,35 @@ def write_index(
             ""
             if failed
             else " ".join(
-                f'<a href="{html.escape(_rel(job.out_dir / f"{job.name}.{fmt}", index_path))}">'
-                f"{fmt.upper()}</a>"
-                for fmt in job.formats
+                f'<a href="{html.escape(_rel(p, index_path))}">{html.escape(_short(p, job.name))}</a>'
+                for p in report_files(r)
             )
         )
+        if job.notebook not in specs_cache:
+            try:
+                specs_cache[job.notebook] = parameter_specs(job.notebook)
+            except KvkError:
+                specs_cache[job.notebook] = {}
+        specs = specs_cache[job.notebook]
+        shown = [
+            f"{k} = {v}"
+            for k, v in job.params.items()
+            if k != "lang" and (k not in specs or specs[k].default != v)
+        ]
+        job_lang = job.params.get("lang", specs["lang"].default if "lang" in specs else "nb")
         rows.append(
             f'<tr class="{r.status}"><td>{html.escape(job.label or job.name)}</td>'
             f"<td>{html.escape(status_word.get(r.status, r.status))}"
             + (f" ({r.seconds:.1f} {words[7]})" if r.seconds else "")
-            + f"</td><td>{links}</td>"
+            + (f" {html.escape(r.finished_utc.replace('T', ' '))}" if r.finished_utc else "")
+            + f"</td><td>{html.escape('; '.join(shown) or words[10])}</td>"
+            f"<td>{html.escape(str(job_lang))}</td><td>{links}</td>"
             f'<td class="err">{html.escape(r.error)}</td></tr>'
         )
     total = len(rows)
     summary = f"{total - n_failed} / {total} OK" + (f", {n_failed} {words[6]}" if n_failed else "")
+    if seconds is not None:
+        summary += f". {words[11]} {seconds:.0f} {words[7]}."
     page = f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"/><title>{html.escape(title)}</title>
 <style>
@@ -299,7 +605,7 @@ td.err {{ color: #7a0016; max-width: 50em; white-space: pre-wrap; overflow-wrap:
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="summary">{html.escape(summary)}</p>
-<table><thead><tr><th>{words[0]}</th><th>{words[1]}</th><th>{words[2]}</th><th>{words[3]}</th></tr></thead>
+<table><thead><tr><th>{words[0]}</th><th>{words[1]}</th><th>{words[8]}</th><th>{words[9]}</th><th>{words[2]}</th><th>{words[3]}</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
@@ -309,6 +615,14 @@ td.err {{ color: #7a0016; max-width: 50em; white-space: pre-wrap; overflow-wrap:
         fh.write(page)
     index_path.chmod(REPORT_MODE)
     return index_path
+
+
+def _short(path: Path, name: str) -> str:
+    """Link text of a report file: its suffix in capitals for ``<name>.<ext>``, else the
+    file name."""
+    if path.name.startswith(name + ".") and path.name.count(".") == name.count(".") + 1:
+        return path.suffix.lstrip(".").upper()
+    return path.name
 
 
 def _rel(path: Path, index_path: Path) -> str:
@@ -328,22 +642,35 @@ def profile_jobs(
     param_name: str = "kommunenummer",
     formats: tuple[str, ...] = ("html", "pdf"),
     cwd: str | Path | None = None,
+    timeout: float | None = 900,
+    tag: str | None = None,
 ) -> list[Job]:
-    """One :class:`Job` per municipality: ``profile-<kommunenummer>`` under ``out_dir``."""
+    """One :class:`Job` per municipality under ``out_dir``: ``profile-<kommunenummer>``, then
+    the language when not the default and a specification tag (or ``tag``) when the other
+    parameters differ from the defaults (:func:`.params.report_name`), so batches with other
+    parameters never overwrite each other."""
+    from .params import report_name
+
     out = Path(out_dir)
     names = names or {}
-    return [
-        Job(
-            name=f"profile-{k}",
-            notebook=Path(notebook),
-            params={**dict(params or {}), param_name: k},
-            out_dir=out,
-            label=f"{k} {names.get(k, '')}".strip(),
-            formats=formats,
-            cwd=Path(cwd) if cwd is not None else None,
+    jobs = []
+    for k in kommuner:
+        p = {**dict(params or {}), param_name: k}
+        jobs.append(
+            Job(
+                name=report_name(notebook, p, base="profile", tag=tag)
+                if Path(notebook).is_file()
+                else f"profile-{k}",
+                notebook=Path(notebook),
+                params=p,
+                out_dir=out,
+                label=f"{k} {names.get(k, '')}".strip(),
+                formats=formats,
+                cwd=Path(cwd) if cwd is not None else None,
+                timeout=timeout,
+            )
         )
-        for k in kommuner
-    ]
+    return jobs
 
 
 def run_batch(
@@ -360,18 +687,36 @@ def run_batch(
     lang: str = "nb",
     title: str | None = None,
     reuse_kernel: bool = True,
+    timeout: float | None = 900,
+    tag: str | None = None,
 ) -> list[JobResult]:
     """Run the profile ``notebook`` for each municipality in ``kommuner`` and write
     ``<out_dir>/index.html``.  Returns the results (check for ``status == "failed"``).
 
     Each worker keeps its kernel between municipalities (``reuse_kernel``), which saves the
-    kernel start and the imports of every profile after its first."""
+    kernel start and the imports of every profile after its first.  ``timeout``: seconds
+    allowed per cell.  Profiles finished earlier with the same record are skipped."""
     jobs = profile_jobs(
-        notebook, kommuner, out_dir, params=params, names=names, formats=formats, cwd=cwd
+        notebook,
+        kommuner,
+        out_dir,
+        params=params,
+        names=names,
+        formats=formats,
+        cwd=cwd,
+        timeout=timeout,
+        tag=tag,
     )
+    t0 = time.perf_counter()
     results = run_jobs(
         jobs, workers=workers, progress=progress, desc="profiles", reuse_kernel=reuse_kernel
     )
     default_title = "Kommuneprofiler" if lang == "nb" else "Municipality profiles"
-    write_index(results, Path(out_dir) / "index.html", title=title or default_title, lang=lang)
+    write_index(
+        results,
+        Path(out_dir) / "index.html",
+        title=title or default_title,
+        lang=lang,
+        seconds=time.perf_counter() - t0,
+    )
     return results

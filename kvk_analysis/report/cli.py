@@ -5,6 +5,15 @@
                [--run NAME]
     kvk run [--quick] [--lang nb|en]
 
+Parameters are checked against the notebook's parameters cell before any kernel starts
+(:mod:`.params`); report file names say what distinguishes them (:func:`.params.report_name`);
+a report whose record (:mod:`.records`) is unchanged is not made again (``--force`` does);
+Ctrl-C stops everything within a few seconds and exits 130 (:mod:`.batch`).
+
+A profile needs a participant: a non-participant stops with a message listing the
+participants of its county (the profile notebook estimates the programme's effect, which a
+municipality that did not take part has none of).
+
 Heavy libraries are imported inside the command functions so that ``kvk --help`` stays fast.
 """
 
@@ -33,6 +42,28 @@ BATCH_NOTEBOOKS = {"profiles": "04-municipality-profile"}
 DEFAULT_PROFILE = "0219"
 #: Bootstrap draws of ``kvk run --quick``.
 QUICK_BOOTSTRAP = 99
+#: Seconds a notebook of ``kvk run`` took on the reference machine, for the order of a first
+#: run (longest first); later runs use the times recorded by the previous run.
+TYPICAL_SECONDS = {
+    "01-data-quality": 6,
+    "02-cohorts-and-trends": 6,
+    "03-programme-effect": 10,
+    "04-municipality-profile": 12,
+    "05-evaluation-report": 14,
+}
+#: Exit status after Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, found {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, found {text}")
+    return value
 
 
 def register(top_subparsers: Any) -> None:
@@ -68,7 +99,14 @@ def register(top_subparsers: Any) -> None:
     )
     rep.add_argument("-f", "--parameters-file", type=Path, help="YAML file of parameters")
     rep.add_argument("--out", type=Path, help="output folder (default: reports/)")
-    rep.add_argument("--name", help="file name of the report, without suffix")
+    rep.add_argument(
+        "--name",
+        help="tag in the report's file name instead of the automatic specification tag "
+        "(the same --name with other parameters replaces that report)",
+    )
+    rep.add_argument(
+        "--force", action="store_true", help="make the report even when nothing changed"
+    )
     rep.add_argument("--no-pdf", action="store_true", help="write HTML only")
     rep.add_argument("--lang", choices=("nb", "en"), help="report language")
     rep.add_argument(
@@ -83,7 +121,12 @@ def register(top_subparsers: Any) -> None:
     who.add_argument("--kommuner", help="batch: comma-separated municipality numbers")
     rep.add_argument("--workers", type=int, default=2, help="batch: parallel processes (2)")
     rep.add_argument("--run", default="profiles", help="batch: run name, output reports/<run>/")
-    rep.add_argument("--timeout", type=float, default=900, help="seconds allowed per cell")
+    rep.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=900,
+        help="seconds allowed per cell, rounded up to whole seconds (900)",
+    )
     rep.set_defaults(func=cmd_report)
 
     run = top_subparsers.add_parser(
@@ -100,6 +143,15 @@ def register(top_subparsers: Any) -> None:
     run.add_argument("--workers", type=int, default=2, help="parallel notebooks (2)")
     run.add_argument("--no-pdf", action="store_true", help="write HTML only")
     run.add_argument("--kommune", default=DEFAULT_PROFILE, help="municipality of the profile")
+    run.add_argument(
+        "--force", action="store_true", help="make every report even when nothing changed"
+    )
+    run.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="a new kernel for every notebook (default: each worker keeps its kernel and "
+        "clears its namespace between notebooks, which saves the start and the imports)",
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -209,69 +261,145 @@ def _participants(panel_path: Path) -> tuple[list[str], dict[str, str]]:
     return codes, names
 
 
+def _base_name(notebook: Path) -> str:
+    """The report name of a notebook before the parts that distinguish parameters."""
+    return dict(MAIN_NOTEBOOKS).get(notebook.stem, notebook.stem)
+
+
+def _is_profile(notebook: Path) -> bool:
+    return notebook.stem in BATCH_NOTEBOOKS.values()
+
+
+def _checked(notebook: Path, params: dict[str, Any], *, participant: bool = True) -> dict[str, Any]:
+    """``params`` validated against the notebook (notes printed); for the profile notebook
+    the municipality must be a participant.  Raises before any kernel starts."""
+    from .params import check_participant, parameter_specs, validate_parameters
+
+    params, notes = validate_parameters(notebook, params)
+    for note in notes:
+        print(f"note: {note}")
+    specs = parameter_specs(notebook)
+    if participant and _is_profile(notebook) and "kommunenummer" in specs:
+        check_participant(
+            params.get("kommunenummer", specs["kommunenummer"].default),
+            params.get("registry_path"),
+        )
+    return params
+
+
+def _interrupted(exc: BaseException) -> int:
+    print(str(exc) if str(exc) else "interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``kvk report``: one notebook, or ``--batch profiles``."""
     from .. import config
+    from .batch import Interrupted, Job, run_jobs
 
     formats = ("html",) if args.no_pdf else ("html", "pdf")
     if args.batch:
         from .batch import run_batch
+        from .params import check_participant, resolve_municipality
 
         notebook = resolve_notebook(args.notebook or BATCH_NOTEBOOKS[args.batch])
         params = collect_parameters(args, parameter_types(notebook))
+        if "kommunenummer" in params:
+            raise ReportError(
+                "--batch sets kommunenummer itself: name the municipalities with --kommuner"
+            )
+        params = _checked(notebook, params, participant=False)
         if args.kommuner:
-            codes = [k.strip() for k in args.kommuner.split(",") if k.strip()]
-            bad = [k for k in codes if not re.fullmatch(r"\d{4}", k)]
-            if bad:
-                raise ReportError(f"--kommuner: expected 4-digit municipality numbers, found {bad}")
+            codes = []
+            for k in (k.strip() for k in args.kommuner.split(",")):
+                if not k:
+                    continue
+                m = resolve_municipality(k, "--kommuner")
+                if m.note:
+                    print(f"note: {m.note}")
+                if m.code not in codes:
+                    codes.append(m.code)
             from ..municipalities import load_frame
 
             frame = load_frame(2008)
             names = dict(zip(frame["kommunenummer"], frame["kommune"].astype(str), strict=True))
+            if _is_profile(notebook):
+                for code in codes:
+                    check_participant(code, params.get("registry_path"))
         elif args.all_participants:
-            panel_path = Path(params.get("panel_path") or config.PROCESSED_DIR / "panel.parquet")
+            panel_path = Path(
+                params.get("panel_path")
+                or Path(params.get("processed_dir") or config.PROCESSED_DIR) / "panel.parquet"
+            )
+            if not panel_path.is_absolute():
+                panel_path = config.ROOT / panel_path
             codes, names = _participants(panel_path)
         else:
             raise ReportError("--batch needs --all-participants or --kommuner 0101,0219,...")
         out = (args.out or config.REPORTS_DIR) / args.run
         t0 = time.perf_counter()
-        results = run_batch(
-            notebook,
-            codes,
-            out,
-            params=params,
-            names=names,
-            workers=args.workers,
-            formats=formats,
-            cwd=config.ROOT,
-            lang=params.get("lang", "nb"),
-        )
+        try:
+            results = run_batch(
+                notebook,
+                codes,
+                out,
+                params=params,
+                names=names,
+                workers=max(1, args.workers),
+                formats=formats,
+                cwd=config.ROOT,
+                lang=params.get("lang", "nb"),
+                timeout=args.timeout,
+                tag=args.name,
+            )
+        except Interrupted as exc:
+            return _interrupted(exc)
         failed = [r for r in results if r.status == "failed"]
         skipped = sum(r.status == "skipped" for r in results)
         print(
             f"{len(results) - len(failed)} of {len(results)} profiles OK "
-            f"({skipped} finished earlier) in {time.perf_counter() - t0:.0f} s; "
-            f"index: {out / 'index.html'}"
+            f"({skipped} finished earlier with the same record) in "
+            f"{time.perf_counter() - t0:.0f} s; index: {out / 'index.html'}"
         )
         for r in failed:
             print(f"failed: {r.job.name}: {r.error}", file=sys.stderr)
         return 1 if failed else 0
     if not args.notebook:
         raise ReportError("name a notebook (e.g. 'kvk report 03') or use --batch profiles")
-    from .execute import LAST_TIMINGS, run_report
+    from .params import report_name
 
     notebook = resolve_notebook(args.notebook)
-    params = collect_parameters(args, parameter_types(notebook))
+    params = _checked(notebook, collect_parameters(args, parameter_types(notebook)))
     out = args.out or config.REPORTS_DIR
-    t0 = time.perf_counter()
-    files = run_report(
-        notebook, params, out, formats, name=args.name, cwd=config.ROOT, timeout=args.timeout
+    name = report_name(notebook, params, base=_base_name(notebook), tag=args.name)
+    job = Job(
+        name=name,
+        notebook=notebook,
+        params=params,
+        out_dir=Path(out),
+        label=name,
+        formats=formats,
+        cwd=config.ROOT,
+        timeout=args.timeout,
     )
-    steps = ", ".join(f"{k} {v:.1f} s" for k, v in LAST_TIMINGS.items())
-    print(f"{notebook.name}: {time.perf_counter() - t0:.1f} s ({steps})")
-    for kind in ("html", "pdf", "exports"):
-        if kind in files:
-            print(f"  {kind}: {files[kind]}")
+    t0 = time.perf_counter()
+    try:
+        (result,) = run_jobs([job], workers=1, resume=not args.force, desc=name)
+    except Interrupted as exc:
+        return _interrupted(exc)
+    if result.status == "failed":
+        raise ReportError(result.error)
+    if result.status == "skipped":
+        print(
+            f"{name}: nothing changed (same notebook, parameters, input data and kvk code); "
+            "the report is up to date (--force makes it again)"
+        )
+    else:
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+        print(f"{notebook.name}: {time.perf_counter() - t0:.1f} s ({steps})")
+    for kind, path in sorted(result.files.items()):
+        if kind != "ipynb":
+            print(f"  {kind}: {path}")
     return 0
 
 
@@ -295,29 +423,52 @@ def _build() -> list[str]:
     return [f"data: {result.message}"]
 
 
+def _previous_seconds(job: Any) -> float:
+    from .batch import DONE_SUFFIX, FAILED_SUFFIX
+
+    for suffix in (DONE_SUFFIX, FAILED_SUFFIX):
+        try:
+            import json
+
+            marker = json.loads((job.out_dir / f".{job.name}{suffix}").read_text(encoding="utf-8"))
+            return float(marker.get("seconds", 0))
+        except (OSError, ValueError, TypeError):
+            continue
+    return float(TYPICAL_SECONDS.get(job.notebook.stem, 0))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """``kvk run``: the main job on the embedded default (simulated demo data)."""
+    """``kvk run``: the main job on the embedded default (simulated demo data).
+
+    Reports whose record is unchanged are kept (nothing changed: a no-op that says so);
+    notebooks start longest first (by the times of the previous run), each worker keeps its
+    kernel between notebooks (namespace cleared, see :func:`.execute.reset_kernel`);
+    ``reports/index.html`` lists every report."""
     from .. import config
-    from .batch import Job, run_jobs
+    from .batch import Interrupted, Job, run_jobs, write_index
+    from .params import report_name
 
     t0 = time.perf_counter()
     lines = _ensure_demo()
     t_data = time.perf_counter()
     lines += _build()
     t_build = time.perf_counter() - t_data
-    out = args.out or config.REPORTS_DIR
+    out = Path(args.out or config.REPORTS_DIR)
     formats = ("html",) if args.no_pdf else ("html", "pdf")
     jobs = []
-    for stem, name in MAIN_NOTEBOOKS:
+    for stem, base in MAIN_NOTEBOOKS:
+        notebook = resolve_notebook(stem)
         params: dict[str, Any] = {"lang": args.lang}
         if stem.startswith(("03", "05")) and args.quick:
             params["bootstrap_draws"] = QUICK_BOOTSTRAP
         if stem.startswith("04"):
             params["kommunenummer"] = args.kommune
+        params = _checked(notebook, params)
+        name = report_name(notebook, params, base=base)
         jobs.append(
             Job(
                 name=name,
-                notebook=resolve_notebook(stem),
+                notebook=notebook,
                 params=params,
                 out_dir=out,
                 label=name,
@@ -325,14 +476,38 @@ def cmd_run(args: argparse.Namespace) -> int:
                 cwd=config.ROOT,
             )
         )
-    results = run_jobs(jobs, workers=args.workers, resume=False, desc="notebooks")
+    order = sorted(range(len(jobs)), key=lambda i: -_previous_seconds(jobs[i]))
+    try:
+        ran = run_jobs(
+            [jobs[i] for i in order],
+            workers=max(1, args.workers),
+            resume=not args.force,
+            desc="notebooks",
+            reuse_kernel=not args.fresh_kernels,
+        )
+    except Interrupted as exc:
+        return _interrupted(exc)
+    results = sorted(ran, key=lambda r: [j.name for j in jobs].index(r.job.name))
+    title = "KVK-rapporter" if args.lang == "nb" else "KVK reports"
+    index = write_index(
+        results, out / "index.html", title=title, lang=args.lang, seconds=time.perf_counter() - t0
+    )
     failed = [r for r in results if r.status == "failed"]
-    print(f"kvk run: {time.perf_counter() - t0:.0f} s (data {t_build:.1f} s)")
+    if all(r.status == "skipped" for r in results):
+        print(
+            f"kvk run: nothing changed (same notebooks, parameters, input data and kvk code): "
+            f"{len(results)} reports in {out} are up to date; checked in "
+            f"{time.perf_counter() - t0:.1f} s (--force makes them again); index: {index}"
+        )
+        return 0
+    print(f"kvk run: {time.perf_counter() - t0:.0f} s (data {t_build:.1f} s); index: {index}")
     for line in lines:
         print(f"  {line}")
     for r in results:
         if r.status == "failed":
             print(f"  FAILED {r.job.name}: {r.error}", file=sys.stderr)
+        elif r.status == "skipped":
+            print(f"  {r.job.name}: unchanged, kept")
         else:
             shown = ", ".join(str(Path(p)) for k, p in sorted(r.files.items()) if k != "ipynb")
             print(f"  {r.job.name} ({r.seconds:.0f} s): {shown}")

@@ -9,7 +9,10 @@ everything succeeded, so a failed run never leaves a report that looks complete.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -25,9 +28,100 @@ FORMATS = ("html", "pdf")
 LAST_TIMINGS: dict[str, float] = {}
 
 
-def _strip_ansi(text: str) -> str:
-    import re
+#: Temporary folders of the reports being made in this process (removed by an interrupt).
+ACTIVE_TEMP: set[Path] = set()
+#: Marks this package's temporary report folders: ``.<name>.kvk-<pid>-<random>``.
+TEMP_MARK = "kvk-"
+_TEMP_NEW = re.compile(r"^\.(?P<stem>.+)\.kvk-(?P<pid>\d+)-[a-z0-9_]{8}$")
+#: made before the process id was in the name (tempfile's 8 random characters, or any short tag)
+_TEMP_OLD = re.compile(r"^\.(?P<stem>[^.].*)\.[A-Za-z0-9_]{4,12}$")
+#: an atomic write cut short: ``.<name>.<8 random>.<report or export suffix>``
+_TEMP_FILE = re.compile(
+    r"^\.(?P<stem>.+)\.[a-z0-9_]{8}"
+    r"\.(?:tmp|html|pdf|ipynb|csv|xlsx|png|svg|json|docx|zip|parquet)$"
+)
+#: Seconds after which a leftover hidden temporary *file* (from an atomic write) counts as stale.
+STALE_FILE_SECONDS = 600
 
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temporaries(out_dir: str | Path) -> list[Path]:
+    """Remove hidden temporary folders and files that earlier, interrupted runs left in
+    ``out_dir`` (e.g. ``reports/.03-programme-effect.kvk-4242-abcd1234/``) and return them.
+
+    A folder belongs to a run that is over when the process id in its name is gone; folders
+    of the older naming (no id) are always over.  Hidden ``.<name>.<random>.<ext>`` files of
+    interrupted atomic writes are removed when older than :data:`STALE_FILE_SECONDS` (a
+    concurrent run may be writing a fresh one).  Nothing else is touched.
+    """
+    out = Path(out_dir)
+    removed: list[Path] = []
+    if not out.is_dir():
+        return removed
+    now = time.time()
+    for entry in out.iterdir():
+        name = entry.name
+        if not name.startswith("."):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                m = _TEMP_NEW.match(name)
+                if m:
+                    stale = not _pid_alive(int(m.group("pid")))
+                else:
+                    m = _TEMP_OLD.match(name)
+                    # the old naming: only folders holding nothing but that report's files
+                    stale = bool(m) and all(
+                        f.is_file() and f.name.startswith(m.group("stem") + ".")
+                        for f in entry.iterdir()
+                    )
+                if stale:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+            elif entry.is_file() and _TEMP_FILE.match(name) and not name.endswith(".json"):
+                if now - entry.stat().st_mtime > STALE_FILE_SECONDS:
+                    entry.unlink(missing_ok=True)
+                    removed.append(entry)
+        except OSError:
+            continue
+    return removed
+
+
+def remove_partial_files(out_dir: str | Path, stem: str) -> list[Path]:
+    """Remove the hidden temporary files of report ``stem`` in ``out_dir`` (an atomic write
+    cut short: ``.<stem>.<random>.<ext>``) whatever their age: call it only when no process is
+    writing that report any more."""
+    out = Path(out_dir)
+    removed = []
+    if out.is_dir():
+        for entry in out.glob(f".{glob_escape(stem)}.*"):
+            m = _TEMP_FILE.match(entry.name)
+            own = m is not None and (
+                m.group("stem") == stem or m.group("stem").startswith(stem + ".")
+            )
+            if entry.is_file() and own and not entry.name.endswith(".json"):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with the glob wildcards escaped."""
+    import glob
+
+    return glob.escape(text)
+
+
+def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
@@ -52,6 +146,119 @@ def _source_cell_number(executed: Path, exc: Any) -> int:
         return exc.cell_index - added + 1
     except Exception:  # the executed notebook may be unreadable; the index is still useful
         return int(exc.cell_index) + 1
+
+
+def _heading(cell: Mapping[str, Any]) -> str:
+    for line in str(cell.get("source", "")).splitlines():
+        m = re.match(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m and m.group(1):
+            return re.sub(r"[*_`]", "", m.group(1))
+    return ""
+
+
+def _step_of(nb_path: Path, cell_number: int, parameters: Mapping[str, Any] | None) -> str:
+    """The step a cell belongs to, in the analyst's terms: the nearest markdown heading
+    before it (in the report language), else the cell's leading comment, else its number.
+    ``cell_number`` is 1-based in the notebook as written.  Never the cell's code."""
+    import json
+
+    try:
+        cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return f"cell {cell_number}"
+    lang = str((parameters or {}).get("lang", "")) or None
+    idx = min(max(cell_number - 1, 0), len(cells) - 1)
+    for c in cells:
+        if isinstance(c.get("source"), list):
+            c["source"] = "".join(c["source"])
+    for cell in reversed(cells[: idx + 1]):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if lang and any(t.startswith("lang-") and t != f"lang-{lang}" for t in tags):
+            continue
+        if cell.get("cell_type") == "markdown":
+            head = _heading(cell)
+            if head:
+                return f'"{head}" (cell {cell_number})'
+    own = cells[idx] if cells else {}
+    first = str(own.get("source", "")).lstrip().splitlines()[:1]
+    if first and first[0].startswith("#"):
+        return f'"{first[0].lstrip("# ").strip()}" (cell {cell_number})'
+    return f"cell {cell_number}"
+
+
+def _shown_parameters(parameters: Mapping[str, Any] | None) -> str:
+    if not parameters:
+        return "default parameters"
+    return "parameters " + ", ".join(f"{k}={v!r}" for k, v in parameters.items())
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return " ".join(lines) if len(lines) <= 3 else lines[-1]
+
+
+def _timed_out_cell(nb_path: Path, message: str) -> int:
+    """1-based number (as written) of the cell that timed out, found from the preview of its
+    source in nbclient's message (0 when not found)."""
+    import json
+
+    preview = message.split("-------------------")
+    if len(preview) < 3:
+        return 0
+    import ast
+
+    lines: list[str] = []
+    for ln in preview[1].splitlines():
+        if ln.strip().startswith("["):  # nbclient shows the first and last lines as lists
+            try:
+                lines += [str(x) for x in ast.literal_eval(ln.strip())]
+                continue
+            except (ValueError, SyntaxError):
+                pass
+        lines.append(ln)
+    lines = [ln for ln in lines if ln.strip() and ln.strip() != "..."]
+    if not lines:
+        return 0
+    try:
+        cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    for i, cell in enumerate(cells, start=1):
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "code" and all(ln in source for ln in lines[:2]):
+            return i
+    return 0
+
+
+#: Run in a kept kernel before the next notebook: a clean namespace and no open figures, while
+#: the imported modules stay (which is what reusing the kernel saves).
+RESET_CODE = (
+    "get_ipython().run_line_magic('reset', '-f')\n"
+    "import sys as _s\n"
+    "if 'matplotlib.pyplot' in _s.modules: _s.modules['matplotlib.pyplot'].close('all')\n"
+    "del _s"
+)
+
+
+def reset_kernel(km: Any, timeout: float = 60) -> None:
+    """Clear the user namespace of the running kernel of ``km`` (an ``AsyncKernelManager``)
+    so the next notebook starts as in a fresh kernel, imports excepted."""
+    import asyncio
+
+    async def run() -> None:
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=timeout)
+            reply = await kc.execute_interactive(
+                RESET_CODE, store_history=False, timeout=timeout, output_hook=lambda msg: None
+            )
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
+        finally:
+            kc.stop_channels()
+
+    asyncio.run(run())
 
 
 def execute_notebook(
@@ -97,11 +304,18 @@ def execute_notebook(
     import papermill
     from papermill.exceptions import PapermillException, PapermillExecutionError
 
-    logging.getLogger("papermill").setLevel(logging.WARNING)
+    # papermill logs (at ERROR) what the ReportError below says again
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
     # The kernel inherits this; it silences debugpy's "frozen modules" note on the terminal.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(out_ipynb)
     work = Path(cwd) if cwd is not None else nb_path.parent
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    if proc is not None and proc.poll() is None:  # a kept kernel: start from a clean namespace
+        try:
+            reset_kernel(km)
+        except Exception as exc:  # a kernel that cannot be reset is not used
+            raise ReportError(f"notebook {nb_path.name} could not run: {exc}") from exc
     with atomic_path(out) as tmp:
         try:
             papermill.execute_notebook(
@@ -113,22 +327,32 @@ def execute_notebook(
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,
-                execution_timeout=timeout,
+                # papermill takes whole seconds
+                execution_timeout=None if timeout is None else max(1, math.ceil(timeout)),
                 # kernel log lines (TCP warning at start, KeyboardInterrupt at shutdown) are noise here;
                 # errors in cells reach the notebook outputs and the ReportError
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 **({"km": km} if km is not None else {}),
             )
         except PapermillExecutionError as exc:
-            first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
+            cell = _source_cell_number(tmp, exc)
             raise ReportError(
-                f"notebook {nb_path.name} failed in cell {_source_cell_number(tmp, exc)} "
-                f"(In [{exc.exec_count}]: {first.strip()[:80]}): "
-                f"{exc.ename}: {_strip_ansi(str(exc.evalue))}"
+                f"{nb_path.name} failed at step {_step_of(nb_path, cell, parameters)} "
+                f"({_shown_parameters(parameters)}): "
+                f"{exc.ename}: {_last_line(_strip_ansi(str(exc.evalue)))}"
             ) from None
         except PapermillException as exc:
             raise ReportError(f"notebook {nb_path.name}: {exc}") from None
-        except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
+        except TimeoutError as exc:  # nbclient's CellTimeoutError
+            cell = _timed_out_cell(nb_path, str(exc))
+            step = _step_of(nb_path, cell, parameters) if cell else "?"
+            raise ReportError(
+                f"{nb_path.name} stopped at step {step} ({_shown_parameters(parameters)}): "
+                f"a cell ran longer than the timeout of {max(1, math.ceil(timeout or 0))} s "
+                "per cell "
+                "(raise it with --timeout SECONDS)"
+            ) from None
+        except (OSError, RuntimeError, ValueError) as exc:
             raise ReportError(f"notebook {nb_path.name} could not run: {exc}") from exc
     return out
 
@@ -172,9 +396,13 @@ def run_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     written: dict[str, Path] = {}
+    clean_stale_temporaries(out_dir)
     # A report from an earlier run of the same name must not survive a failed run.
     remove_report_outputs(out_dir, stem)
-    with tempfile.TemporaryDirectory(prefix=f".{stem}.", dir=out_dir) as tmpdir:
+    (out_dir / "executed" / f"{stem}.ipynb").unlink(missing_ok=True)
+    tmpdir = tempfile.mkdtemp(prefix=f".{stem}.{TEMP_MARK}{os.getpid()}-", dir=out_dir)
+    ACTIVE_TEMP.add(Path(tmpdir))
+    try:
         executed = Path(tmpdir) / f"{stem}.ipynb"
         t0 = time.perf_counter()
         execute_notebook(notebook, executed, params, kernel=kernel, cwd=cwd, timeout=timeout, km=km)
@@ -196,6 +424,9 @@ def run_report(
             kept.parent.mkdir(parents=True, exist_ok=True)
             os.replace(executed, kept)
             written["ipynb"] = kept
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        ACTIVE_TEMP.discard(Path(tmpdir))
     LAST_TIMINGS.clear()
     LAST_TIMINGS.update(timings)
     return written

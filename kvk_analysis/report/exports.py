@@ -800,7 +800,7 @@ def publish_folder(staged: Path, final: Path) -> None:
     old = None
     if final.exists() or final.is_symlink():
         check_export_folder(final, final.name)
-        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        old = final.with_name(f".{final.name}.kvk-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         os.replace(final, old)
     os.replace(staged, final)
     if old is not None:
@@ -875,7 +875,7 @@ def write_exports(
         "title"
     ):  # as the HTML: the report's name when start() was not called
         content["meta"]["title"] = stem
-    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.exports-", dir=out_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.kvk-{os.getpid()}-", dir=out_dir))
     try:
         folder = staging / stem
         (folder / TABLES_DIR).mkdir(parents=True)

@@ -523,7 +523,7 @@ def render_report(
     final = report_outputs(out_dir, stem)
     check_export_folder(final["exports"], stem)
     steps = timings if timings is not None else {}
-    stage = Path(tempfile.mkdtemp(prefix=f".{stem}.render-", dir=out_dir))
+    stage = Path(tempfile.mkdtemp(prefix=f".{stem}.kvk-{os.getpid()}-", dir=out_dir))
     written: dict[str, Path] = {}
     try:
         t0 = time.perf_counter()
