@@ -122,7 +122,7 @@ def is_done(job: Job) -> bool:
         return False
     files = [job.out_dir / f"{job.name}.{fmt}" for fmt in job.formats]
     files += [Path(p) for k, p in marker.get("files", {}).items() if k != "ipynb"]
-    return all(p.is_file() for p in files)
+    return all(p.exists() for p in files)
 
 
 #: The kernels this process keeps (see :func:`run_job`), by kernel name and folder.
@@ -274,9 +274,17 @@ def run_job(job: Job, *, reuse_kernel: bool = False, own_kernel: bool = False) -
     old_files = _recorded_files(job)
     _marker(job, FAILED_SUFFIX).unlink(missing_ok=True)
     _marker(job, DONE_SUFFIX).unlink(missing_ok=True)
+    # (the export folder <name>/ is replaced whole by run_report: deleting single files from
+    # it would leave a folder that no longer looks like an export folder)
+    exports = (job.out_dir / job.name).resolve()
     for p in old_files:
         with contextlib.suppress(OSError):
-            if p.is_file() and p.resolve().is_relative_to(job.out_dir.resolve()):
+            target = p.resolve()
+            if (
+                p.is_file()
+                and target.is_relative_to(job.out_dir.resolve())
+                and not target.is_relative_to(exports)
+            ):
                 p.unlink()
     try:
         try:
