@@ -14,7 +14,13 @@ from pathlib import Path
 # Copies of readers.SOURCES, readers.tidy.MEASURES and cohorts.RULES, so that ``kvk --help``
 # imports no pandas (tests/test_cli_data.py checks that they agree).
 SOURCES = ("auto", "ks", "ks-employee", "ssb-csv", "ssb-jsonstat", "ssb-table")
-MEASURES = ("total", "self_certified", "doctor_certified")
+MEASURES = (
+    "total",
+    "self_certified",
+    "doctor_certified",
+    "doctor_certified_over3",
+    "persons_doctor_certified",
+)
 RULES = ("programme_start", "admitted", "first_full_quarter")
 LEVELS = ("municipality", "merged")
 VINTAGES = ("as_of_period", "2024")
