@@ -124,13 +124,16 @@ def _tidy_for_csv(df):
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .readers import detect_source, read_sickleave
+    from .readers import read_sickleave
+    from .readers.detect import detect_source_reason
 
     source = args.source
     if source == "auto":
-        source = detect_source(args.input)
-        print(f"source: {source} (detected)", file=sys.stderr)
+        source, why = detect_source_reason(args.input)
+        print(f"source: {source} (detected: {why})", file=sys.stderr)
     tidy = read_sickleave(args.input, source=source, encoding=args.encoding)
+    if tidy.attrs.get("layout"):
+        print(f"layout: {tidy.attrs['layout']}", file=sys.stderr)
     _write_csv(_tidy_for_csv(tidy), args.output)
     print(f"wrote {args.output}: {len(tidy)} rows", file=sys.stderr)
     return 0
