@@ -291,6 +291,7 @@ def build_data(
         "rows": {"tidy": len(tidy), "registry": len(reg), "panel": len(panel.data)},
         "balance": panel.balance.summary(),
         "mapping": panel.mapping.summary(),
+        "definition": panel.definition,
         "reader_notes": reader_notes,
         "notes": notes,
     }

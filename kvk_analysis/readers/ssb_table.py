@@ -1269,8 +1269,16 @@ def combine_tables(tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     first = order.groupby(keys, sort=False, dropna=False).first()  # first non-null per column
     head = order.drop_duplicates(keys).set_index(keys)
     out = head.copy()
+    used_prelim = pd.Series(False, index=out.index)
     for c in values:
         out[c] = first[c].reindex(out.index)
+        # was the value taken from a preliminary row?
+        src_prelim = (
+            order.loc[order[c].notna()].groupby(keys, sort=False, dropna=False)["_p"].first()
+        )
+        used_prelim |= src_prelim.reindex(out.index).fillna(0).astype(bool)
+    if "preliminary" in out:
+        out["preliminary"] = used_prelim.to_numpy()
     # revisions: values of the same key that differ by more than rounding
     dup = order[order.duplicated(keys, keep=False)]
     n_diff = 0
