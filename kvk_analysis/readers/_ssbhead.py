@@ -45,7 +45,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("count", r"antall(?:\s+personer)?|absolutte\s+tall"),
     (
         "quarter",
-        r"([1-4])\s*\.\s*(?:kvartal|kv\.?)(?:\s*((?:19|20)\d{2})(\d?)(?:\s+(\d)(?![\d.,]))?)?",
+        r"(?<!\d)([1-4])\s*\.\s*(?:kvartal(?!stall)|kv\.?)(?:\s*((?:19|20)\d{2})(\d?)(?:\s+(\d)(?![\d.,]))?)?",
     ),
     ("yq", r"((?:19|20)\d{2})\s*[KkQq]([1-4])(\d?)"),
     ("year", r"(?<![\d.])((?:19|20)\d{2})(\d?)(?:\s+(\d)(?![\d.,]))?(?!\d)"),

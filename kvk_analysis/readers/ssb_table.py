@@ -396,6 +396,13 @@ def _assemble(path, form, rows, cand, titles, after) -> _Table:
     if not anchored:
         anchored = [cand[0][0]]
     first, last = anchored[0], anchored[-1]
+    # a sex heading line right above the first row ("Menn") opens the body, not the header
+    while first > 0:
+        above_cells = [c for c in rows[first - 1].cells if c.strip()]
+        if len(above_cells) == 1 and above_cells[0].lower().rstrip(":. ") in _SEX_ROWS:
+            first -= 1
+        else:
+            break
     by_k = {k: (lbl, opts) for k, lbl, opts in cand}
     body: list[_Body] = []
     notes: list[str] = []
@@ -598,8 +605,11 @@ class _Col:
     inferred: bool = False
 
 
-def _complete(roles: list[Role], decimals: np.ndarray, title_q: int | None, title_y: int | None) -> list[_Col] | None:
-    """Fill years/quarters a heading leaves implicit; ``None`` if a column stays unplaced."""
+def _complete(
+    roles: list[Role], decimals: np.ndarray, title_q: int | None, title_y: int | None
+) -> tuple[list[_Col] | None, int | None]:
+    """Fill years/quarters a heading leaves implicit; ``(None, k)`` if column ``k`` stays
+    unplaced."""
     cols: list[_Col] = []
     known = [r for r in roles if r.quarter is not None and r.year is not None]
     for k, r in enumerate(roles):
@@ -618,7 +628,7 @@ def _complete(roles: list[Role], decimals: np.ndarray, title_q: int | None, titl
         if q is None and y is None and kind in ("change", "pct_change"):
             pass  # placed below from the columns it compares
         elif q is None or y is None:
-            return None
+            return None, k
         period = pd.Period(year=y, quarter=q, freq="Q") if q and y else None
         cols.append(_Col(k, kind, base, period, None, r.sex, " / ".join(r.labels), r.footnotes, inferred))
     for c in cols:
@@ -631,22 +641,24 @@ def _complete(roles: list[Role], decimals: np.ndarray, title_q: int | None, titl
                 if len(same) == 1:
                     c.period, c.compare = same[0], same[0] - 4
                     continue
-                return None
+                return None, c.index
             c.period, c.compare = same[-1], same[0] if len(same) == 2 else same[-1] - 4
         else:
             c.compare = c.period - 4
     keys = [(c.kind, c.base, c.period, c.sex) for c in cols]
     if len(set(keys)) != len(keys):
-        return None
-    return cols
+        dup = next(i for i, key in enumerate(keys) if keys.index(key) != i)
+        return None, dup
+    return cols, None
 
 
 @dataclass
 class _Failure:
     col: int
-    row: int  # index into the checked rows
+    row: int  # index into the checked rows (the first that fails)
     expected: str
     found: object
+    n: int = 1  # rows that fail
 
 
 def _check(cols: list[_Col], vals: np.ndarray, dec: np.ndarray, kinds: list[str]) -> tuple[list[_Failure], float]:
@@ -661,7 +673,7 @@ def _check(cols: list[_Col], vals: np.ndarray, dec: np.ndarray, kinds: list[str]
     def fail(c: _Col, mask: np.ndarray, expected: str, found: np.ndarray) -> None:
         bad = np.flatnonzero(mask)
         if len(bad):
-            fails.append(_Failure(c.index, int(bad[0]), expected, _num(found[bad[0]])))
+            fails.append(_Failure(c.index, int(bad[0]), expected, _num(found[bad[0]]), len(bad)))
 
     kinds_arr = np.array(kinds)
     region = np.isin(kinds_arr, ["municipality", "county", "invalid", "sub"])
@@ -840,7 +852,7 @@ def _header_width(table: _Table) -> int:
 def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
     """Choose the reading of the header for rows of ``width`` values (or raise)."""
     data_rows = [replace(b, options=[o for o in b.options if len(o) == width]) for b in data_rows_all]
-    tq = {int(m.group(1)) for m in re.finditer(r"([1-4])\s*\.\s*(?:kvartal|kv\.)", table.title, re.I)}
+    tq = {int(m.group(1)) for m in re.finditer(r"(?<!\d)([1-4])\s*\.\s*(?:kvartal(?!stall)|kv\.)", table.title, re.I)}
     ty = {int(m.group(1)) for m in re.finditer(r"(?<!\d)((?:19|20)\d{2})(?!\d)", table.title)}
     title_q = tq.pop() if len(tq) == 1 else None
     title_y = ty.pop() if len(ty) == 1 else None
@@ -877,10 +889,13 @@ def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
         )
     best = None
     closest = None
+    unplaced: tuple[int, _Reading] | None = None
     tried = 0
     for rd in readings:
-        cols = _complete(rd.roles, col_dec, title_q, title_y)
+        cols, bad_col = _complete(rd.roles, col_dec, title_q, title_y)
         if cols is None:
+            if unplaced is None:
+                unplaced = (bad_col if bad_col is not None else 0, rd)
             continue
         tried += 1
         fails, score = _check(cols, vals, dec, kinds)
@@ -891,18 +906,25 @@ def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
                 break
             if tried > MAX_READINGS:
                 break
-        elif closest is None or (len(fails), rd.penalty) < (len(closest[2]), closest[0].penalty):
+        elif closest is None or (sum(f.n for f in fails), rd.penalty) < (
+            sum(f.n for f in closest[2]),
+            closest[0].penalty,
+        ):
             closest = (rd, cols, fails, score)
         if tried > MAX_READINGS:
             break
     if best is None:
         if closest is None:
+            k, rd0 = unplaced if unplaced is not None else (0, readings[0])
+            label = " / ".join(rd0.roles[k].labels) or f"column {k + 1}"
             raise InputError(
-                "cannot place the columns: some column has no quarter in its heading or the "
-                "title (is the header cut off?); expected quarters like '1. kvartal 2009'",
+                f"cannot place the columns: value column {k + 1} ({label!r}) has no quarter, or "
+                "the same quarter and measure as another column, under every reading of the "
+                "header (is the header cut off or a column heading missing?)",
                 path=path,
                 row=header_line,
-                expected="a quarter such as '1. kvartal 2009' over every value column",
+                column=label,
+                expected="a quarter such as '1. kvartal 2009' and a measure over every value column",
                 found=shown[:200],
             )
         rd, cols, fails, _ = closest
@@ -965,7 +987,12 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
             expected=f"{width} values as in the other rows",
             found=max(len(o) for o in bad.options),
         )
-    widths = sorted(common, key=lambda w: (w != _header_width(table), -w))
+    n_phrases = (
+        len([p for p in table.header if not p.label])
+        if table.html_stacks is None
+        else len(table.html_stacks)
+    )
+    widths = sorted(common, key=lambda w: (w != _header_width(table), abs(w - n_phrases), -w))
     attempt = None
     for width in widths:
         try:
@@ -1101,6 +1128,15 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
         region = (kind, code, name)
         row_info.append((kind, code, name, section))
     emit_kind = level
+    if measure == "persons_doctor_certified":
+        # a persons table: its whole numbers are persons, its percentages of employees
+        for c in cols:
+            if c.kind == "days":
+                c.kind = "persons"
+            elif c.kind == "rate":
+                c.kind = "persons_rate"
+            elif c.kind in ("change", "pct_change") and c.base in ("days", "rate"):
+                c.base = "persons" if c.base == "days" else "persons_rate"
     value_cols = [c for c in cols if c.kind in ("days", "rate", "contracted", "employees", "persons", "persons_rate")]
     target = {"days": "lost_days", "rate": "rate", "contracted": "contracted_days",
               "employees": "employees", "persons": "persons", "persons_rate": "rate"}  # fmt: skip
