@@ -303,3 +303,33 @@ def test_copy_with_another_extension_is_still_detected(tmp_path):
     p = tmp_path / "download.dat"
     shutil.copy(ARCHIVE / "tab-2006-03-01.txt", p)
     assert detect_source(p) == "ssb-table"
+
+
+SAMPLES = Path(__file__).parent / "data" / "readers"
+
+
+def test_days_of_both_quarters_first_and_changes_after():
+    df = read_ssb_table(SAMPLES / "ssb_archive_days_then_changes.txt")
+    assert cell(df, "0101", "2006Q2")[["lost_days", "rate"]].tolist() == [30609, 5.8]
+    assert cell(df, "0104", "2006Q3")[["lost_days", "rate"]].tolist() == [38159, 7.0]
+    assert cell(df, "0104", "2005Q3")["rate"] == 6.3
+    # "Endring siste år" covers the two change columns only, not the rates
+    assert "change of days (days) from 2005Q3 to 2006Q3" in df.attrs["layout"]
+    assert "percentage points" not in df.attrs["layout"]
+
+
+def test_sexes_as_group_headings():
+    df = read_ssb_table(SAMPLES / "ssb_archive_sex_groups.txt")
+    assert cell(df, "0101", "2009Q1", sex="all")[["lost_days", "rate"]].tolist() == [30000, 6.1]
+    assert cell(df, "0101", "2009Q1", sex="male")[["lost_days", "rate"]].tolist() == [12000, 5.1]
+    assert cell(df, "0104", "2009Q1", sex="female")[["lost_days", "rate"]].tolist() == [12000, 7.2]
+    totals = df.attrs["totals"]
+    assert totals.loc[totals["sex"] == "female", "lost_days"].item() == 600000
+
+
+def test_archive_html_page_with_group_cells():
+    df = read_sickleave(SAMPLES / "ssb_archive_page.html")
+    assert df.attrs["source"] == "ssb-table" and "HTML page" in df.attrs["layout"]
+    assert cell(df, "0111", "2006Q3")[["lost_days", "rate"]].tolist() == [4629, 6.4]
+    assert cell(df, "0111", "2005Q2")["rate"] == 6.0
+    assert "Ugyldig" in "\n".join(df.attrs["notes"]) and len(df) == 12

@@ -433,7 +433,13 @@ def _assemble(path, form, rows, cand, titles, after) -> _Table:
         header_rows = [r for r in header_rows if len({c for c in r.cells if c}) >= 2 or
                        not _TITLE_HINT.search(" ".join(r.cells))]  # fmt: skip
         stacks = _html_stacks(header_rows, body)
-        head: list[Phrase] = []
+        # the header as text too (colspan repeats removed), read like a text copy when the
+        # cell structure does not give a consistent reading
+        chunks = []
+        for r in header_rows:
+            cells = [c for i, c in enumerate(r.cells) if c and (i == 0 or c != r.cells[i - 1])]
+            chunks.append((r.line, " | ".join(cells)))
+        head = phrases(chunks)
     else:
         chunks = []
         for r in header_rows:
@@ -505,14 +511,28 @@ class _Reading:
 
 
 def _compositions(n: int, k: int):
-    """Ways to cut ``n`` columns into ``k`` runs of at least one column."""
+    """Ways to cut ``n`` columns into ``k`` runs of at least one column (equal runs first:
+    headings such as sexes or quarters usually cover the same number of columns)."""
     if k == 0:
         if n == 0:
             yield ()
         return
+    equal = None
+    if n % k == 0:
+        equal = (n // k,) * k
+        yield equal
     for cuts in itertools.combinations(range(1, n), k - 1):
         bounds = (0, *cuts, n)
-        yield tuple(bounds[i + 1] - bounds[i] for i in range(k))
+        sizes = tuple(bounds[i + 1] - bounds[i] for i in range(k))
+        if sizes != equal:
+            yield sizes
+
+
+def _mixes_sex(level: list[Phrase]) -> int:
+    """1 when a row of group headings mixes sexes with other headings (sexes form a row of
+    their own in SSB's tables)."""
+    kinds = {p.sex is not None for p in level}
+    return int(len(kinds) > 1)
 
 
 def _cover(groups: list[Phrase], sizes: tuple[int, ...]) -> list[list[Phrase]]:
@@ -525,13 +545,12 @@ def _cover(groups: list[Phrase], sizes: tuple[int, ...]) -> list[list[Phrase]]:
 def _readings(table: _Table, width: int) -> tuple[list[_Reading], str]:
     """Candidate readings of the header, best-fitting first, and a description of the
     header (for error messages)."""
+    html: list[_Reading] = []
     if table.html_stacks is not None:
         stacks = [list(s) for s in table.html_stacks]
         roles = [merge(s) for s in stacks]
-        shown = " | ".join(" / ".join(p.text for p in s) for s in stacks)
-        if any(r is None for r in roles):
-            return [], shown
-        return [_Reading(roles, sum(r.penalty for r in roles), "HTML header cells")], shown  # type: ignore[arg-type]
+        if len(stacks) == width and not any(r is None for r in roles):
+            html = [_Reading(roles, sum(r.penalty for r in roles), "HTML header cells")]  # type: ignore[arg-type,union-attr]
     head = list(table.header)
     labels = [i for i, p in enumerate(head) if p.label]
     body_phrases = [p for p in head if not p.label]
@@ -563,17 +582,24 @@ def _readings(table: _Table, width: int) -> tuple[list[_Reading], str]:
                     plans.append(([_cover(groups, sizes)], f"group headings over {sizes} columns"))
                     if len(plans) > MAX_READINGS:
                         break
-            for s in range(1, g):
+            splits = sorted(
+                range(1, g),
+                key=lambda s: (_mixes_sex(groups[:s]) + _mixes_sex(groups[s:]), abs(2 * s - g)),
+            )
+            for s in splits:
                 top, low = groups[:s], groups[s:]
                 if len(low) > width or len(top) > width:
                     continue
+                n_before = len(plans)
                 for st in _compositions(width, len(top)):
                     for sl in _compositions(width, len(low)):
                         plans.append(
                             ([_cover(top, st), _cover(low, sl)], f"two rows of group headings {st} / {sl}")
                         )
-                        if len(plans) > MAX_READINGS:
+                        if len(plans) - n_before > MAX_READINGS // 4:
                             break
+                    if len(plans) - n_before > MAX_READINGS // 4:
+                        break
         for levels, desc in plans:
             stacks = [whole + [lv[k][0] for lv in levels] + [leaves[k]] for k in range(width)]
             roles = [merge(s) for s in stacks]
@@ -584,9 +610,14 @@ def _readings(table: _Table, width: int) -> tuple[list[_Reading], str]:
                 continue
             seen.add(key)
             pen = base_pen + sum(r.penalty for r in roles)  # type: ignore[union-attr]
+            pen += sum(_mixes_sex([lv[k][0] for k in range(width)]) for lv in levels)
             out.append(_Reading(list(roles), pen, desc))  # type: ignore[arg-type]
+    for r in out:
+        if html:
+            r.penalty += 1  # the HTML cell structure, when consistent, comes first
+            r.description = "the header text (" + r.description + ")"
     out.sort(key=lambda r: r.penalty)
-    return out, shown
+    return html + out, shown
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -650,6 +681,24 @@ def _complete(
         dup = next(i for i, key in enumerate(keys) if keys.index(key) != i)
         return None, dup
     return cols, None
+
+
+def _unverified(cols: list[_Col]) -> int:
+    """Change columns whose compared values are not in the table (their reading cannot be
+    checked against the numbers): a reading that can be checked is preferred."""
+    have = {(c.kind, c.period, c.sex) for c in cols}
+    n = 0
+    for c in cols:
+        if c.kind not in ("change", "pct_change"):
+            continue
+        base = c.base or "days"
+        ok = (base, c.period, c.sex) in have and (base, c.compare, c.sex) in have
+        derivable = c.kind == "pct_change" and any(
+            x.kind == "change" and x.base == base and x.period == c.period for x in cols
+        )
+        if not ok and not derivable:
+            n += 1
+    return n
 
 
 @dataclass
@@ -732,18 +781,19 @@ def _check(cols: list[_Col], vals: np.ndarray, dec: np.ndarray, kinds: list[str]
                 fails.append(_Failure(c.index, last, f"rows summing to at most the total {tv:,.0f}", f"sum {s:,.0f}"))
     # misfit: implied contracted days (days / rate) should change little between quarters
     score = 0.0
-    pairs = [(c, by.get(("rate", None, c.period, c.sex))) for c in cols if c.kind == "days"]
-    imp = []
-    for d, r in pairs:
-        if r is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                imp.append(np.log(vals[:, d.index] / vals[:, r.index]))
-    if len(imp) >= 2:
-        a = np.vstack(imp)
-        a = a[:, np.isfinite(a).sum(axis=0) >= 2]
-        spread = (np.nanmax(a, axis=0) - np.nanmin(a, axis=0)) if a.size else np.array([])
-        spread = spread[np.isfinite(spread)]
-        score = float(spread.sum()) if len(spread) else 0.0
+    for sex in {c.sex for c in cols}:
+        pairs = [(c, by.get(("rate", None, c.period, sex))) for c in cols if c.kind == "days" and c.sex == sex]
+        imp = []
+        for d, r in pairs:
+            if r is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    imp.append(np.log(vals[:, d.index] / vals[:, r.index]))
+        if len(imp) >= 2:
+            a = np.vstack(imp)
+            a = a[:, np.isfinite(a).sum(axis=0) >= 2]
+            spread = (np.nanmax(a, axis=0) - np.nanmin(a, axis=0)) if a.size else np.array([])
+            spread = spread[np.isfinite(spread)]
+            score += float(spread.sum()) if len(spread) else 0.0
     return fails, score
 
 
@@ -900,10 +950,9 @@ def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
         tried += 1
         fails, score = _check(cols, vals, dec, kinds)
         if not fails:
-            if best is None or (rd.penalty, score) < (best[0].penalty, best[3]):
-                best = (rd, cols, fails, score)
-            if best[0].penalty < rd.penalty:
-                break
+            pen = rd.penalty + _unverified(cols)
+            if best is None or (pen, score) < (best[4], best[3]):
+                best = (rd, cols, fails, score, pen)
             if tried > MAX_READINGS:
                 break
         elif closest is None or (sum(f.n for f in fails), rd.penalty) < (
@@ -1004,7 +1053,7 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
     if isinstance(attempt, InputError):
         raise attempt
     width, data_rows, parsed, check_rows, vals, dec, kinds, best = attempt  # type: ignore[misc]
-    rd, cols, _, _ = best
+    rd, cols = best[0], best[1]
     # resolve rows with several digit groupings
     chosen: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
     for i, b in enumerate(data_rows):
