@@ -582,10 +582,14 @@ def build_panel(
     pre = _pre_covariates(data, pre_period)
     data = data.merge(pre, on=["kommunenummer", "sector"], how="left")
     if data["pre_level"].isna().all():
-        has_rates = data.loc[
-            data["period"].between(parse_quarter(pre_period[0]), parse_quarter(pre_period[1])),
-            "rate",
-        ].notna().any()
+        has_rates = (
+            data.loc[
+                data["period"].between(parse_quarter(pre_period[0]), parse_quarter(pre_period[1])),
+                "rate",
+            ]
+            .notna()
+            .any()
+        )
         notes.append(
             f"no contracted days in {pre_period[0]}-{pre_period[1]}: pre_level is NaN"
             + (" (pre_trend uses the published rates)" if has_rates else " and so is pre_trend")

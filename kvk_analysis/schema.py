@@ -58,7 +58,9 @@ def tidy_schema(
     code_checks = [pa.Check.str_matches(r"^(?:\d{4}|\d{2})$", name="code_format")]
     if valid_codes is not None:
         codes = frozenset(valid_codes)
-        code_checks.append(pa.Check(lambda s: s.isin(codes) | (s.str.len() == 2), name="known_code"))
+        code_checks.append(
+            pa.Check(lambda s: s.isin(codes) | (s.str.len() == 2), name="known_code")
+        )
     period_checks = []
     if period_range is not None:
         lo, hi = (parse_quarter(p) for p in period_range)

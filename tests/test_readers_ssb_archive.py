@@ -49,11 +49,15 @@ def test_genuine_pipe_table_gives_the_published_numbers(source):
     df = read_sickleave(PIPE, source=source)
     assert df.attrs["source"] == "ssb-table"
     assert len(df) == 16 * 4  # 16 municipalities x Q2/Q3 of 2005 and 2006
-    assert set(df["kommunenummer"]) >= {"0101", "0104", "0136"} and "" not in set(df["kommunenummer"])
+    assert set(df["kommunenummer"]) >= {"0101", "0104", "0136"} and "" not in set(
+        df["kommunenummer"]
+    )
     halden = cell(df, "0101", "2006Q2")
     assert (halden["lost_days"], halden["rate"]) == (30609, 5.8)  # "2. kvartal 20061"
     assert cell(df, "0101", "2006Q3")[["lost_days", "rate"]].tolist() == [31170, 6.1]
-    assert cell(df, "0101", "2005Q2")["rate"] == 5.4 and np.isnan(cell(df, "0101", "2005Q2")["lost_days"])
+    assert cell(df, "0101", "2005Q2")["rate"] == 5.4 and np.isnan(
+        cell(df, "0101", "2005Q2")["lost_days"]
+    )
     assert cell(df, "0104", "2005Q3")["rate"] == 6.3
     assert cell(df, "0136", "2006Q3")[["lost_days", "rate"]].tolist() == [19018, 7.0]
     assert cell(df, "0121", "2006Q3")[["lost_days", "rate"]].tolist() == [532, 4.5]
@@ -188,7 +192,10 @@ def test_over_three_days_and_persons_tables_are_their_own_measures(tmp_path):
     )
     df = read_ssb_table(_write(tmp_path, "over3.txt", over3))
     assert set(df["measure"]) == {"doctor_certified_over3"}
-    assert cell(df, "0104", "2002Q4")["lost_days"] == 11500 and cell(df, "0104", "2002Q4")["preliminary"]
+    assert (
+        cell(df, "0104", "2002Q4")["lost_days"] == 11500
+        and cell(df, "0104", "2002Q4")["preliminary"]
+    )
     persons = (
         "Arbeidstakere med legemeldt sykefravær etter bostedskommune. Antall og i prosent av "
         "alle arbeidstakere. Kvartalstall\n\n"
@@ -251,7 +258,9 @@ def test_a_value_missing_in_a_row(tmp_path):
 
 @needs_genuine
 def test_a_column_heading_missing(tmp_path):
-    p = _variant(tmp_path, PIPE, "Endring siste år |\nSykefraværs- dagsverk |", "Sykefraværs- dagsverk |")
+    p = _variant(
+        tmp_path, PIPE, "Endring siste år |\nSykefraværs- dagsverk |", "Sykefraværs- dagsverk |"
+    )
     with pytest.raises(InputError) as info:
         read_ssb_table(p)
     msg = str(info.value)
@@ -282,7 +291,11 @@ def test_a_header_cut_off(tmp_path):
     p.write_text(cut, encoding="utf-8")
     with pytest.raises(InputError) as info:
         read_ssb_table(p)
-    assert info.value.row is not None and info.value.column is not None and "cut.txt" in str(info.value)
+    assert (
+        info.value.row is not None
+        and info.value.column is not None
+        and "cut.txt" in str(info.value)
+    )
 
 
 @needs_genuine

@@ -25,7 +25,9 @@ from kvk_analysis.report.tables import analysis_sample
 ARCHIVE = Path(__file__).parent / "data" / "ssb_archive"
 TABLES = sorted(ARCHIVE.glob("tab-*"))
 REGISTRY = config.COHORTS_DIR / "kvk_participants_documented.csv"
-GENUINE_COUNTY = Path("/work/shared/reference/ssb-genuine/tab-2009-06-30-09_bostedsfylke_q1-2008_q1-2009_legemeldt.txt")
+GENUINE_COUNTY = Path(
+    "/work/shared/reference/ssb-genuine/tab-2009-06-30-09_bostedsfylke_q1-2008_q1-2009_legemeldt.txt"
+)
 
 
 def _truth():
@@ -57,13 +59,17 @@ def test_route_builds_a_residence_panel_of_doctor_certified_leave(built):
     assert d["unit_basis"] == "residence" and d["measure"] == "doctor_certified"
     assert d["participants_listed"] == 33 and d["participants_cohort_known"] == 18
     assert not d["registry_complete"] and d["known_non_participants"] == ["1866"]
-    assert set(panel["unit_basis"]) == {"residence"} and set(panel["measure"]) == {"doctor_certified"}
+    assert set(panel["unit_basis"]) == {"residence"} and set(panel["measure"]) == {
+        "doctor_certified"
+    }
     assert set(panel["kommunenummer"]) == {c for c, _, _ in _truth().MUNICIPALITIES}
     # quarters 2005Q1-2010Q3 (2010Q4 was not published); published numbers, not invented ones
     assert str(panel["period"].min()) == "2005Q1" and str(panel["period"].max()) == "2010Q3"
     truth = _truth()
     for code, q in [("0219", "2008Q3"), ("1149", "2006Q1"), ("0101", "2010Q2"), ("1866", "2005Q4")]:
-        row = panel[(panel["kommunenummer"] == code) & (panel["period"] == pd.Period(q, "Q"))].iloc[0]
+        row = panel[(panel["kommunenummer"] == code) & (panel["period"] == pd.Period(q, "Q"))].iloc[
+            0
+        ]
         p = pd.Period(q, "Q")
         assert row["rate"] == pytest.approx(truth._r1(truth._rate(code, p.year, p.quarter)))
         assert row["lost_days"] == truth.DAYS[(code, p.year, p.quarter)]
@@ -100,7 +106,10 @@ def test_one_command_with_auto_detection(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "13 units x 23 quarters" in out and "unbalanced" in out
-    assert json.loads((tmp_path / "manifest.json").read_text())["definition"]["unit_basis"] == "residence"
+    assert (
+        json.loads((tmp_path / "manifest.json").read_text())["definition"]["unit_basis"]
+        == "residence"
+    )
 
 
 def test_definition_section_states_definition_registry_power_and_inputs(built):
@@ -115,9 +124,14 @@ def test_definition_section_states_definition_registry_power_and_inputs(built):
     assert "at most 4 treated municipalities" in text and "5.9 times" in text
     assert "1 municipality is documented as non-participant" in text
     assert "13 municipalities and 23 quarters (2005Q1-2010Q3); 4 municipality-quarters" in text
-    assert "Real inputs: kvk_participants_documented.csv; simulated inputs: tab-2005-09-01.txt" in text
+    assert (
+        "Real inputs: kvk_participants_documented.csv; simulated inputs: tab-2005-09-01.txt" in text
+    )
     assert list(table.columns) == ["", "This analysis", "KVK's target (KS register)"]
-    assert table.iloc[1, 1] == "Municipality of residence" and table.iloc[2, 1] == "Doctor-certified only"
+    assert (
+        table.iloc[1, 1] == "Municipality of residence"
+        and table.iloc[2, 1] == "Doctor-certified only"
+    )
     nb, table_nb = definitions.data_definition_section(panel, inputs, "nb", manifest=manifest)
     text_nb = " ".join(nb)
     assert "legemeldt sykefravær" in text_nb and "kommunen de bor i" in text_nb
@@ -127,10 +141,19 @@ def test_definition_section_states_definition_registry_power_and_inputs(built):
 
 def test_definition_of_ks_panel_is_the_programme_definition():
     demo = pd.DataFrame(
-        {"kommunenummer": ["0101", "0101"], "period": pd.PeriodIndex(["2007Q1", "2007Q2"], freq="Q"),
-         "sector": "all", "measure": "total", "unit_basis": "employer", "rate": [5.0, 5.1],
-         "participant": True, "never_treated": False, "cohort_known": True,
-         "membership_source": "simulated", "preliminary": False}  # fmt: skip
+        {
+            "kommunenummer": ["0101", "0101"],
+            "period": pd.PeriodIndex(["2007Q1", "2007Q2"], freq="Q"),
+            "sector": "all",
+            "measure": "total",
+            "unit_basis": "employer",
+            "rate": [5.0, 5.1],
+            "participant": True,
+            "never_treated": False,
+            "cohort_known": True,
+            "membership_source": "simulated",
+            "preliminary": False,
+        }  # fmt: skip
     )
     text = " ".join(definitions.definition_sentences(demo, "en"))
     assert "definition the programme itself targeted" in text

@@ -118,9 +118,7 @@ def _detect(path: str | Path) -> tuple[str, str]:
     title = _PUBLISHED_TITLE.search(text)
     piped = sum("|" in ln for ln in lines) >= 3
     form = "'|'-separated" if piped else "whitespace-aligned"
-    if (published >= 2 or len(_TABLE_ROW.findall(text)) >= 2) and (
-        _QUARTER.search(text) or title
-    ):
+    if (published >= 2 or len(_TABLE_ROW.findall(text)) >= 2) and (_QUARTER.search(text) or title):
         why = f"{form} text with {max(published, len(_TABLE_ROW.findall(text)))} rows of a region and numbers"
         why += " under a title " + repr(title.group(0)[:70]) if title else " under quarter headings"
         return "ssb-table", why + " (a published SSB table)"

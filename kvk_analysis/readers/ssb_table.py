@@ -304,7 +304,9 @@ def _split_tokens(text: str) -> tuple[str, list[list[str]]] | None:
         if not _is_value(tokens[1]) and tokens[1] not in _SYMBOL:
             label.append(tokens[0])
             i = 1
-    while i < len(tokens) and not (tokens[i] in _SYMBOL or re.match(r"^[-\u2212\u2013]?\d", tokens[i])):
+    while i < len(tokens) and not (
+        tokens[i] in _SYMBOL or re.match(r"^[-\u2212\u2013]?\d", tokens[i])
+    ):
         label.append(tokens[i])
         i += 1
     if not label or i == len(tokens) or not any(ch.isalpha() for ch in " ".join(label)):
@@ -463,7 +465,9 @@ def _html_stacks(header_rows: list[_Row], body: list[_Body]) -> list[list[Phrase
     width = max((len(b.options[0]) for b in body if b.options), default=0)
     stacks: list[list[Phrase]] = [[] for _ in range(width)]
     for r in header_rows:
-        cells = r.cells[-width:] if len(r.cells) >= width else [""] * (width - len(r.cells)) + r.cells
+        cells = (
+            r.cells[-width:] if len(r.cells) >= width else [""] * (width - len(r.cells)) + r.cells
+        )
         for k, c in enumerate(cells):
             if not c:
                 continue
@@ -491,7 +495,10 @@ def _county_numbers() -> dict[str, str]:
     frame = load_frame(2008)
     names = frame.drop_duplicates("fylkesnr")
     _COUNTIES.update(
-        {" ".join(n.lower().split()): c for n, c in zip(names["fylke"], names["fylkesnr"], strict=True)}
+        {
+            " ".join(n.lower().split()): c
+            for n, c in zip(names["fylke"], names["fylkesnr"], strict=True)
+        }
     )
     return _COUNTIES
 
@@ -594,7 +601,10 @@ def _readings(table: _Table, width: int) -> tuple[list[_Reading], str]:
                 for st in _compositions(width, len(top)):
                     for sl in _compositions(width, len(low)):
                         plans.append(
-                            ([_cover(top, st), _cover(low, sl)], f"two rows of group headings {st} / {sl}")
+                            (
+                                [_cover(top, st), _cover(low, sl)],
+                                f"two rows of group headings {st} / {sl}",
+                            )
                         )
                         if len(plans) - n_before > MAX_READINGS // 4:
                             break
@@ -655,13 +665,19 @@ def _complete(
             q = title_q
         if y is None and q is not None:
             same = [x.year for x in known if x.quarter == q]
-            y = max(same) if same and kind in ("change", "pct_change") else (title_y if title_y else (max(same) if len(set(same)) == 1 else None))
+            y = (
+                max(same)
+                if same and kind in ("change", "pct_change")
+                else (title_y if title_y else (max(same) if len(set(same)) == 1 else None))
+            )
         if q is None and y is None and kind in ("change", "pct_change"):
             pass  # placed below from the columns it compares
         elif q is None or y is None:
             return None, k
         period = pd.Period(year=y, quarter=q, freq="Q") if q and y else None
-        cols.append(_Col(k, kind, base, period, None, r.sex, " / ".join(r.labels), r.footnotes, inferred))
+        cols.append(
+            _Col(k, kind, base, period, None, r.sex, " / ".join(r.labels), r.footnotes, inferred)
+        )
     for c in cols:
         if c.kind not in ("change", "pct_change"):
             continue
@@ -710,10 +726,15 @@ class _Failure:
     n: int = 1  # rows that fail
 
 
-def _check(cols: list[_Col], vals: np.ndarray, dec: np.ndarray, kinds: list[str]) -> tuple[list[_Failure], float]:
+def _check(
+    cols: list[_Col], vals: np.ndarray, dec: np.ndarray, kinds: list[str]
+) -> tuple[list[_Failure], float]:
     """Failures of the numeric checks and a misfit score (implied contracted-days growth)."""
     fails: list[_Failure] = []
-    by = {(c.kind, c.base if c.kind in ("change", "pct_change") else None, c.period, c.sex): c for c in cols}
+    by = {
+        (c.kind, c.base if c.kind in ("change", "pct_change") else None, c.period, c.sex): c
+        for c in cols
+    }
 
     def get(kind: str, period, sex) -> np.ndarray | None:
         c = by.get((kind, None, period, sex))
@@ -778,11 +799,22 @@ def _check(cols: list[_Col], vals: np.ndarray, dec: np.ndarray, kinds: list[str]
             s = np.nansum(v[region & ~np.isnan(v)])
             if s > tv + 0.5 * max(1, int(region.sum())):
                 last = int(np.flatnonzero(region)[-1])
-                fails.append(_Failure(c.index, last, f"rows summing to at most the total {tv:,.0f}", f"sum {s:,.0f}"))
+                fails.append(
+                    _Failure(
+                        c.index,
+                        last,
+                        f"rows summing to at most the total {tv:,.0f}",
+                        f"sum {s:,.0f}",
+                    )
+                )
     # misfit: implied contracted days (days / rate) should change little between quarters
     score = 0.0
     for sex in {c.sex for c in cols}:
-        pairs = [(c, by.get(("rate", None, c.period, sex))) for c in cols if c.kind == "days" and c.sex == sex]
+        pairs = [
+            (c, by.get(("rate", None, c.period, sex)))
+            for c in cols
+            if c.kind == "days" and c.sex == sex
+        ]
         imp = []
         for d, r in pairs:
             if r is not None:
@@ -808,7 +840,9 @@ def _num(x: float) -> object:
 # ----------------------------------------------------------------------------- definition
 
 
-def _definition(title: str, head_text: str, path: Path, line: int | None) -> tuple[str, str, list[str]]:
+def _definition(
+    title: str, head_text: str, path: Path, line: int | None
+) -> tuple[str, str, list[str]]:
     """``(measure, unit_basis, notes)`` from the title; refuses tables of other series."""
     t = " ".join(title.lower().split())
     h = head_text.lower()
@@ -901,8 +935,13 @@ def _header_width(table: _Table) -> int:
 
 def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
     """Choose the reading of the header for rows of ``width`` values (or raise)."""
-    data_rows = [replace(b, options=[o for o in b.options if len(o) == width]) for b in data_rows_all]
-    tq = {int(m.group(1)) for m in re.finditer(r"(?<!\d)([1-4])\s*\.\s*(?:kvartal(?!stall)|kv\.)", table.title, re.I)}
+    data_rows = [
+        replace(b, options=[o for o in b.options if len(o) == width]) for b in data_rows_all
+    ]
+    tq = {
+        int(m.group(1))
+        for m in re.finditer(r"(?<!\d)([1-4])\s*\.\s*(?:kvartal(?!stall)|kv\.)", table.title, re.I)
+    }
     ty = {int(m.group(1)) for m in re.finditer(r"(?<!\d)((?:19|20)\d{2})(?!\d)", table.title)}
     title_q = tq.pop() if len(tq) == 1 else None
     title_y = ty.pop() if len(ty) == 1 else None
@@ -925,9 +964,15 @@ def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
     col_dec = dec.any(axis=0)
 
     readings, shown = _readings(table, width)
-    header_line = table.header_lines[-1] if table.header_lines else (table.title_line or data_rows[0].row.line)
+    header_line = (
+        table.header_lines[-1]
+        if table.header_lines
+        else (table.title_line or data_rows[0].row.line)
+    )
     if not readings:
-        n_head = len([p for p in table.header if not p.label]) if table.html_stacks is None else width
+        n_head = (
+            len([p for p in table.header if not p.label]) if table.html_stacks is None else width
+        )
         raise InputError(
             "cannot place the columns: the header does not name the quarters and measures of "
             f"the {width} value columns (is the header cut off or a column missing?)",
@@ -987,8 +1032,7 @@ def _place(path: Path, table: _Table, data_rows_all: list[_Body], width: int):
         raise InputError(
             f"no reading of the header agrees with the numbers; under the closest reading "
             f"column {c.index + 1} ({c.label!r}) is {_describe(c)} but its value in row "
-            f"{row.name!r} is not {f.expected}"
-            + (f"; also {others}" if others else ""),
+            f"{row.name!r} is not {f.expected}" + (f"; also {others}" if others else ""),
             path=path,
             row=row.row.line,
             column=c.label,
@@ -1014,8 +1058,10 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
     data_rows = [b for b in table.body if b.kind != "sex_heading"]
     if not data_rows:
         raise InputError("no table rows found", path=path, expected="rows with a label and numbers")
-    head_text = " ".join(p.text for p in table.header) + " " + " ".join(
-        p.text for s in (table.html_stacks or []) for p in s
+    head_text = (
+        " ".join(p.text for p in table.header)
+        + " "
+        + " ".join(p.text for s in (table.html_stacks or []) for p in s)
     )
     measure, basis, dnotes = _definition(table.title, head_text, path, table.title_line)
     notes.extend(dnotes)
@@ -1063,7 +1109,9 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
             continue
         good = []
         for v, d, st in opts:
-            fails, score = _check(cols, np.vstack([vals, v]), np.vstack([dec, d]), kinds + [_kind_for_check(b)])
+            fails, score = _check(
+                cols, np.vstack([vals, v]), np.vstack([dec, d]), kinds + [_kind_for_check(b)]
+            )
             if not any(f.row == len(kinds) for f in fails) and not fails:
                 good.append((score, v, d, st))
         if not good:
@@ -1106,7 +1154,11 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
 def _typical(cols: list[_Col], v: np.ndarray, ref: np.ndarray) -> float:
     """How far a row's proportions between its count columns (days, changes, persons) lie
     from the other rows' (median absolute deviation units); picks among digit groupings."""
-    idx = [c.index for c in cols if c.kind in _DAYS_LIKE or (c.kind == "change" and c.base in _DAYS_LIKE)]
+    idx = [
+        c.index
+        for c in cols
+        if c.kind in _DAYS_LIKE or (c.kind == "change" and c.base in _DAYS_LIKE)
+    ]
     if len(idx) < 2:
         return 0.0
     base = idx[0]
@@ -1186,7 +1238,11 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
                 c.kind = "persons_rate"
             elif c.kind in ("change", "pct_change") and c.base in ("days", "rate"):
                 c.base = "persons" if c.base == "days" else "persons_rate"
-    value_cols = [c for c in cols if c.kind in ("days", "rate", "contracted", "employees", "persons", "persons_rate")]
+    value_cols = [
+        c
+        for c in cols
+        if c.kind in ("days", "rate", "contracted", "employees", "persons", "persons_rate")
+    ]
     target = {"days": "lost_days", "rate": "rate", "contracted": "contracted_days",
               "employees": "employees", "persons": "persons", "persons_rate": "rate"}  # fmt: skip
     foot_text = _footnote_texts(table.footer)
@@ -1195,7 +1251,9 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
     prelim: set[pd.Period] = set()
     foot_periods = {c.period for c in cols if c.footnotes and c.period is not None}
     if prelim_digits:
-        prelim = {c.period for c in cols if set(c.footnotes) & prelim_digits and c.period is not None}
+        prelim = {
+            c.period for c in cols if set(c.footnotes) & prelim_digits and c.period is not None
+        }
     elif re.search(r"forel[øo]pig", table.title, re.I):
         prelim = {periods[-1]}
         notes.append(f"the title says the figures are preliminary: {periods[-1]} flagged")
@@ -1244,7 +1302,9 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
         return finish(fr, src)
 
     tidy = tidy_of(frame)
-    totals_tidy = tidy_of(pd.DataFrame.from_records(totals)).assign(region_level="total") if totals else None
+    totals_tidy = (
+        tidy_of(pd.DataFrame.from_records(totals)).assign(region_level="total") if totals else None
+    )
     if totals_tidy is not None and "lost_days" in tidy:
         for per in periods:
             tot = totals_tidy.loc[totals_tidy["period"] == per, "lost_days"].sum(min_count=1)
@@ -1259,12 +1319,18 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
                 if c.kind == "days" and c.period == per and not np.isnan(v[c.index])
             )
             s = parts + inval
-            verdict = "equals" if abs(s - tot) < 0.5 * max(1, len(rows)) else f"differs by {s - tot:+,.0f} from"
+            verdict = (
+                "equals"
+                if abs(s - tot) < 0.5 * max(1, len(rows))
+                else f"differs by {s - tot:+,.0f} from"
+            )
             notes.append(f"{per}: the {level} rows plus invalid rows sum to {s:,.0f} lost days, which "
                          f"{verdict} the total row ({tot:,.0f})")  # fmt: skip
     for c in cols:
         if c not in value_cols:
-            notes.append(f"column {c.index + 1} ({c.label!r}): {_describe(c)}, checked, not emitted")
+            notes.append(
+                f"column {c.index + 1} ({c.label!r}): {_describe(c)}, checked, not emitted"
+            )
     checks = ["rates in 0-100", "days whole and >= 0"]
     if any(c.kind == "change" for c in cols):
         checks.append("changes equal differences (or imply non-negative earlier values)")
@@ -1275,7 +1341,9 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
     kinds_desc = ", ".join(f"{c.index + 1}: {_describe(c)}" for c in cols)
     sexes = sorted(set(tidy["sex"]))
     layout = (
-        f"published SSB table, {table.form} text" if table.form != "html" else "published SSB table, HTML page"
+        f"published SSB table, {table.form} text"
+        if table.form != "html"
+        else "published SSB table, HTML page"
     ) + (
         f"; {level} level; {measure} by {basis}; sex {'/'.join(sexes)}; quarters "
         f"{', '.join(str(p) for p in periods)}; header read as {rd.description}; columns {kinds_desc}; "
@@ -1287,11 +1355,20 @@ def _emit(path, enc, table, rows, chosen, cols, rd, measure, basis, notes) -> pd
         path=str(path),
         title=table.title.strip(),
         layout=layout,
-        notes=[f"title: {table.title.strip()}", f"layout: {layout}", *notes,
-               *(f"footnote: {f}" for f in table.footer)],  # fmt: skip
+        notes=[
+            f"title: {table.title.strip()}",
+            f"layout: {layout}",
+            *notes,
+            *(f"footnote: {f}" for f in table.footer),
+        ],  # fmt: skip
         totals=totals_tidy,
-        definition={"measure": measure, "unit_basis": basis, "region_level": level,
-                    "population": "all employees", "preliminary": [str(p) for p in sorted(prelim)]},  # fmt: skip
+        definition={
+            "measure": measure,
+            "unit_basis": basis,
+            "region_level": level,
+            "population": "all employees",
+            "preliminary": [str(p) for p in sorted(prelim)],
+        },  # fmt: skip
         source_columns={
             target[k]: {str(c.period): c.label for c in value_cols if c.kind == k}
             for k in ("days", "rate", "persons")
@@ -1347,10 +1424,16 @@ def combine_tables(tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if tab.empty or not tab.duplicated(keys).any():
         return tidy, notes
     latest = tab.groupby("source")["period"].max()
-    prelim = tab["preliminary"].astype(bool) if "preliminary" in tab else pd.Series(False, index=tab.index)
+    prelim = (
+        tab["preliminary"].astype(bool)
+        if "preliminary" in tab
+        else pd.Series(False, index=tab.index)
+    )
     order = tab.assign(_p=prelim.astype(int), _l=tab["source"].map(latest))
     order = order.sort_values(["_p", "_l"], ascending=[True, False], kind="stable")
-    values = [c for c in ("lost_days", "contracted_days", "employees", "rate", "persons") if c in tab]
+    values = [
+        c for c in ("lost_days", "contracted_days", "employees", "rate", "persons") if c in tab
+    ]
     first = order.groupby(keys, sort=False, dropna=False).first()  # first non-null per column
     head = order.drop_duplicates(keys).set_index(keys)
     out = head.copy()
@@ -1368,7 +1451,9 @@ def combine_tables(tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     dup = order[order.duplicated(keys, keep=False)]
     n_diff = 0
     for c in values:
-        spread = dup.groupby(keys, dropna=False)[c].agg(lambda s: s.max() - s.min() if s.notna().sum() > 1 else 0.0)
+        spread = dup.groupby(keys, dropna=False)[c].agg(
+            lambda s: s.max() - s.min() if s.notna().sum() > 1 else 0.0
+        )
         tol = 0.05 if c == "rate" else 0.5
         n_diff += int((spread > tol).sum())
     n_keys = int(dup.drop_duplicates(keys).shape[0])

@@ -74,8 +74,7 @@ _BASIS = {
         "(SSBs statistikk etter bostedskommune)",
         "workplace": "for alle arbeidstakere, regnet etter kommunen de arbeider i "
         "(SSBs statistikk etter arbeidsstedskommune)",
-        "employer": "for kommunens egne ansatte, regnet etter arbeidsgiverkommunen "
-        "(KS' register)",
+        "employer": "for kommunens egne ansatte, regnet etter arbeidsgiverkommunen (KS' register)",
         "unknown": "regnet per kommune (kilden sier ikke om etter bosted eller arbeidssted)",
     },
 }
@@ -148,7 +147,9 @@ def definition_of(panel: Any = None, manifest: Mapping | None = None) -> dict:
     return out
 
 
-def definition_table(panel: Any = None, lang: str = "nb", manifest: Mapping | None = None) -> pd.DataFrame:
+def definition_table(
+    panel: Any = None, lang: str = "nb", manifest: Mapping | None = None
+) -> pd.DataFrame:
     """This analysis's outcome beside the KS definition the programme targeted: rows
     population, unit, leave counted, source; columns for the two definitions."""
     lang = _lang(lang)
@@ -197,7 +198,9 @@ def definition_table(panel: Any = None, lang: str = "nb", manifest: Mapping | No
     return pd.DataFrame(rows, columns=cols)
 
 
-def definition_sentences(panel: Any = None, lang: str = "nb", manifest: Mapping | None = None) -> list[str]:
+def definition_sentences(
+    panel: Any = None, lang: str = "nb", manifest: Mapping | None = None
+) -> list[str]:
     """The outcome's definition, how it differs from KS's and what that means for the
     evaluation; preliminary figures and gaps in the data."""
     lang = _lang(lang)
@@ -299,7 +302,9 @@ def definition_sentences(panel: Any = None, lang: str = "nb", manifest: Mapping 
     return out
 
 
-def registry_sentences(panel: Any = None, lang: str = "nb", manifest: Mapping | None = None) -> list[str]:
+def registry_sentences(
+    panel: Any = None, lang: str = "nb", manifest: Mapping | None = None
+) -> list[str]:
     """How many participants the registry documents, how unlisted municipalities are treated
     (never as controls when the registry is incomplete) and what that does to power."""
     lang = _lang(lang)

@@ -167,7 +167,11 @@ def aligned_grouped(n: int, y: int, q: int, reverse: bool = False, skip=frozense
     def head(y_: int) -> str:
         return f"{q}. kvartal {y_}" + ("1" if y_ == y else "")
 
-    lines = [f"Tabell {n}. {_title(n)}", f"{q}. kvartal {y - 1} og {q}. kvartal {y}. Kvartalstall", ""]
+    lines = [
+        f"Tabell {n}. {_title(n)}",
+        f"{q}. kvartal {y - 1} og {q}. kvartal {y}. Kvartalstall",
+        "",
+    ]
     lines.append(" " * lab + "Sykefraværsdagsverk".ljust(3 * w) + "Sykefraværsprosent")
     lines.append(
         "Bostedskommune".ljust(lab)
@@ -209,7 +213,9 @@ def html_interleaved(n: int, y: int, quarters: list[int], skip=frozenset()) -> s
     ]
     cols = [c for q in quarters for c in (("days", y, q), ("change", y, q), ("rate", y, q))]
     for label, code in _rows(skip):
-        cells = "".join(f'<td align="right">{c.replace(" ", "&nbsp;")}</td>' for c in _cells(code, cols))
+        cells = "".join(
+            f'<td align="right">{c.replace(" ", "&nbsp;")}</td>' for c in _cells(code, cols)
+        )
         out.append(f"<tr><td>{label}</td>{cells}</tr>")
     out += ["</table>", "<p><sup>1</sup> Foreløpige tall.</p>", "<p>Kilde: Statistisk sentralbyrå.</p>",
             "</body></html>"]  # fmt: skip
