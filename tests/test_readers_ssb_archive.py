@@ -346,3 +346,11 @@ def test_archive_html_page_with_group_cells():
     assert cell(df, "0111", "2006Q3")[["lost_days", "rate"]].tolist() == [4629, 6.4]
     assert cell(df, "0111", "2005Q2")["rate"] == 6.0
     assert "Ugyldig" in "\n".join(df.attrs["notes"]) and len(df) == 12
+
+
+def test_rates_by_sex_with_year_headings_and_a_county_subtotal():
+    df = read_ssb_table(SAMPLES / "ssb_archive_rates_by_sex.txt")
+    assert cell(df, "0101", "2009Q1", sex="female")["rate"] == 7.4  # "20091", quarter from title
+    assert cell(df, "0104", "2008Q1", sex="all")["rate"] == 6.2
+    assert "01" not in set(df["kommunenummer"])  # Østfold is a subtotal here
+    assert any("Østfold" in n and "county subtotal" in n for n in df.attrs["notes"])

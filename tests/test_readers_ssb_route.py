@@ -189,3 +189,14 @@ def test_definitions_are_never_mixed():
         county = read_sickleave(GENUINE_COUNTY)
         with pytest.raises(InputError, match="county table cannot enter"):
             build_panel(county, reg, measure="doctor_certified")
+
+
+def test_section_from_the_build_result_and_derived_files(built):
+    result, panel, _, out = built
+    sentences, table = definitions.data_definition_section(panel, result, "en")
+    text = " ".join(sentences)
+    assert "panel.parquet" not in text and "tab-2010-12-01.txt" in text
+    assert "documents 33 of the about 138-140 participants" in text and len(table) == 4
+    status, why = input_status(out / "panel.parquet")
+    assert status == "simulated" and "built from simulated inputs" in why
+    assert input_status(out / "manifest.json")[0] == "simulated"

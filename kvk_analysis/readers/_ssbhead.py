@@ -49,7 +49,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ),
     ("yq", r"((?:19|20)\d{2})\s*[KkQq]([1-4])(\d?)"),
     ("year", r"(?<![\d.])((?:19|20)\d{2})(\d?)(?:\s+(\d)(?![\d.,]))?(?!\d)"),
-    ("sex", r"begge\s+kjønn(?:\s+i\s+alt)?|menn|kvinner|mann|kvinne"),
+    ("sex", r"begge\s+kjønn(?:\s+i\s+alt)?|i\s+alt|menn|kvinner|mann|kvinne"),
     (
         "label",
         r"bostedskommune|bostedsfylke|arbeidsstedskommune|arbeidsstedsfylke|kommunenr\.?"
@@ -72,6 +72,7 @@ def _offsets() -> dict[str, int]:
 SEX_CODES = {
     "begge kjønn": "all",
     "begge kjønn i alt": "all",
+    "i alt": "all",
     "menn": "male",
     "mann": "male",
     "kvinner": "female",

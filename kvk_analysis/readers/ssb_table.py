@@ -746,7 +746,10 @@ def _check(
             fails.append(_Failure(c.index, int(bad[0]), expected, _num(found[bad[0]]), len(bad)))
 
     kinds_arr = np.array(kinds)
-    region = np.isin(kinds_arr, ["municipality", "county", "invalid", "sub"])
+    # the rows that add up to the total: municipalities (county rows are then subtotals) or,
+    # in a county table, the counties; plus the invalid/unknown row
+    units = "municipality" if (kinds_arr == "municipality").any() else "county"
+    region = np.isin(kinds_arr, [units, "invalid"])
     total = np.flatnonzero(kinds_arr == "total")
     for c in cols:
         v = vals[:, c.index]

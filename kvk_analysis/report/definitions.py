@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from .provenance import input_status
+from .provenance import input_status, is_derived
 from .text import fmt_num
 
 __all__ = [
@@ -417,7 +417,7 @@ def input_sentences(inputs: Iterable[str | Path], lang: str = "nb") -> list[str]
     seen = set()
     for p in inputs:
         key = Path(p).resolve()
-        if key in seen:
+        if key in seen or is_derived(p):  # the panel and manifest are not inputs of their own
             continue
         seen.add(key)
         (sim if input_status(p)[0] == "simulated" else real).append(Path(p).name)
@@ -443,10 +443,21 @@ def input_sentences(inputs: Iterable[str | Path], lang: str = "nb") -> list[str]
 
 
 def data_definition_section(
-    panel: Any, inputs: Iterable[str | Path] = (), lang: str = "nb", manifest: Mapping | None = None
+    panel: Any,
+    inputs: Iterable[str | Path] | Any = (),
+    lang: str = "nb",
+    manifest: Mapping | None = None,
 ) -> tuple[list[str], pd.DataFrame]:
     """The data section's sentences (definition, registry and power, real/simulated inputs)
-    and the definition table (this analysis beside KS's definition)."""
+    and the definition table (this analysis beside KS's definition).
+
+    ``inputs``: the input files, or the :class:`kvk_analysis.build.BuildResult` (its manifest
+    and input files are then used): ``data_definition_section(panel, build, lang)``."""
+    if hasattr(inputs, "manifest") and hasattr(inputs, "outputs"):
+        from .tables import input_files
+
+        manifest = manifest if manifest is not None else inputs.manifest
+        inputs = input_files(inputs)
     inputs = list(inputs)
     sentences = [
         *definition_sentences(panel, lang, manifest),

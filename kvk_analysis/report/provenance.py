@@ -8,7 +8,9 @@ Real or simulated (:func:`input_status`): an input is *simulated* when it lies i
 folder (``data/raw/demo``), its name says ``demo``, it is a cohort registry with
 ``membership_source = simulated`` rows, or the provenance note of its folder
 (``PROVENANCE.md`` or ``README.md``) has a line ``status: simulated`` or ``status: synthetic``.
-Everything else is listed as *real* (as its provenance note describes it).
+A file written by ``kvk data build`` (the manifest or an output it lists) is simulated when
+any of the raw inputs its manifest names is.  Everything else is listed as *real* (as its
+provenance note describes it).
 """
 
 from __future__ import annotations
@@ -103,8 +105,12 @@ def input_status(path: str | Path) -> tuple[str, str]:
         first = head.split("\n", 1)[0].lower()
         if "membership_source" in first and re.search(r"(^|[,;])simulated([,;]|$)", head, re.M):
             return "simulated", "a cohort registry with simulated rows"
-    if p.name == "manifest.json":
-        return "real", "the build record of the other inputs"
+    built = _built_from(p)
+    if built is not None:
+        sims = [Path(x).name for x in built if input_status(x)[0] == "simulated"]
+        if sims:
+            return "simulated", "built from simulated inputs: " + ", ".join(sims[:3])
+        return "real", "built by kvk data build from real inputs"
     for note in ("PROVENANCE.md", "README.md"):
         f = p.parent / note
         if f.is_file():
@@ -115,6 +121,37 @@ def input_status(path: str | Path) -> tuple[str, str]:
                     return "simulated", f"{note} of its folder says '{m.group(0).strip()}'"
                 return "real", f"{note} of its folder says '{m.group(0).strip()}'"
     return "real", "not in the demo folder and not marked simulated in its folder's provenance note"
+
+
+def _built_from(path: Path) -> list[Path] | None:
+    """The raw inputs of a file written by ``kvk data build`` (the manifest itself or one of
+    the outputs it lists), from the ``manifest.json`` beside it; ``None`` for other files."""
+    import json
+
+    from .. import config
+
+    manifest = path.parent / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if path.name != "manifest.json" and path.name not in (m.get("outputs") or []):
+        return None
+    out = []
+    for group in ("sickleave", "registry"):
+        for name in (m.get("inputs") or {}).get(group) or {}:
+            q = Path(name)
+            q = q if q.is_absolute() else config.ROOT / q
+            if q.resolve() != path.resolve():
+                out.append(q)
+    return out
+
+
+def is_derived(path: str | Path) -> bool:
+    """True for files ``kvk data build`` wrote (panel, manifest, ...), not raw inputs."""
+    return _built_from(Path(path)) is not None
 
 
 def inputs_status_table(paths: Iterable[str | Path], lang: str = "en") -> Any:
