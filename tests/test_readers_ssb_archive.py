@@ -70,6 +70,7 @@ def test_genuine_pipe_table_gives_the_published_numbers(source):
     assert totals.loc[pd.Period("2006Q3", "Q"), "lost_days"] == 5_605_277
     assert totals.loc[pd.Period("2005Q2", "Q"), "rate"] == 5.5
     notes = "\n".join(df.attrs["notes"])
+    assert ("source ssb-table detected: '|'-separated text" in notes) == (source == "auto")
     assert "Ugyldig" in notes and "left out" in notes
     assert "Endring siste år" in notes and "Prosentvis endring" in notes
 

@@ -68,14 +68,19 @@ def read_sickleave(
     from ..schema import validate_tidy
 
     detected = source == "auto"
+    why = ""
     if detected:
-        source = detect_source(path)
+        from .detect import detect_source_reason
+
+        source, why = detect_source_reason(path)
     if source not in _READERS:
         raise InputError(
             "unknown source", path=path, expected="one of auto, " + ", ".join(SOURCES), found=source
         )
     df = _READERS[source](path, encoding=encoding, **options)
     df.attrs["detected"] = detected
+    if detected:  # say what auto chose and why
+        df.attrs["notes"] = [f"source {source} detected: {why}", *df.attrs.get("notes", [])]
     if validate:
         df = validate_tidy(df, path=path, valid_codes=valid_codes, period_range=period_range)
     return df
