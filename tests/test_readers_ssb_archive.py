@@ -355,3 +355,16 @@ def test_rates_by_sex_with_year_headings_and_a_county_subtotal():
     assert cell(df, "0104", "2008Q1", sex="all")["rate"] == 6.2
     assert "01" not in set(df["kommunenummer"])  # Østfold is a subtotal here
     assert any("Østfold" in n and "county subtotal" in n for n in df.attrs["notes"])
+
+
+def test_persons_table_in_the_archive_layout(tmp_path):
+    df = read_sickleave(SAMPLES / "ssb_archive_persons.txt")
+    assert set(df["measure"]) == {"persons_doctor_certified"} and df["lost_days"].isna().all()
+    halden = cell(df, "0101", "2006Q3")
+    assert (halden["persons"], halden["rate"]) == (1010, 7.9)
+    assert cell(df, "0104", "2005Q2")["rate"] == 8.0
+    text = (SAMPLES / "ssb_archive_persons.txt").read_text(encoding="utf-8")
+    bad = _write(tmp_path, "bad_persons.txt", text.replace("7,9 | 2,7 | 6,8", "7,9 | 9,7 | 6,8"))
+    with pytest.raises(InputError, match="percentage change") as info:
+        read_ssb_table(bad)
+    assert info.value.row == 10 and "Prosentvis endring" in info.value.column

@@ -26,7 +26,8 @@ _PATTERNS: list[tuple[str, str]] = [
     (
         "pct_change",
         r"prosentvis\s+endring(?:\s+(?:siste|fra|i\s+forhold\s+til)\s+(?:år|året\s+før|i\s+fjor))?"
-        r"(?:\s+(?:av|i)\s+(?:sykefravær\w*|dagsverk\w*|sykefraværsdagsverk\w*))?",
+        r"(?:\s+(?:av|i)\s+(?:den\s+|det\s+)?(?:sykefravær\w*|dagsverk\w*|prosent\w*|antall\w*"
+        r"|arbeidstakere\w*))?",
     ),
     (
         "change",
@@ -40,7 +41,10 @@ _PATTERNS: list[tuple[str, str]] = [
     ),
     ("contracted", r"avtalte\s+dagsverk"),
     ("days", r"(?:sykefraværs?\s*dagsverk|tapte\s+dagsverk|dagsverk)\d?"),
-    ("rate", r"sykefraværsprosent\w*\d?|(?:i\s+)?prosent(?:\s+av\s+avtalte\s+dagsverk)?|%"),
+    (
+        "rate",
+        r"sykefraværsprosent\w*\d?|(?:i\s+)?prosent(?:en|er)?(?:\s+av\s+avtalte\s+dagsverk)?|%",
+    ),
     ("employees", r"(?:antall\s+)?(?:arbeidstakere|sysselsatte|lønnstakere)"),
     ("count", r"antall(?:\s+personer)?|absolutte\s+tall"),
     (

@@ -738,6 +738,10 @@ def _check(
 
     def get(kind: str, period, sex) -> np.ndarray | None:
         c = by.get((kind, None, period, sex))
+        if c is None and kind == "rate":  # a persons table's percent of employees
+            c = by.get(("persons_rate", None, period, sex))
+        if c is None and kind == "days":
+            c = by.get(("persons", None, period, sex))
         return vals[:, c.index] if c is not None else None
 
     def fail(c: _Col, mask: np.ndarray, expected: str, found: np.ndarray) -> None:
