@@ -87,7 +87,7 @@ _TITLE_HINT = re.compile(
 )
 _OTHER_SERIES = (
     ("sykepengetilfelle", "sickness-benefit cases"),
-    ("tilfeller", "sickness-benefit cases"),
+    ("tilfeller", "sick-leave or sickness-benefit cases (spells), not days or rates"),
     ("langtid", "long-term sickness absence"),
     ("over 8 uker", "long-term sickness absence"),
     ("over 16 dager", "sick leave beyond the employer period"),
@@ -879,7 +879,7 @@ def _definition(
         or re.search(r"i\s+prosent\s+av\s+(?:alle\s+)?(?:arbeidstakere|sysselsatte)", t + " " + h)
     )
     legemeldt, egen = "legemeldt" in t, "egenmeldt" in t
-    over3 = re.search(r"(?:over|mer\s+enn)\s+(?:3|tre)\s+dager", t) is not None
+    over3 = re.search(r"(?:over|utover|mer\s+enn)\s+(?:3|tre)\s+dager", t) is not None
     if persons:
         if not legemeldt and egen:
             raise InputError(
