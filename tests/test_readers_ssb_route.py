@@ -200,3 +200,24 @@ def test_section_from_the_build_result_and_derived_files(built):
     status, why = input_status(out / "panel.parquet")
     assert status == "simulated" and "built from simulated inputs" in why
     assert input_status(out / "manifest.json")[0] == "simulated"
+
+
+def test_a_complete_registry_drops_in_and_unlisted_units_become_controls(tmp_path):
+    from kvk_analysis.municipalities import load_frame
+
+    frame = load_frame(2008)
+    fixture = {c for c, _, _ in _truth().MUNICIPALITIES}
+    listed = ["0219", "0602"] + [c for c in frame["kommunenummer"] if c not in fixture][:136]
+    lines = ["kommunenr,kommune,pulje,admitted,programme_start,source,membership_source"]
+    names = dict(zip(frame["kommunenummer"], frame["kommune"], strict=True))
+    lines += [f"{c},{names[c]},II,2007-10-17,2007-11-01,KS,documented" for c in listed]
+    reg_path = tmp_path / "ks_registry.csv"
+    reg_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tidy = pd.concat([read_sickleave(t) for t in TABLES], ignore_index=True)
+    panel = build_panel(tidy, read_registry(reg_path), measure="doctor_certified")
+    assert panel.definition["registry_complete"] and panel.definition["units_unknown_status"] == 0
+    units = panel.data.groupby("kommunenummer").first()
+    assert units.loc["0104", "never_treated"] and units.loc["0104", "gname"] == 0
+    assert units.loc["0219", "gname"] > 0
+    text = " ".join(definitions.registry_sentences(panel, "en"))
+    assert "taken as the complete list" in text and "138 participants" in text
