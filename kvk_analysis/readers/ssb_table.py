@@ -85,6 +85,7 @@ _TITLE_HINT = re.compile(
     r"|for\s+arbeidstakere|statistisk\s+sentralbyrå",
     re.IGNORECASE,
 )
+_LABEL_HEAD = re.compile(r"^(?:kommune|fylke|region|kode|bosted)\w*\s*(?:\||\s{2,}|$)", re.I)
 _OTHER_SERIES = (
     ("sykepengetilfelle", "sickness-benefit cases"),
     ("tilfeller", "sick-leave or sickness-benefit cases (spells), not days or rates"),
@@ -425,6 +426,13 @@ def _assemble(path, form, rows, cand, titles, after) -> _Table:
     above = rows[:first]
     title_idx = [i for i, r in enumerate(above) if _TITLE_HINT.search(" ".join(r.cells))]
     start = title_idx[-1] + 1 if title_idx else 0
+    # a title sentence continued on the next lines ("... etter" / "bostedskommune. 1. kvartal")
+    while start and start < len(above):
+        nxt = " ".join(c for c in above[start].cells if c).strip()
+        if nxt and (nxt[0].islower() or nxt[0] == "(") and not _LABEL_HEAD.match(nxt):
+            start += 1
+        else:
+            break
     title_rows = above[:start]
     title = " ".join(titles + [" ".join(c for c in r.cells if c) for r in title_rows])
     title_line = title_rows[-1].line if title_rows else (above[0].line if above else None)
