@@ -368,3 +368,12 @@ def test_persons_table_in_the_archive_layout(tmp_path):
     with pytest.raises(InputError, match="percentage change") as info:
         read_ssb_table(bad)
     assert info.value.row == 10 and "Prosentvis endring" in info.value.column
+
+
+def test_html_page_with_a_layout_table_around_the_data_table():
+    df = read_sickleave(SAMPLES / "ssb_archive_nested.html")
+    assert set(df["measure"]) == {"doctor_certified"}  # title in a <p> inside the layout table
+    assert cell(df, "0104", "2006Q2")["lost_days"] == 38362
+    assert cell(df, "0104", "2006Q2")["preliminary"]  # footnote 2: "Foreløpige tall."
+    assert not cell(df, "0104", "2005Q2")["preliminary"]
+    assert "footnote 2: Foreløpige tall." in df.attrs["notes"]

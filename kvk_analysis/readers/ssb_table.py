@@ -136,98 +136,108 @@ class _Table:
 
 
 class _TableParser(HTMLParser):
-    """Rows of the first ``<table>`` as a grid (``colspan``/``rowspan`` expanded), titles
-    (``<title>``, ``<h1-3>``, ``<caption>``) and paragraphs after the table (footnotes)."""
+    """Every ``<table>`` of a page as rows of cells (``colspan``/``rowspan`` expanded, nested
+    layout tables kept apart: text goes to the innermost open cell), and the page's text
+    blocks (``<title>``, headings, ``<caption>``, paragraphs) with the number of tables opened
+    before them, so that titles above and footnotes below the data table can be found."""
+
+    _BLOCKS = ("title", "h1", "h2", "h3", "h4", "caption", "p", "div")
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.rows: list[_Row] = []
-        self.titles: list[str] = []
-        self.after: list[str] = []
-        self._tables = 0
-        self._depth = 0
-        self._row: list[tuple[str, int, int]] | None = None
-        self._row_line = 0
-        self._cell: list[str] | None = None
-        self._span = (1, 1)
-        self._title: list[str] | None = None
-        self._para: list[str] | None = None
-        self._pending: dict[int, tuple[str, int]] = {}  # column -> (text, rows left)
+        self.tables: list[list[_Row]] = []
+        # (tables opened before, innermost open table or -1, tag, text)
+        self.blocks: list[tuple[int, int, str, str]] = []
+        self._stack: list[dict] = []  # open tables
+        self._block: list[tuple[str, list[str], int]] = []
+
+    def _top(self) -> dict | None:
+        return self._stack[-1] if self._stack else None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        top = self._top()
         if tag == "table":
-            self._depth += 1
-            self._tables += 1
-        elif self._depth and self._tables == 1:
-            if tag == "tr":
-                self._row, self._row_line = [], self.getpos()[0]
-            elif tag in ("td", "th") and self._row is not None:
-                self._cell = []
-                cs, rs = a.get("colspan") or "1", a.get("rowspan") or "1"
-                self._span = (int(cs) if cs.isdigit() else 1, int(rs) if rs.isdigit() else 1)
-            elif tag == "br" and self._cell is not None:
-                self._cell.append("\n")
-            elif tag == "sup" and self._cell is not None:
-                self._cell.append(" ")
-            elif tag == "caption":
-                self._title = []
-        elif tag in ("title", "h1", "h2", "h3", "h4"):
-            self._title = []
-        elif tag in ("p", "div") and self._tables:
-            self._para = []
+            self.tables.append([])
+            self._stack.append(
+                {"id": len(self.tables) - 1, "row": None, "line": 0, "cell": None,
+                 "span": (1, 1), "pending": {}}
+            )  # fmt: skip
+        elif top is not None and tag == "tr":
+            top["row"], top["line"] = [], self.getpos()[0]
+        elif top is not None and tag in ("td", "th") and top["row"] is not None:
+            top["cell"] = []
+            cs, rs = a.get("colspan") or "1", a.get("rowspan") or "1"
+            top["span"] = (int(cs) if cs.isdigit() else 1, int(rs) if rs.isdigit() else 1)
+        elif tag == "br":
+            self._text("\n")
+        elif tag == "sup":
+            self._text(" ")
+        if tag in self._BLOCKS:
+            inside = self._stack[-1]["id"] if self._stack else -1
+            self._block.append((tag, [], inside))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br" and self._cell is not None:
-            self._cell.append("\n")
+        if tag == "br":
+            self._text("\n")
+
+    def _text(self, data: str) -> None:
+        top = self._top()
+        if self._block:
+            self._block[-1][1].append(data)
+        if top is not None and top["cell"] is not None:
+            top["cell"].append(data)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "table":
-            self._depth -= 1
-        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
-            text = "".join(self._cell).replace("\u00a0", " ")
+        top = self._top()
+        if self._block and tag == self._block[-1][0]:
+            name, parts, inside = self._block.pop()
+            text = " ".join("".join(parts).split())
+            if text:
+                if self._block:  # nested block: its text belongs to the outer one too
+                    self._block[-1][1].append(" " + text + " ")
+                else:
+                    self.blocks.append((len(self.tables), inside, name, text))
+            return
+        if tag == "table" and top is not None:
+            self._stack.pop()
+        elif (
+            top is not None
+            and tag in ("td", "th")
+            and top["cell"] is not None
+            and top["row"] is not None
+        ):
+            text = "".join(top["cell"]).replace("\u00a0", " ")
             text = "\n".join(" ".join(p.split()) for p in text.split("\n")).strip()
-            self._row.append((text, *self._span))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
+            top["row"].append((text, *top["span"]))
+            top["cell"] = None
+        elif top is not None and tag == "tr" and top["row"] is not None:
             cells: list[str] = []
             col = 0
-            queue = list(self._row)
-            while queue or col in self._pending:
-                if col in self._pending:
-                    text, left = self._pending[col]
+            queue = list(top["row"])
+            pending = top["pending"]
+            while queue or col in pending:
+                if col in pending:
+                    text, left = pending[col]
                     cells.append(text)
                     if left <= 1:
-                        del self._pending[col]
+                        del pending[col]
                     else:
-                        self._pending[col] = (text, left - 1)
+                        pending[col] = (text, left - 1)
                     col += 1
                     continue
                 text, cs, rs = queue.pop(0)
                 for _ in range(cs):
                     if rs > 1:
-                        self._pending[col] = (text, rs - 1)
+                        pending[col] = (text, rs - 1)
                     cells.append(text)
                     col += 1
             if any(c.strip() for c in cells):
-                self.rows.append(_Row(self._row_line, cells))
-            self._row = None
-        elif tag in ("title", "h1", "h2", "h3", "h4", "caption") and self._title is not None:
-            text = " ".join("".join(self._title).split())
-            if text and text not in self.titles:
-                self.titles.append(text)
-            self._title = None
-        elif tag in ("p", "div") and self._para is not None:
-            text = " ".join("".join(self._para).split())
-            if text:
-                self.after.append(text)
-            self._para = None
+                self.tables[top["id"]].append(_Row(top["line"], cells))
+            top["row"] = None
 
     def handle_data(self, data: str) -> None:
-        for buf in (self._cell, self._title, self._para):
-            if buf is not None:
-                buf.append(data)
-                return
+        self._text(data)
 
 
 def _is_value(cell: str) -> bool:
@@ -377,13 +387,34 @@ def _load_html(path: Path, text: str) -> _Table:
     parser = _TableParser()
     parser.feed(text)
     parser.close()
-    rows = parser.rows
-    cand = []
-    for k, r in enumerate(rows):
-        got = _split_label(r.cells)
-        if got is not None:
-            cand.append((k, got[0], [got[1]]))
-    return _assemble(path, "html", rows, cand, parser.titles, parser.after)
+    # the data table: the one with the most rows of a region label and numbers
+    best: tuple[int, int, list] = (-1, -1, [])
+    for t, rows in enumerate(parser.tables):
+        cand = []
+        for k, r in enumerate(rows):
+            got = _split_label(r.cells)
+            if got is not None:
+                cand.append((k, got[0], [got[1]]))
+        score = sum(_classify(lbl)[0] != "other" or _is_region_name(lbl) for _, lbl, _ in cand)
+        if score > best[0]:
+            best = (score, t, cand)
+    _, t, cand = best
+    rows = parser.tables[t] if t >= 0 else []
+    # titles: <title>, headings and title-like blocks before the table (or its caption);
+    # footnotes: blocks after it
+    titles, after = [], []
+    for opened, inside, tag, block in parser.blocks:
+        if inside == t and tag != "caption":
+            continue  # a paragraph inside the data table's cells
+        own_caption = tag == "caption" and opened == t + 1
+        if own_caption or (
+            opened <= t and (tag in ("title", "h1", "h2", "h3", "h4") or _TITLE_HINT.search(block))
+        ):
+            if block not in titles:
+                titles.append(block)
+        elif opened > t and tag != "caption":
+            after.append(block)
+    return _assemble(path, "html", rows, cand, titles, after)
 
 
 def _assemble(path, form, rows, cand, titles, after) -> _Table:
