@@ -80,7 +80,7 @@ def read_sickleave(
     df = _READERS[source](path, encoding=encoding, **options)
     df.attrs["detected"] = detected
     if detected:  # say what auto chose and why
-        df.attrs["notes"] = [f"source {source} detected: {why}", *df.attrs.get("notes", [])]
+        df.attrs["notes"] = [*df.attrs.get("notes", []), f"source {source} detected: {why}"]
     if validate:
         df = validate_tidy(df, path=path, valid_codes=valid_codes, period_range=period_range)
     return df
