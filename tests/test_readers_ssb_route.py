@@ -221,3 +221,25 @@ def test_a_complete_registry_drops_in_and_unlisted_units_become_controls(tmp_pat
     assert units.loc["0219", "gname"] > 0
     text = " ".join(definitions.registry_sentences(panel, "en"))
     assert "taken as the complete list" in text and "138 participants" in text
+
+
+def test_unknown_unit_basis_is_not_claimed_either_way():
+    panel = pd.DataFrame(
+        {
+            "kommunenummer": ["0101"],
+            "period": pd.PeriodIndex(["2007Q1"], freq="Q"),
+            "sector": "all",
+            "measure": "doctor_certified",
+            "unit_basis": "unknown",
+            "rate": [5.0],
+            "participant": False,
+            "never_treated": True,
+            "cohort_known": False,
+            "membership_source": "not_listed",
+            "preliminary": False,
+        }  # fmt: skip
+    )
+    text = " ".join(definitions.definition_sentences(panel, "en"))
+    assert "does not say whether by residence or workplace" in text
+    assert "may also differ in population and unit" in text and "diluted" not in text
+    assert "1 municipality and 1 quarter" in text

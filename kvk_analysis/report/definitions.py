@@ -80,6 +80,10 @@ _BASIS = {
 }
 
 
+def _n(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _join(items: list[str], word: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
 
@@ -229,24 +233,37 @@ def definition_sentences(
         )
     else:
         differs = []
-        if basis != "employer":
+        if basis in ("residence", "workplace"):
             differs += ["population", "unit"] if en else ["populasjon", "enhet"]
         if measure != "total":
             differs.append("the leave counted" if en else "hvilket fravær som telles")
-        out.append(
-            (
+        if en:
+            tail = [f"this outcome differs in {_join(differs, 'and')}"] if differs else []
+            if basis == "unknown":
+                tail.append(
+                    "it may also differ in population and unit, as the source does not say "
+                    "how it counts"
+                )
+            out.append(
                 "KVK targeted the sick leave of the municipality's own employees, counted at the "
                 "employing municipality and including self-certified leave (KS's register); "
-                f"this outcome differs in {_join(differs, 'and')}."
+                + "; ".join(tail)
+                + "."
             )
-            if en
-            else (
+        else:
+            tail = [f"dette utfallet skiller seg ut i {_join(differs, 'og')}"] if differs else []
+            if basis == "unknown":
+                tail.append(
+                    "det kan også skille seg ut i populasjon og enhet, siden kilden ikke sier "
+                    "hvordan den teller"
+                )
+            out.append(
                 "KVK siktet mot sykefraværet blant kommunens egne ansatte, regnet etter "
-                "arbeidsgiverkommunen og med egenmeldt fravær (KS' register); dette utfallet "
-                f"skiller seg ut i {_join(differs, 'og')}."
+                "arbeidsgiverkommunen og med egenmeldt fravær (KS' register); "
+                + "; ".join(tail)
+                + "."
             )
-        )
-        if basis in ("residence", "workplace", "unknown"):
+        if basis in ("residence", "workplace"):
             out.append(
                 "Only part of the employees counted here work for the municipality, so an effect "
                 "on the municipality's workplaces appears diluted by that share (and mixed with "
@@ -280,7 +297,8 @@ def definition_sentences(
         miss = d.get("missing_cells", 0)
         out.append(
             (
-                f"The panel has {d['n_units']} municipalities and {d['n_quarters']} quarters "
+                f"The panel has {_n(d['n_units'], 'municipality', 'municipalities')} and "
+                f"{_n(d['n_quarters'], 'quarter', 'quarters')} "
                 f"({d['first_quarter']}-{d['last_quarter']}); "
                 + (
                     f"{miss} municipality-quarters have no figure and are left missing, not filled in."
@@ -290,7 +308,8 @@ def definition_sentences(
             )
             if en
             else (
-                f"Panelet har {d['n_units']} kommuner og {d['n_quarters']} kvartaler "
+                f"Panelet har {_n(d['n_units'], 'kommune', 'kommuner')} og "
+                f"{_n(d['n_quarters'], 'kvartal', 'kvartaler')} "
                 f"({d['first_quarter']}-{d['last_quarter']}); "
                 + (
                     f"{miss} kommune-kvartaler mangler tall og står som manglende, ikke utfylt."
