@@ -377,3 +377,16 @@ def test_html_page_with_a_layout_table_around_the_data_table():
     assert cell(df, "0104", "2006Q2")["preliminary"]  # footnote 2: "Foreløpige tall."
     assert not cell(df, "0104", "2005Q2")["preliminary"]
     assert "footnote 2: Foreløpige tall." in df.attrs["notes"]
+
+
+def test_aligned_row_whose_columns_touch(tmp_path):
+    src = ARCHIVE / "tab-2005-12-01.txt"
+    line = next(ln for ln in src.read_text(encoding="utf-8").splitlines() if ln.startswith("0106"))
+    parts = re.split(r"(\s{2,})", line)
+    parts[3] = " "  # "103 050 96 603": two numbers one space apart, like the thousands
+    p = _variant(tmp_path, src, line, "".join(parts))
+    df = read_ssb_table(p)
+    truth = _archive_module()
+    assert cell(df, "0106", "2004Q3")["lost_days"] == truth.DAYS[("0106", 2004, 3)]
+    assert cell(df, "0106", "2005Q3")["lost_days"] == truth.DAYS[("0106", 2005, 3)]
+    assert any("one space apart" in n for n in df.attrs["notes"])

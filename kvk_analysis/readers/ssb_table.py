@@ -1114,6 +1114,19 @@ def read_ssb_table(path: str | Path, encoding: str | None = None) -> pd.DataFram
     # width: the number of values every row can have
     counts = [{len(o) for o in b.options} for b in data_rows]
     common = set.intersection(*counts) if counts else set()
+    if not common and table.form == "aligned":
+        # a row whose columns touch (one space between them): read it token by token
+        from collections import Counter
+
+        width = Counter(n for c in counts for n in c).most_common(1)[0][0]
+        for b, c in zip(data_rows, counts, strict=True):
+            if width not in c and b.row.text:
+                tok = _split_tokens(b.row.text)
+                if tok is not None:
+                    b.options = b.options + [o for o in tok[1] if len(o) == width]
+                    notes.append(f"line {b.row.line}: cells read one space apart")
+        counts = [{len(o) for o in b.options} for b in data_rows]
+        common = set.intersection(*counts) if counts else set()
     if not common:
         from collections import Counter
 
