@@ -11,14 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvk_analysis import config
 from kvk_analysis.errors import InputError
 from kvk_analysis.readers import detect_source, read_sickleave, read_ssb_table
 from kvk_analysis.readers.detect import detect_source_reason
 
-GENUINE = config.ROOT.parent / "shared" / "reference" / "ssb-genuine"
-if not GENUINE.is_dir():  # the worktree's sibling folder, or the shared folder itself
-    GENUINE = Path("/work/shared/reference/ssb-genuine")
+GENUINE = Path(__file__).parent / "data" / "ssb_genuine"  # copies (see PROVENANCE.md there)
 PIPE = GENUINE / "tab-2006-12-21-12_begge_q2q3-2006_dagsverk.txt"
 COUNTY = GENUINE / "tab-2009-06-30-09_bostedsfylke_q1-2008_q1-2009_legemeldt.txt"
 ARCHIVE = Path(__file__).parent / "data" / "ssb_archive"

@@ -25,8 +25,11 @@ from kvk_analysis.report.tables import analysis_sample
 ARCHIVE = Path(__file__).parent / "data" / "ssb_archive"
 TABLES = sorted(ARCHIVE.glob("tab-*"))
 REGISTRY = config.COHORTS_DIR / "kvk_participants_documented.csv"
-GENUINE_COUNTY = Path(
-    "/work/shared/reference/ssb-genuine/tab-2009-06-30-09_bostedsfylke_q1-2008_q1-2009_legemeldt.txt"
+GENUINE_COUNTY = (
+    Path(__file__).parent
+    / "data"
+    / "ssb_genuine"
+    / "tab-2009-06-30-09_bostedsfylke_q1-2008_q1-2009_legemeldt.txt"
 )
 
 
