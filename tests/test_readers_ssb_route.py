@@ -246,3 +246,11 @@ def test_unknown_unit_basis_is_not_claimed_either_way():
     assert "does not say whether by residence or workplace" in text
     assert "may also differ in population and unit" in text and "diluted" not in text
     assert "1 municipality and 1 quarter" in text
+
+
+def test_genuine_inputs_are_listed_as_real():
+    assert input_status(GENUINE_COUNTY) == (
+        "real",
+        "PROVENANCE.md of its folder says 'status: real'",
+    )
+    assert not is_simulated(None, [GENUINE_COUNTY, REGISTRY])
