@@ -464,6 +464,7 @@ def _build(
         "rows": {"tidy": len(tidy), "registry": len(reg), "panel": len(panel.data)},
         "balance": panel.balance.summary(),
         "mapping": panel.mapping.summary(),
+        "definition": panel.definition,
         "reader_notes": reader_notes,
         "notes": notes,
     }

@@ -14,7 +14,13 @@ from pathlib import Path
 # Copies of readers.SOURCES, readers.tidy.MEASURES and cohorts.RULES, so that ``kvk --help``
 # imports no pandas (tests/test_cli_data.py checks that they agree).
 SOURCES = ("auto", "ks", "ks-employee", "ssb-csv", "ssb-jsonstat", "ssb-table")
-MEASURES = ("total", "self_certified", "doctor_certified")
+MEASURES = (
+    "total",
+    "self_certified",
+    "doctor_certified",
+    "doctor_certified_over3",
+    "persons_doctor_certified",
+)
 RULES = ("programme_start", "admitted", "first_full_quarter")
 LEVELS = ("municipality", "merged")
 VINTAGES = ("as_of_period", "2024")
@@ -119,14 +125,17 @@ def _tidy_for_csv(df):
 
 def _convert(args: argparse.Namespace) -> int:
     from .fileio import check_encoding
-    from .readers import detect_source, read_sickleave
+    from .readers import read_sickleave
+    from .readers.detect import detect_source_reason
 
     check_encoding(args.encoding)
     source = args.source
     if source == "auto":
-        source = detect_source(args.input, encoding=args.encoding)
-        print(f"source: {source} (detected)", file=sys.stderr)
+        source, why = detect_source_reason(args.input, encoding=args.encoding)
+        print(f"source: {source} (detected: {why})", file=sys.stderr)
     tidy = read_sickleave(args.input, source=source, encoding=args.encoding)
+    if tidy.attrs.get("layout"):
+        print(f"layout: {tidy.attrs['layout']}", file=sys.stderr)
     _write_csv(_tidy_for_csv(tidy), args.output)
     for note in tidy.attrs.get("notes", []) or []:
         print(f"note: {note}", file=sys.stderr)

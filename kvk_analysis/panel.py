@@ -12,9 +12,22 @@ Conventions (documented once here):
 - ``event_time = tname - gname`` in quarters; ``<NA>`` for never-treated and unknown cohorts.
 - Units that left the programme stay treated from their first treated quarter on
   (intention to treat); the date is kept in the extra column ``left``.
-- Units not listed in the registry are coded as never treated.  With an incomplete registry
-  (the 33 documented participants of about 140) that is wrong for the unlisted participants:
-  a note says so.
+- Units not listed in the registry: with a *complete* registry (simulated, or at least
+  :data:`EXPECTED_PARTICIPANTS` participants listed, like KS's own list) they are never treated
+  (``membership_source = "not_listed"``, ``gname = 0``).  With an *incomplete* registry (the 33
+  documented participants of about 140) an unlisted municipality may have participated, so its
+  status is unknown: ``never_treated = False``, ``participant = False``, ``gname = <NA>``, and it
+  is left out of both groups (never a control; :func:`kvk_analysis.report.tables.analysis_sample`
+  keeps only never-treated units and participants with a known cohort).  The exception are the
+  municipalities in ``data/raw/cohorts/known_non_participants.csv`` (a source says they did not
+  take part): never treated, ``membership_source = "known_non_participant"``.
+- Definition (:attr:`Panel.definition`, also in the build manifest): ``unit_basis``
+  (``employer`` for KS, ``residence``/``workplace`` for SSB's published tables, from the tidy
+  column ``unit_basis`` or the source), the measure, who is counted and whether self-certified
+  leave is included; inputs with different unit bases are never mixed in one panel (an error).
+  Published SSB tables overlap (each repeats the year before): duplicate rows of such tables are
+  combined first (:func:`kvk_analysis.readers.ssb_table.combine_tables`).  County tables
+  (``region_level = "county"``) cannot enter a municipality panel (an error).
 - Oslo boroughs in the registry do not make Oslo a participant (sick leave is reported for the
   municipality); they are listed in the notes.
 - At ``level="merged"`` a group is a participant when any member is; its first treated quarter
@@ -26,7 +39,8 @@ Conventions (documented once here):
   days (the contracted-days-weighted mean rate, percent); ``pre_trend`` is the OLS slope of
   the quarterly rate over the same quarters, in percentage points per year.
 
-Extra columns after the contract's: ``status`` (of the outcome) and ``left`` (date or NaT).
+Extra columns after the contract's: ``status`` (of the outcome), ``left`` (date or NaT),
+``unit_basis`` (see above) and ``preliminary`` (True for quarters a source marks preliminary).
 """
 
 from __future__ import annotations
@@ -51,7 +65,7 @@ from .municipalities import (
     merged_frame,
 )
 from .periods import parse_quarter, quarter_index
-from .readers.tidy import KEY_COLUMNS, STATUS_ORDER, TAIL_COLUMNS, VALUE_COLUMNS
+from .readers.tidy import ATTRIBUTE_COLUMNS, KEY_COLUMNS, STATUS_ORDER, TAIL_COLUMNS, VALUE_COLUMNS
 
 PANEL_COLUMNS = [
     "kommunenummer",
@@ -83,14 +97,23 @@ PANEL_COLUMNS = [
     "pre_level",
     "pre_trend",
 ]
-EXTRA_COLUMNS = ["status", "left"]
+EXTRA_COLUMNS = ["status", "left", "unit_basis", "preliminary"]
+#: A registry listing at least this many participants (non-borough units) is taken as complete.
+EXPECTED_PARTICIPANTS = 138
+#: Who is counted and what leave is included, by unit basis (for :attr:`Panel.definition`).
+UNIT_BASES = {
+    "employer": ("municipal employees, counted at their employing municipality (KS's register)",),
+    "residence": ("all employees, counted at their municipality of residence (SSB)",),
+    "workplace": ("all employees, counted at the municipality of their workplace (SSB)",),
+    "unknown": ("not stated by the source",),
+}
 SUM_COLUMNS = ("lost_days", "contracted_days", "employees")
 SIZE_BREAKS = (5_000, 20_000)
 SIZE_LABELS = ("<5k", "5-20k", ">=20k")
 PRE_PERIOD = ("2005Q1", "2006Q4")
 POPULATION_YEAR = 2007
 #: Columns of the tidy table that are not extra dimensions (``sex`` etc.).
-_STANDARD = {*KEY_COLUMNS, *VALUE_COLUMNS, *TAIL_COLUMNS, "kommune", "_line"}
+_STANDARD = {*KEY_COLUMNS, *VALUE_COLUMNS, *TAIL_COLUMNS, *ATTRIBUTE_COLUMNS, "kommune", "_line"}
 
 
 @dataclass
@@ -137,6 +160,8 @@ class Panel:
     mapping: MappingReport
     notes: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    #: What the outcome measures and for whom (see the module docstring); JSON-serialisable.
+    definition: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """Balance, mapping and notes as text."""
@@ -391,6 +416,11 @@ def build_panel(
     """
     notes: list[str] = []
     tidy = _check_tidy(tidy)
+    from .readers.ssb_table import combine_tables
+
+    tidy, overlap_notes = combine_tables(tidy)
+    notes.extend(overlap_notes)
+    tidy = tidy.assign(unit_basis=unit_basis_of(tidy))
     measures = sorted(set(tidy["measure"].astype(str)))
     if measure not in measures:
         raise InputError(
@@ -408,6 +438,37 @@ def build_panel(
             expected=f"quarters between {lo} and {hi}",
             found=f"{tidy['period'].min()} to {tidy['period'].max()}",
         )
+    if "region_level" in data and (data["region_level"].astype(str) == "county").any():
+        src = sorted(set(data.loc[data["region_level"].astype(str) == "county", "source"]))
+        raise InputError(
+            "a county table cannot enter the municipality panel: "
+            + ", ".join(src[:3])
+            + " (convert it on its own with `kvk data convert` for county figures)",
+            column="region_level",
+            expected="tables by municipality",
+            found="county",
+        )
+    bases = sorted(set(data["unit_basis"].astype(str)))
+    if len(bases) > 1:
+        by_basis = {
+            b: sorted(set(data.loc[data["unit_basis"] == b, "source"].astype(str)))[:2]
+            for b in bases
+        }
+        raise InputError(
+            "sick-leave inputs with different unit bases cannot be mixed in one panel: "
+            + "; ".join(f"{b}: {', '.join(v)}" for b, v in by_basis.items()),
+            column="unit_basis",
+            expected="inputs counted the same way (all by employer, or all by residence)",
+            found=", ".join(bases),
+        )
+    unit_basis = bases[0]
+    prelim = (
+        sorted(set(data.loc[data["preliminary"].astype(bool), "period"]))
+        if "preliminary" in data
+        else []
+    )
+    sources = sorted({str(x).split(":")[0] for x in data["source"].astype(str)})
+    data = data.drop(columns=[c for c in ATTRIBUTE_COLUMNS if c in data])
     data = _collapse_dimensions(data, notes)
     data, mapping = harmonise_codes(data, level=level, vintage=vintage)
     data = _add_sector_all(data, notes)
@@ -440,21 +501,41 @@ def build_panel(
     data["year"] = data["period"].dt.year.astype("int64")
     data["quarter"] = data["period"].dt.quarter.astype("int64")
     data["weight"] = data["contracted_days"]
+    approx = data["weight"].isna() & data["lost_days"].notna() & (data["rate"] > 0)
+    if approx.any():
+        # published tables give lost days and a rate rounded to 0.1, not contracted days:
+        # lost/rate*100 is then a weight good to about 1 % (never used as an outcome)
+        data.loc[approx, "weight"] = data.loc[approx, "lost_days"] / data.loc[approx, "rate"] * 100
+        notes.append(
+            f"weight (contracted days) not in the source for {int(approx.sum())} rows: taken as "
+            "lost days / published rate x 100, accurate to about 1 % (the rate is rounded)"
+        )
 
     units = _registry_units(registry, level, rule, notes)
+    n_part = int(units["kommunenummer"].nunique())
+    complete = registry_complete(registry, n_part)
     data = data.merge(units, on="kommunenummer", how="left")
     data["participant"] = data["membership_source"].notna()
-    data["membership_source"] = data["membership_source"].fillna("not_listed").astype(str)
+    non_part = known_non_participants(level) if not complete else set()
+    listed_non = data["kommunenummer"].isin(non_part) & ~data["participant"]
+    data["membership_source"] = (
+        data["membership_source"]
+        .where(~listed_non, "known_non_participant")
+        .fillna("not_listed")
+        .astype(str)
+    )
     data["pulje"] = data["pulje"].astype("string")
     data["cohort_known"] = data["first_treated"].notna()
     g = pd.Series(pd.NA, index=data.index, dtype="Int64")
     known = data["cohort_known"].to_numpy()
-    g[~data["participant"].to_numpy()] = 0
+    # never treated: unlisted units of a complete registry, or known non-participants
+    never = ~data["participant"].to_numpy() & (complete | listed_non.to_numpy())
+    g[never] = 0
     g[known] = quarter_index(data.loc[known, "first_treated"]).to_numpy()
     data["gname"] = g
     data["event_time"] = (data["tname"].astype("Int64") - data["gname"]).where(known)
     data["event_time"] = data["event_time"].astype("Int64")
-    data["never_treated"] = ~data["participant"]
+    data["never_treated"] = never
     if level == "merged" and len(units):
         targets = _merged_targets(config.MUNICIPALITIES_DIR.resolve())
         groups = pd.Series(targets).value_counts()
@@ -467,12 +548,16 @@ def build_panel(
     no_data = sorted(set(units["kommunenummer"]) - set(data["kommunenummer"]))
     if no_data:
         notes.append(f"registry units without sick-leave data: {', '.join(no_data)}")
-    n_part = int(units["kommunenummer"].nunique())
-    if not (registry["membership_source"] == "simulated").any() and n_part < 138:
+    if not complete:
+        unknown_units = sorted(
+            set(data.loc[~data["participant"] & ~data["never_treated"], "kommunenummer"])
+        )
         notes.append(
-            f"the registry lists {n_part} participants of about 138-140: units not listed are "
-            "coded never treated although many of them participated (use the panel for "
-            "descriptive work or complete the registry)"
+            f"the registry lists {n_part} participants of about 138-140 (incomplete): the "
+            f"{len(unknown_units)} units it does not list may have participated, so their status "
+            "is unknown (gname <NA>, never_treated False) and they are in neither group; "
+            f"{int(listed_non.groupby(data['kommunenummer']).any().sum())} known "
+            "non-participants (known_non_participants.csv) are never treated"
         )
     unknown = units.loc[units["first_treated"].isna(), "kommunenummer"].tolist()
     if unknown:
@@ -497,10 +582,29 @@ def build_panel(
     pre = _pre_covariates(data, pre_period)
     data = data.merge(pre, on=["kommunenummer", "sector"], how="left")
     if data["pre_level"].isna().all():
-        notes.append(f"no data in {pre_period[0]}-{pre_period[1]}: pre_level and pre_trend are NaN")
+        has_rates = (
+            data.loc[
+                data["period"].between(parse_quarter(pre_period[0]), parse_quarter(pre_period[1])),
+                "rate",
+            ]
+            .notna()
+            .any()
+        )
+        notes.append(
+            f"no contracted days in {pre_period[0]}-{pre_period[1]}: pre_level is NaN"
+            + (" (pre_trend uses the published rates)" if has_rates else " and so is pre_trend")
+        )
 
     data["measure"] = data["measure"].astype(str)
     data["sector"] = data["sector"].astype(str)
+    data["unit_basis"] = unit_basis
+    data["preliminary"] = data["period"].isin(prelim)
+    if prelim:
+        notes.append(
+            "preliminary figures (marked so by the source) in "
+            + ", ".join(str(p) for p in prelim)
+            + ": see column 'preliminary'"
+        )
     data = data[PANEL_COLUMNS + EXTRA_COLUMNS].sort_values(
         ["kommunenummer", "sector", "period"], ignore_index=True
     )
@@ -515,7 +619,65 @@ def build_panel(
         "pre_period": list(pre_period),
         "population_year": POPULATION_YEAR,
     }
-    return Panel(data, balance, mapping, notes, params)
+    params["unit_basis"] = unit_basis
+    definition = {
+        "measure": measure,
+        "unit_basis": unit_basis,
+        "population": UNIT_BASES.get(unit_basis, UNIT_BASES["unknown"])[0],
+        "sources": sources,
+        "preliminary_quarters": [str(p) for p in prelim],
+        "registry_complete": bool(complete),
+        "participants_listed": n_part,
+        "participants_cohort_known": int(units["first_treated"].notna().sum()),
+        "known_non_participants": sorted(
+            set(data.loc[data["membership_source"] == "known_non_participant", "kommunenummer"])
+        ),
+        "units_unknown_status": int(
+            data.loc[~data["participant"] & ~data["never_treated"], "kommunenummer"].nunique()
+        ),
+    }
+    return Panel(data, balance, mapping, notes, params, definition)
+
+
+def unit_basis_of(tidy: pd.DataFrame) -> pd.Series:
+    """Per row: ``employer`` (KS), ``residence``/``workplace`` (the ``unit_basis`` column a
+    reader wrote, e.g. SSB's published tables) or ``unknown`` (SSB StatBank files, whose
+    region definition the file does not state)."""
+    src = tidy["source"].astype(str) if "source" in tidy else pd.Series("", index=tidy.index)
+    guess = pd.Series("unknown", index=tidy.index, dtype=object)
+    guess[src.str.startswith("ks")] = "employer"
+    guess[src.str.startswith("ssb-table")] = "residence"
+    if "unit_basis" in tidy:
+        given = tidy["unit_basis"].astype(object)
+        given = given.where(given.notna() & (given.astype(str) != "nan"))
+        return given.fillna(guess).astype(str)
+    return guess.astype(str)
+
+
+def registry_complete(registry: pd.DataFrame, n_participants: int | None = None) -> bool:
+    """True when the registry can be taken as the full participant list: it has simulated
+    rows (a demo completes the list) or lists at least :data:`EXPECTED_PARTICIPANTS` units."""
+    if (registry["membership_source"].astype(str) == "simulated").any():
+        return True
+    n = (
+        n_participants
+        if n_participants is not None
+        else int(registry.loc[~registry["is_borough"], "kommunenummer"].nunique())
+    )
+    return n >= EXPECTED_PARTICIPANTS
+
+
+def known_non_participants(level: str = "municipality") -> set[str]:
+    """Municipalities a source documents as *not* participating
+    (``data/raw/cohorts/known_non_participants.csv``), as panel units."""
+    path = config.COHORTS_DIR / "known_non_participants.csv"
+    if not path.is_file():
+        return set()
+    codes = pd.read_csv(path, dtype=str)["kommunenr"].str.strip().str.zfill(4)
+    if level == "merged":
+        targets = _merged_targets(config.MUNICIPALITIES_DIR.resolve())
+        return {targets.get(c, c) for c in codes}
+    return set(codes)
 
 
 def panel_balance(data: pd.DataFrame, frame: pd.DataFrame | None = None) -> Balance:

@@ -30,10 +30,10 @@ __all__ = ["tidy_schema", "validate_tidy"]
 MAX_LISTED = 5
 
 _EXPECTED = {
-    "code_format": "a four-digit municipality number, e.g. 0101",
+    "code_format": "a four-digit municipality number, e.g. 0101 (two digits in a county table)",
     "known_code": "a municipality number from the list of valid codes",
     "sector_vocabulary": "a sector: all, care, education or other",
-    "measure_vocabulary": "a measure: total, self_certified or doctor_certified",
+    "measure_vocabulary": "a measure: " + ", ".join(MEASURES),
     "status_vocabulary": "a status: " + ", ".join(STATUS_VALUES),
     "nonnegative": "a number >= 0",
     "rate_range": "a rate between 0 and 100 (percent)",
@@ -54,10 +54,13 @@ def tidy_schema(
     ``(first, last)`` quarters inclusive (``"2005Q1"``, ``pd.Period`` ...); ``key``: the key
     columns for the duplicate check (default: the four standard ones).
     """
-    code_checks = [pa.Check.str_matches(r"^\d{4}$", name="code_format")]
+    # two-digit county numbers only come from county tables (region_level "county")
+    code_checks = [pa.Check.str_matches(r"^(?:\d{4}|\d{2})$", name="code_format")]
     if valid_codes is not None:
         codes = frozenset(valid_codes)
-        code_checks.append(pa.Check(lambda s: s.isin(codes), name="known_code"))
+        code_checks.append(
+            pa.Check(lambda s: s.isin(codes) | (s.str.len() == 2), name="known_code")
+        )
     period_checks = []
     if period_range is not None:
         lo, hi = (parse_quarter(p) for p in period_range)

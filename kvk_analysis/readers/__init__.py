@@ -75,8 +75,11 @@ def read_sickleave(
 
     check_encoding(encoding)
     detected = source == "auto"
+    why = ""
     if detected:
-        source = detect_source(path, encoding=encoding)
+        from .detect import detect_source_reason
+
+        source, why = detect_source_reason(path, encoding=encoding)
     if source not in _READERS:
         raise InputError(
             "unknown source", path=path, expected="one of auto, " + ", ".join(SOURCES), found=source
@@ -86,6 +89,8 @@ def read_sickleave(
     conflicts = df.attrs.get("rate_conflicts") or []
     if conflicts:
         df.attrs["notes"] = [*(df.attrs.get("notes") or []), rate_conflict_note(conflicts)]
+    if detected:  # say what auto chose and why
+        df.attrs["notes"] = [*(df.attrs.get("notes") or []), f"source {source} detected: {why}"]
     if validate:
         lines = df["_line"].to_numpy() if "_line" in df else None
         df = validate_tidy(df, path=path, valid_codes=valid_codes, period_range=period_range)

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..fileio import detect_encoding
 from . import _text
 
-__all__ = ["SOURCES", "detect_source"]
+__all__ = ["SOURCES", "detect_source", "detect_source_reason"]
 
 #: Source names accepted by :func:`kvk_analysis.readers.read_sickleave`.
 SOURCES = ("ks", "ks-employee", "ssb-csv", "ssb-jsonstat", "ssb-table")
@@ -28,7 +28,31 @@ def _ks_kind(header: list[object]) -> str | None:
     return None
 
 
+#: A line of a published table: a region label (``0101 Halden``, ``I ALT``, ``Østfold``,
+#: ``Ugyldig``) followed by numbers, cells separated by ``|``, two spaces or one space.
+_PUBLISHED_ROW = re.compile(
+    r"^\s*\|?\s*(?:\d{4}\s*\|?\s+|\d{2}\s*\|?\s+)?[A-ZÆØÅ][^\d|]{1,40}?\s*\|?\s+"
+    r"-?\d{1,3}(?:[ \u00a0]\d{3})*(?:,\d)?(?:\s*\|?\s+(?:-?\d{1,3}(?:[ \u00a0]\d{3})*(?:,\d+)?|\.\.|[.:-]))+"
+    r"\s*\|?\s*$",
+    re.MULTILINE,
+)
+_PUBLISHED_TITLE = re.compile(
+    r"sykefravær\w*\s.*(?:etter\s+(?:bosted|arbeidssted)\w*|kvartalstall)", re.IGNORECASE
+)
+
+
+def detect_source_reason(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
+    """:func:`detect_source` and the reason for its choice, in a sentence (for notes and
+    ``kvk data convert``)."""
+    return _detect(path, encoding)
+
+
 def detect_source(path: str | Path, encoding: str | None = None) -> str:
+    """The reader for a file; see :func:`_detect` (and :func:`detect_source_reason`)."""
+    return _detect(path, encoding)[0]
+
+
+def _detect(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
     """Return ``ks``, ``ks-employee``, ``ssb-csv``, ``ssb-jsonstat`` or ``ssb-table`` for a file.
 
     Looks at the content: an xlsx workbook or ``;`` text whose header has ``Kommunenr``,
@@ -49,7 +73,7 @@ def detect_source(path: str | Path, encoding: str | None = None) -> str:
         rows = xlsx_rows(path)
         kind = _ks_kind(rows[0][1]) if rows else None
         if kind:
-            return kind
+            return kind, "an xlsx workbook whose first row has Kommunenr, Kvartal and Sektor"
         raise InputError(
             "an xlsx file, but its first row is not a KS header",
             path=path,
@@ -71,32 +95,40 @@ def detect_source(path: str | Path, encoding: str | None = None) -> str:
             ("dimension" in obj and "value" in obj)
             or any(isinstance(v, dict) and "dimension" in v for v in obj.values())
         ):
-            return "ssb-jsonstat"
+            return "ssb-jsonstat", "a JSON object with 'dimension' and 'value' (JSON-stat)"
         raise InputError(
             "a JSON file, but not JSON-stat",
             path=path,
             expected="a JSON-stat dataset with 'dimension' and 'value'",
         )
     if re.search(r"<\s*(table|html)", text, re.IGNORECASE):
-        return "ssb-table"
+        return "ssb-table", "an HTML page with a <table> (a published SSB table page)"
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if lines:
         tabbed = "\t" in lines[0] and ";" not in lines[0]  # Excel "Unicode text" uses tabs
         first = next(csv.reader([lines[0]], delimiter="\t" if tabbed else ";"))
         kind = _ks_kind(first)
         if kind:
-            return kind
+            return kind, "a ';'-separated header with Kommunenr, Kvartal and Sektor (KS)" + (
+                " and Ansattnr (employee level)" if kind == "ks-employee" else ""
+            )
     quoted = sum(ln.lstrip().startswith('"') and any(d in ln for d in ";,\t") for ln in lines)
     if quoted >= 2 and _QUARTER.search(text):
-        return "ssb-csv"
-    if len(_TABLE_ROW.findall(text)) >= 2 and _QUARTER.search(text):
-        return "ssb-table"
+        return "ssb-csv", "quoted, delimited rows with quarters (a StatBank CSV export)"
+    published = len(_PUBLISHED_ROW.findall(text))
+    title = _PUBLISHED_TITLE.search(text)
+    piped = sum("|" in ln for ln in lines) >= 3
+    form = "'|'-separated" if piped else "whitespace-aligned"
+    if (published >= 2 or len(_TABLE_ROW.findall(text)) >= 2) and (_QUARTER.search(text) or title):
+        why = f"{form} text with {max(published, len(_TABLE_ROW.findall(text)))} rows of a region and numbers"
+        why += " under a title " + repr(title.group(0)[:70]) if title else " under quarter headings"
+        return "ssb-table", why + " (a published SSB table)"
     if (
         sum(";" in ln for ln in lines) >= 2
         and _QUARTER.search(text)
         and re.search(r"\d{4} \S", text)
     ):
-        return "ssb-csv"
+        return "ssb-csv", "';'-separated rows with quarters and region labels (a StatBank CSV)"
     raise InputError(
         "cannot tell what kind of sick-leave file this is",
         path=path,

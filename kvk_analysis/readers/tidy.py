@@ -24,6 +24,7 @@ __all__ = [
     "STATUS_VALUES",
     "TAIL_COLUMNS",
     "VALUE_COLUMNS",
+    "ATTRIBUTE_COLUMNS",
     "aggregate",
     "combine_status",
     "dimension_columns",
@@ -36,7 +37,22 @@ KEY_COLUMNS = ["kommunenummer", "period", "sector", "measure"]
 VALUE_COLUMNS = ["lost_days", "contracted_days", "employees", "rate"]
 TAIL_COLUMNS = ["status", "source"]
 SECTORS = ("all", "care", "education", "other")
-MEASURES = ("total", "self_certified", "doctor_certified")
+MEASURES = (
+    "total",
+    "self_certified",
+    "doctor_certified",
+    "doctor_certified_over3",
+    "persons_doctor_certified",
+)
+#: Optional per-row attributes (not dimensions), kept by :func:`finish` when a reader sets them:
+#: ``persons`` (persons with sick leave), ``preliminary`` (figures marked preliminary),
+#: ``unit_basis`` (residence/workplace/employer), ``region_level`` (municipality/county).
+ATTRIBUTE_COLUMNS = {
+    "persons": "float64",
+    "preliminary": "bool",
+    "unit_basis": "str",
+    "region_level": "str",
+}
 #: Cell statuses and their precedence in combined rows, from :mod:`kvk_analysis.numbers`.
 STATUS_VALUES = STATUSES
 
@@ -86,7 +102,7 @@ def combine_status(*statuses: pd.Series) -> pd.Series:
 
 def dimension_columns(df: pd.DataFrame) -> list[str]:
     """The key columns of a tidy table: the four standard ones plus any extra dimension."""
-    fixed = set(KEY_COLUMNS + VALUE_COLUMNS + TAIL_COLUMNS + ["_line"])
+    fixed = set(KEY_COLUMNS + VALUE_COLUMNS + TAIL_COLUMNS + ["_line", *ATTRIBUTE_COLUMNS])
     extra = [c for c in df.columns if c not in fixed]
     return KEY_COLUMNS + extra
 
@@ -176,7 +192,10 @@ def finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
     dims = dimension_columns(out)
     for col in dims[len(KEY_COLUMNS) :]:
         out[col] = out[col].astype("str")
-    out = out[dims + VALUE_COLUMNS + TAIL_COLUMNS + ["_line"]].reset_index(drop=True)
+    attrs = [c for c in ATTRIBUTE_COLUMNS if c in out]
+    for col in attrs:
+        out[col] = out[col].astype(ATTRIBUTE_COLUMNS[col])
+    out = out[dims + VALUE_COLUMNS + attrs + TAIL_COLUMNS + ["_line"]].reset_index(drop=True)
     if conflicts:  # only then: clean data keep the attrs (and Parquet metadata) they had
         out.attrs["rate_conflicts"] = conflicts
     return out

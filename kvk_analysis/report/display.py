@@ -137,8 +137,12 @@ def is_simulated(panel: Any = None, paths: Iterable[str | Path] = ()) -> bool:
     if panel is not None and "membership_source" in getattr(panel, "columns", ()):
         if (panel["membership_source"].astype(str) == "simulated").any():
             return True
+    from .provenance import input_status
+
     demo = config.DEMO_DIR.resolve()
     for p in paths:
+        if input_status(p)[0] == "simulated":  # also a folder's "status: synthetic" note
+            return True
         path = Path(p).resolve()
         if path == demo or demo in path.parents or "demo" in path.name.lower():
             return True
