@@ -53,7 +53,8 @@ def aggte(
         treatment, so the composition does not change with event time.
     min_e, max_e : float
         Event-time window (periods of ``tname``).  ``max_e`` also limits the post-treatment
-        cells of the simple, group and calendar aggregations, as in R.
+        cells of the simple and group aggregations, as in R.  For ``"calendar"``, ``min_e``,
+        ``max_e`` and ``balance_e`` are ignored with a warning, as R ``did`` 2.5 does.
     na_rm : bool
         Drop ATT(g,t) that are NaN (otherwise NaN raises).
     bstrap, biters, cband, alp
@@ -176,10 +177,16 @@ def aggte(
         ind = g_unit[:, None] == egt[None, :]
         inf_overall = inf_egt @ (pk / pk.sum()) + wif(pk, ind) @ att_egt
     else:  # calendar
+        if math.isfinite(min_e) or math.isfinite(max_e) or balance_e is not None:
+            warnings.warn(
+                "min_e, max_e and balance_e are ignored for type='calendar' (as R did); "
+                "returning the unrestricted calendar-time effects",
+                stacklevel=3,
+            )
         ctimes = tlist[tlist >= group.min()]
         vals, infs, used_t = [], [], []
         for t1 in ctimes:
-            which = np.flatnonzero((t == t1) & post & (t <= group + max_e))
+            which = np.flatnonzero((t == t1) & post)
             if which.size == 0:
                 continue
             est, inf = weighted(which)

@@ -31,7 +31,8 @@ from kvk_analysis.errors import EstimationError, InputError
 _CONTROL_GROUPS = ("nevertreated", "notyettreated")
 _BASE_PERIODS = ("varying", "universal")
 _METHODS = ("dr", "ipw", "reg")
-_BOOT_WEIGHTS = ("mammen", "rademacher")
+_BOOT_WEIGHTS = inference.BOOTSTRAP_WEIGHTS
+_FIX_WEIGHTS = (None, "base_period", "first_period")
 
 
 @inference.single_threaded_blas
@@ -54,7 +55,8 @@ def att_gt(
     clustervars: str | Sequence[str] | None = None,
     seed: int | None = None,
     allow_unbalanced_panel: bool = False,
-    bootstrap_weights: str = "mammen",
+    bootstrap_weights: str = "rademacher",
+    fix_weights: str | None = None,
 ) -> ATTgtResult:
     """Estimate group-time average treatment effects ATT(g,t) (Callaway & Sant'Anna 2021).
 
@@ -66,12 +68,15 @@ def att_gt(
         Outcome column (e.g. ``rate``, percent: effects are then in percentage points).
     tname : str
         Integer period column: years, or the quarter index ``year*4 + quarter - 1`` of
-        :mod:`kvk_analysis.periods`.
+        :mod:`kvk_analysis.periods`.  A pandas ``Period[Q]`` column is converted to that
+        quarter index and a ``Period[Y]`` column to the year (exactly); other ``Period``
+        frequencies and datetime columns are refused (:class:`InputError`).
     idname : str
         Unit identifier column.
     gname : str
-        First treated period of the unit, in the units of ``tname``; ``0`` = never treated.
-        Must be constant within a unit.
+        First treated period of the unit, in the units of ``tname``; ``0`` or ``inf`` = never
+        treated (as R).  Must be constant within a unit.  A ``Period`` column is converted as
+        ``tname`` (same frequency); it cannot code never-treated units, so ``NaT`` is refused.
     control_group : {"nevertreated", "notyettreated"}
         Comparison units: never treated only, or also those not yet treated (by the later
         of the current and base period plus ``anticipation``).
@@ -89,8 +94,10 @@ def att_gt(
         (``std_ipw_did_panel``) or outcome regression (``reg_did_panel``).  Without
         covariates all three give identical estimates.
     weightsname : str or None
-        Sampling-weight column (e.g. contracted days).  One weight per unit is used: its
-        value in the unit's first observed period (R ``did`` uses the first period too).
+        Sampling-weight column (e.g. contracted days), non-negative.  Weights may vary over
+        time; ``fix_weights`` says which period's weight each ATT(g,t) uses.  The
+        aggregations (``aggte``) weight cohorts with each unit's weight in the first period
+        (unbalanced panels: the unit's mean weight over its periods), as R.
     bstrap : bool
         Multiplier-bootstrap standard errors (True, as R) or analytic ones (False).
     biters : int
@@ -109,8 +116,22 @@ def att_gt(
         repeated-cross-section estimators (``DRDID::reg_did_rc``, ``std_ipw_did_rc``,
         ``drdid_rc``) on the cell's observations, with the influence function summed per
         unit.  Without covariates this is the difference of four (weighted) means.
-    bootstrap_weights : {"mammen", "rademacher"}
-        Multiplier distribution of the bootstrap (R uses Mammen).
+    bootstrap_weights : {"rademacher", "mammen"}
+        Multiplier distribution of the bootstrap: Rademacher (+-1, R ``did``'s only choice,
+        ``BMisc::multiplier_bootstrap``) or Mammen's two-point distribution.  kvk option (not
+        in R).  Draws are made in blocks of at most 16 MB whatever ``biters`` is.
+    fix_weights : {None, "base_period", "first_period"}
+        Which period's sampling weight each ATT(g,t) uses when weights vary over time (R
+        ``did`` 2.5 / csdid argument).  ``None`` (R's default): on a balanced panel the weight
+        of the earlier of the cell's two periods (the base period ``g - anticipation - 1``
+        for post-treatment cells); on an unbalanced panel (``allow_unbalanced_panel=True``)
+        each observation its own period's weight.  ``"base_period"``: the cohort's base
+        period ``g - anticipation - 1`` for every cell of the cohort; ``"first_period"``: the
+        first period of the data for every cell (kvk's behaviour before 2026-12).  With
+        ``"base_period"``/``"first_period"`` on an unbalanced panel, units not observed in
+        that period are left out of the cell (with a warning).  R's ``"varying"`` (repeated
+        cross-section estimators on a balanced panel) is not offered.  Irrelevant when the
+        weights are constant within units.
 
     Returns
     -------
@@ -130,6 +151,10 @@ def att_gt(
     _check_args(
         control_group, base_period, est_method, bootstrap_weights, anticipation, alp, biters
     )
+    if fix_weights not in _FIX_WEIGHTS:
+        raise EstimationError(
+            f"fix_weights must be one of {list(_FIX_WEIGHTS)}, got {fix_weights!r}"
+        )
     clusters = _as_tuple(clustervars)
     clusters = tuple(c for c in clusters if c != idname)
     if len(clusters) > 1:
@@ -152,6 +177,21 @@ def att_gt(
         allow_unbalanced_panel,
         est_method,
     )
+    if panel["weights_by_period"] is not None:
+        rule = {
+            None: "the earlier of its two periods"
+            if panel["balanced"]
+            else "each observation's own period",
+            "base_period": "its cohort's base period",
+            "first_period": "the first period",
+        }[fix_weights]
+        warnings.warn(
+            f"sampling weight {weightsname!r} varies over time within units: each ATT(g,t) "
+            f"uses the weight of {rule} (fix_weights={fix_weights!r}, as R did); aggte "
+            "weights cohorts by each unit's "
+            + ("first-period weight" if panel["balanced"] else "mean weight"),
+            stacklevel=3,
+        )
     tlist = panel["tlist"]
     glist = panel["glist"]
     gu = panel["unit_group"]
@@ -170,15 +210,23 @@ def att_gt(
         horizon = np.maximum(tl[cur], tl[base]) + anticipation
         control = (gu[:, None] == 0) | ((gu[:, None] > horizon[None, :]) & ~treated)
 
+    wmat, wi_cur, wi_base = _cell_weights(
+        panel, cur, base, grp, tl, anticipation, fix_weights, treated, control, weightsname
+    )
     x = panel["x"]
-    w = panel["unit_weight"]
+    labels = [f"ATT(g={g}, t={t})" for g, t in zip(grp, tl[cur], strict=True)]
     if x is None:
-        labels = [f"ATT(g={g}, t={t})" for g, t in zip(grp, tl[cur], strict=True)]
-        att, inf = cells_unconditional(y[:, cur], y[:, base], treated, control, w, labels)
+        att, inf = cells_unconditional(
+            y, cur, base, treated, control, wmat, wi_cur, wi_base, labels
+        )
     elif panel["balanced"]:
-        att, inf = _cells_covariates(y, x, cur, base, treated, control, w, est_method, grp, tl)
+        att, inf = _cells_covariates(
+            y, x, cur, base, treated, control, wmat, wi_cur, est_method, grp, tl
+        )
     else:
-        att, inf = _cells_unbalanced(y, x, cur, base, treated, control, w, est_method, grp, tl)
+        att, inf = _cells_unbalanced(
+            y, x, cur, base, treated, control, wmat, wi_cur, wi_base, est_method, grp, tl
+        )
 
     # reference cells of the universal base period are 0 by construction
     att[cur == base] = 0.0
@@ -237,6 +285,7 @@ def att_gt(
         seed=seed,
         allow_unbalanced_panel=bool(allow_unbalanced_panel),
         bootstrap_weights=bootstrap_weights,
+        fix_weights=fix_weights,
         n_units=n,
         n_clusters=n_clusters,
         tlist=tuple(int(t) for t in tlist),
@@ -256,7 +305,7 @@ def att_gt(
         influence=inf,
         unit_ids=panel["unit_ids"],
         unit_group=gu,
-        unit_weight=w,
+        unit_weight=panel["unit_weight"],
         cluster_codes=codes,
         pretrend_test=pretest,
         params=params,
@@ -401,7 +450,8 @@ def _prepare(
     """Validate the long panel and return the wide arrays the estimators work on.
 
     Works on numpy arrays after one column selection: pandas group-bys cost more than the
-    whole estimation on panels of KVK's size.
+    whole estimation on panels of KVK's size.  Per-unit checks (cohort, clusters constant
+    within a unit) compare every row with one row of its unit instead of grouping.
     """
     if not isinstance(data, pd.DataFrame):
         raise InputError("data must be a pandas DataFrame", found=type(data).__name__)
@@ -414,6 +464,17 @@ def _prepare(
             expected="columns " + ", ".join(needed),
         )
 
+    if isinstance(data[gname].dtype, pd.PeriodDtype) and data[gname].isna().any():
+        raise InputError(
+            f"{int(data[gname].isna().sum())} row(s) with a missing (NaT) {gname}: in a Period "
+            "column never-treated units cannot be told from units with an unknown cohort; "
+            "code the cohort as integer periods (quarter index year*4+q-1, "
+            "kvk_analysis.periods.quarter_index) with 0 for never treated",
+            row=_row_label(data, data[gname].isna()),
+            column=gname,
+            expected="a first-treated quarter for every row",
+            found="NaT",
+        )
     g_missing = data[gname].isna()
     if g_missing.any():
         # R did drops incomplete rows with a warning; here whole units go (a unit without a
@@ -425,14 +486,25 @@ def _prepare(
             stacklevel=4,
         )
         data = data.loc[~data[idname].isin(bad_units)]
-    tvals = _integer_column(data[tname], tname, "an integer period")
-    gvals = _integer_column(data[gname], gname, "the first treated period (0 = never treated)")
+    tvals = _period_column(data[tname], tname, "an integer period", never=False)
+    gvals = _period_column(
+        data[gname], gname, "the first treated period (0 or inf = never treated)", never=True
+    )
     id_series = data[idname]
     if id_series.isna().any():
-        raise InputError("missing unit identifiers", column=idname, expected="a unit id")
+        raise InputError(
+            "missing unit identifiers",
+            row=_row_label(data, id_series.isna()),
+            column=idname,
+            expected="a unit id",
+        )
     uid, ids = pd.factorize(id_series, sort=True)
     ids = np.asarray(ids)
     n_all = len(ids)
+    n_rows = len(uid)
+    # one row of each unit (its first in the data)
+    any_row = np.empty(n_all, dtype=np.int64)
+    any_row[uid[::-1]] = np.arange(n_rows - 1, -1, -1)
 
     # duplicate (unit, period) rows
     tcode, tuniq = pd.factorize(tvals, sort=True)
@@ -448,38 +520,38 @@ def _prepare(
             found=(ids[dup_key // len(tuniq)], int(tuniq[dup_key % len(tuniq)])),
         )
     # cohort constant within unit
-    gmin = np.full(n_all, np.iinfo(np.int64).max)
-    gmax = np.full(n_all, np.iinfo(np.int64).min)
-    np.minimum.at(gmin, uid, gvals)
-    np.maximum.at(gmax, uid, gvals)
-    if (gmin != gmax).any():
-        bad = ids[gmin != gmax]
+    g_first = gvals[any_row]
+    varies = gvals != g_first[uid]
+    if varies.any():
+        bad = ids[np.unique(uid[varies])]
         raise InputError(
             f"{len(bad)} unit(s) whose {gname} changes over time, e.g. {list(bad[:5])}; the "
             "cohort must be constant within a unit",
+            row=_row_label(data, varies),
             column=gname,
             expected="one first-treated period per unit",
         )
     for c in clusters:
         ccode, _ = pd.factorize(data[c], use_na_sentinel=False)
-        cmin = np.full(n_all, np.iinfo(np.int64).max)
-        cmax = np.full(n_all, -1)
-        np.minimum.at(cmin, uid, ccode)
-        np.maximum.at(cmax, uid, ccode)
-        if (cmin != cmax).any():
+        c_varies = ccode != ccode[any_row][uid]
+        if c_varies.any():
             raise InputError(
                 f"cluster variable {c!r} varies over time within unit(s) "
-                f"{list(ids[cmin != cmax][:5])}",
+                f"{list(ids[np.unique(uid[c_varies])][:5])}",
+                row=_row_label(data, c_varies),
                 column=c,
                 expected="a time-invariant cluster variable",
             )
     if weightsname:
         wv = pd.to_numeric(data[weightsname], errors="coerce").to_numpy(float)
-        if np.isnan(wv).any() or (wv < 0).any():
+        bad_w = ~(wv >= 0) | ~np.isfinite(wv)
+        if bad_w.any():
             raise InputError(
-                f"{int((np.isnan(wv) | (wv < 0)).sum())} missing or negative sampling weight(s)",
+                f"{int(bad_w.sum())} missing, negative or infinite sampling weight(s)",
+                row=_row_label(data, bad_w),
                 column=weightsname,
                 expected="a non-negative number",
+                found=data[weightsname].to_numpy()[np.flatnonzero(bad_w)[0]],
             )
 
     yv = pd.to_numeric(data[yname], errors="coerce").to_numpy(float)
@@ -500,11 +572,11 @@ def _prepare(
     if not keep.any():
         raise EstimationError("no rows left to estimate from")
 
-    tlist = np.unique(tvals[keep])
+    tlist = tuniq[np.unique(tcode[keep])] if not keep.all() else np.asarray(tuniq)
     if len(tlist) < 2:
         raise EstimationError(f"need at least two periods in {tname!r}, found {len(tlist)}")
     # unit cohort (constant within unit, checked above)
-    g_unit = gmin.copy()
+    g_unit = g_first.copy()
     # cohorts first treated after the last period are never treated within the sample (R)
     g_unit[g_unit > tlist[-1]] = 0
     # cohorts without a pre-treatment period are dropped (R did warns and drops them)
@@ -551,7 +623,7 @@ def _prepare(
     # wide outcome matrix over the units and periods kept
     keep &= unit_keep[uid]
     col_of = np.searchsorted(tlist, tvals)
-    rows = np.flatnonzero(keep)
+    rows = np.flatnonzero(keep) if not keep.all() else np.arange(n_rows)
     y = np.full((n_all, len(tlist)), np.nan)
     y[uid[rows], col_of[rows]] = yv[rows]
     complete = ~np.isnan(y).any(axis=1)
@@ -569,13 +641,18 @@ def _prepare(
     n = len(units)
     if n == 0:
         raise EstimationError("no units left to estimate from")
-    y = y[units]
+    all_units = n == n_all
+    if not all_units:
+        y = y[units]
+        rows = rows[unit_keep[uid[rows]]]
     ids = ids[units]
     unit_group = g_unit[units]
-    new_index = np.full(n_all, -1)
-    new_index[units] = np.arange(n)
-    rows = rows[unit_keep[uid[rows]]]
-    r_unit = new_index[uid[rows]]
+    if all_units:
+        r_unit = uid[rows]
+    else:
+        new_index = np.full(n_all, -1)
+        new_index[units] = np.arange(n)
+        r_unit = new_index[uid[rows]]
 
     glist = np.array([g for g in glist if (unit_group == g).any()], dtype=np.int64)
     if len(glist) == 0:
@@ -583,28 +660,22 @@ def _prepare(
     if control_group == "nevertreated" and not (unit_group == 0).any():
         raise EstimationError("no never-treated units left after balancing the panel")
 
-    # first observed row of each unit (weights, clusters)
-    order = np.lexsort((tvals[rows], r_unit))
-    first_rows = rows[order][np.r_[True, np.diff(r_unit[order]) != 0]]
+    weights_by_period = None
     if weightsname:
-        w = wv[first_rows]
-        wmin = np.full(n, np.inf)
-        wmax = np.full(n, -np.inf)
-        np.minimum.at(wmin, r_unit, wv[rows])
-        np.maximum.at(wmax, r_unit, wv[rows])
-        if (wmin != wmax).any():
-            warnings.warn(
-                f"sampling weight {weightsname!r} varies over time for "
-                f"{int((wmin != wmax).sum())} unit(s); each unit's weight in its first observed "
-                "period is used",
-                stacklevel=4,
-            )
+        wmat = np.full((n, len(tlist)), np.nan)
+        wmat[r_unit, col_of[rows]] = wv[rows]
+        wmax, wmin = np.nanmax(wmat, axis=1), np.nanmin(wmat, axis=1)
+        if (wmax - wmin > np.sqrt(np.finfo(float).eps)).any():
+            weights_by_period = wmat
+        # aggregation weights as R's aggte: the first period (balanced panel; every unit is
+        # observed then) or the unit's mean weight (unbalanced panel)
+        w = wmat[:, 0] if balanced else np.nanmean(wmat, axis=1)
         if not (w > 0).any():
             raise InputError("all sampling weights are zero", column=weightsname)
     else:
         w = np.ones(n)
     if clusters:
-        codes, uniq = pd.factorize(data[clusters[0]].to_numpy()[first_rows], sort=True)
+        codes, uniq = pd.factorize(data[clusters[0]].to_numpy()[any_row[units]], sort=True)
         codes = np.asarray(codes, dtype=np.int64)
         n_clusters = len(uniq)
     else:
@@ -627,10 +698,85 @@ def _prepare(
         "unit_ids": ids,
         "unit_group": unit_group,
         "unit_weight": w,
+        "weights_by_period": weights_by_period,
         "cluster_codes": codes,
         "n_clusters": n_clusters,
         "balanced": balanced,
     }
+
+
+def _row_label(data: pd.DataFrame, mask: np.ndarray | pd.Series) -> object:
+    """Index label of the first row where ``mask`` holds (the row as the caller knows it)."""
+    return data.index[int(np.flatnonzero(np.asarray(mask))[0])]
+
+
+def _period_column(col: pd.Series, name: str, expected: str, never: bool) -> np.ndarray:
+    """Integer periods from a numeric, ``Period[Q]`` or ``Period[Y]`` column.
+
+    ``Period[Q]`` becomes the quarter index ``year*4 + quarter - 1`` of
+    :mod:`kvk_analysis.periods` and ``Period[Y]`` the year, exactly.  Other Period
+    frequencies and datetimes are refused: turning them into periods is a choice (which
+    quarter does 15 February belong to, and is that the quarter of treatment?) the caller
+    must make.  With ``never=True`` (the cohort column) ``inf`` means never treated (as R)
+    and becomes 0.
+    """
+    dtype = col.dtype
+    if isinstance(dtype, pd.PeriodDtype):
+        freq = dtype.freqstr
+        if freq in ("Q-DEC", "Q"):
+            return (col.dt.year.to_numpy(np.int64) * 4 + col.dt.quarter.to_numpy(np.int64)) - 1
+        if freq in ("Y-DEC", "Y", "A-DEC", "A"):
+            return col.dt.year.to_numpy(np.int64)
+        raise InputError(
+            f"{name} is a Period column of frequency {freq}; only calendar quarters (Q-DEC, "
+            "converted to the quarter index year*4+q-1) and years (Y-DEC) are converted "
+            "exactly: convert it to integer periods first",
+            row=col.index[0] if len(col) else None,
+            column=name,
+            expected="integer periods, Period[Q-DEC] or Period[Y-DEC]",
+            found=f"Period[{freq}]",
+        )
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        raise InputError(
+            f"{name} holds dates ({dtype}); att_gt needs periods: convert with "
+            f"data[{name!r}].dt.to_period('Q') (quarters, converted to the quarter index "
+            "year*4+q-1) or .dt.year, after checking which quarter each date should count as",
+            row=col.index[0] if len(col) else None,
+            column=name,
+            expected="integer periods, Period[Q-DEC] or Period[Y-DEC]",
+            found=str(dtype),
+        )
+    if pd.api.types.is_integer_dtype(dtype) and not isinstance(
+        dtype, pd.api.extensions.ExtensionDtype
+    ):
+        return col.to_numpy(np.int64)
+    vals = pd.to_numeric(col, errors="coerce")
+    arr = vals.to_numpy(dtype=float, na_value=np.nan)
+    if never:
+        arr = np.where(arr == np.inf, 0.0, arr)  # R: Inf = never treated
+    bad = np.isnan(arr) | np.isinf(arr)
+    if bad.any():
+        first = col[bad].iloc[0]
+        hint = ""
+        if isinstance(first, pd.Period | pd.Timestamp):
+            hint = " (an object column of Periods/dates: convert it with pd.PeriodIndex first)"
+        raise InputError(
+            f"{int(bad.sum())} row(s) with missing, infinite or non-numeric {name}{hint}",
+            row=_row_label(col.to_frame(), bad),
+            column=name,
+            expected=expected,
+            found=first,
+        )
+    frac = np.mod(arr, 1) != 0
+    if frac.any():
+        raise InputError(
+            "periods must be integers",
+            row=_row_label(col.to_frame(), frac),
+            column=name,
+            expected="an integer",
+            found=col[frac].iloc[0],
+        )
+    return arr.astype(np.int64)
 
 
 def _design_matrix(
@@ -658,25 +804,6 @@ def _design_matrix(
     return names, dm.to_numpy(float)
 
 
-def _integer_column(col: pd.Series, name: str, expected: str) -> np.ndarray:
-    vals = pd.to_numeric(col, errors="coerce")
-    arr = vals.to_numpy(dtype=float, na_value=np.nan)
-    bad = np.isnan(arr)
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum())} row(s) with missing or non-numeric {name}",
-            column=name,
-            expected=expected,
-            found=col[bad].iloc[0],
-        )
-    frac = np.mod(arr, 1) != 0
-    if frac.any():
-        raise InputError(
-            "periods must be integers", column=name, expected="an integer", found=col[frac].iloc[0]
-        )
-    return arr.astype(np.int64)
-
-
 def _cells(
     tlist: np.ndarray, glist: np.ndarray, base_period: str, anticipation: int
 ) -> list[tuple[int, int, int]]:
@@ -697,6 +824,55 @@ def _cells(
     return cells
 
 
+def _cell_weights(
+    panel: dict,
+    cur: np.ndarray,
+    base: np.ndarray,
+    grp: np.ndarray,
+    tl: np.ndarray,
+    anticipation: int,
+    fix_weights: str | None,
+    treated: np.ndarray,
+    control: np.ndarray,
+    weightsname: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sampling weights of every cell as R ``did`` 2.5 (``fix_weights``).
+
+    Returns a weight matrix ``W`` (units x columns) and, per cell, the column of ``W`` for the
+    observations of the current period and for those of the base period.  Time-invariant
+    weights: one column.  With ``"base_period"``/``"first_period"`` on an unbalanced panel,
+    units without a weight in that period are removed from the cell (``treated``/``control``
+    are changed in place), as R does.
+    """
+    wmat = panel["weights_by_period"]
+    k = len(cur)
+    if wmat is None:
+        zero = np.zeros(k, dtype=np.int64)
+        return panel["unit_weight"][:, None], zero, zero
+    if fix_weights is None:
+        if panel["balanced"]:
+            wi = np.minimum(cur, base)  # the earlier of the two periods
+            return wmat, wi, wi
+        return wmat, cur, base  # each observation its own period's weight
+    if fix_weights == "first_period":
+        wi = np.zeros(k, dtype=np.int64)
+    else:  # the cohort's base period g - anticipation - 1
+        last_pre = {g: int(np.flatnonzero(tl + anticipation < g)[-1]) for g in np.unique(grp)}
+        wi = np.array([last_pre[g] for g in grp], dtype=np.int64)
+    if not panel["balanced"]:
+        missing = np.isnan(wmat[:, wi]) & (treated | control)
+        if missing.any():
+            warnings.warn(
+                f"{int(missing.any(axis=1).sum())} unit(s) not observed in the period whose "
+                f"weight {weightsname!r} fix_weights={fix_weights!r} selects are left out of "
+                f"{int(missing.any(axis=0).sum())} ATT(g,t) cell(s), as R did",
+                stacklevel=4,
+            )
+            treated &= ~missing
+            control &= ~missing
+    return wmat, wi, wi
+
+
 def _cells_covariates(
     y: np.ndarray,
     x: np.ndarray,
@@ -704,15 +880,17 @@ def _cells_covariates(
     base: np.ndarray,
     treated: np.ndarray,
     control: np.ndarray,
-    w: np.ndarray,
+    wmat: np.ndarray,
+    wi: np.ndarray,
     est_method: str,
     grp: np.ndarray,
     tl: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """ATT(g,t) with covariates.  Cells with the same treated and comparison units and the
-    same covariate values (time-invariant covariates, or the same base period) share the
-    propensity score and the regression design; the estimators are linear in the outcome
-    change given those, so such cells are computed in one batched call."""
+    """ATT(g,t) with covariates.  Cells with the same treated and comparison units, the same
+    covariate values (time-invariant covariates, or the same base period) and the same
+    sampling weights share the propensity score and the regression design; the estimators
+    are linear in the outcome change given those, so such cells are computed in one batched
+    call.  ``wmat[:, wi[j]]`` are the weights of cell ``j``."""
     n = y.shape[0]
     k = len(cur)
     att = np.zeros(k)
@@ -726,6 +904,7 @@ def _cells_covariates(
             continue
         key = np.packbits(treated[:, j]).tobytes() + np.packbits(control[:, j]).tobytes()
         key += b"" if invariant else int(base[j]).to_bytes(4, "little")
+        key += int(wi[j]).to_bytes(4, "little")
         batches.setdefault(key, []).append(j)
     for cols in batches.values():
         j0 = cols[0]
@@ -742,7 +921,7 @@ def _cells_covariates(
         d = treated[sub, j0].astype(float)
         xs = x[sub, base[j0], :]
         try:
-            a, f = est(dy, d, xs, w[sub])
+            a, f = est(dy, d, xs, wmat[sub, wi[j0]])
         except EstimationError as exc:
             raise EstimationError(f"{where}: {exc}") from exc
         att[idx] = a
@@ -757,14 +936,17 @@ def _cells_unbalanced(
     base: np.ndarray,
     treated: np.ndarray,
     control: np.ndarray,
-    w: np.ndarray,
+    wmat: np.ndarray,
+    wi_cur: np.ndarray,
+    wi_base: np.ndarray,
     est_method: str,
     grp: np.ndarray,
     tl: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """ATT(g,t) with covariates on an unbalanced panel, cell by cell, as R ``did`` with
     ``allow_unbalanced_panel=TRUE``: repeated-cross-section estimators on the observations of
-    the cell's two periods, influence function summed per unit."""
+    the cell's two periods (current-period observations weighted by ``wmat[:, wi_cur[j]]``,
+    base-period ones by ``wmat[:, wi_base[j]]``), influence function summed per unit."""
     n, k = y.shape[0], len(cur)
     att = np.zeros(k)
     inf = np.zeros((n, k))
@@ -781,7 +963,8 @@ def _cells_unbalanced(
                     x[sub, base[j], :],
                     treated[sub, j],
                     control[sub, j],
-                    w[sub],
+                    wmat[sub, wi_cur[j]],
+                    wmat[sub, wi_base[j]],
                 )
             else:
                 # stack the observations of the two periods (one row per unit and period)
@@ -792,7 +975,8 @@ def _cells_unbalanced(
                 yy = np.r_[y[obs_c, cur[j]], y[obs_b, base[j]]]
                 xx = np.vstack([x[obs_c, cur[j], :], x[obs_b, base[j], :]])
                 dd = treated[units, j].astype(float)
-                a, f_obs = RC_ESTIMATORS[est_method](yy, post, dd, xx, w[units])
+                ww = np.r_[wmat[obs_c, wi_cur[j]], wmat[obs_b, wi_base[j]]]
+                a, f_obs = RC_ESTIMATORS[est_method](yy, post, dd, xx, ww)
                 # per-unit influence function: sum over the unit's observations, rescaled
                 # from the observation mean to the mean over the cell's units
                 pos = np.searchsorted(sub, units)

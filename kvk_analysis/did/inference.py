@@ -12,20 +12,22 @@ single matrix product give all bootstrap draws of every parameter at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from kvk_analysis.errors import EstimationError
 
 #: R ``did``'s tolerance below which a standard error is treated as zero (degenerate)
 _ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
 #: interquartile range of the standard normal
-_IQR_NORMAL = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+_IQR_NORMAL = float(special.ndtri(0.75) - special.ndtri(0.25))
 #: fewer clusters than this gives a warning that the bootstrap is unreliable
 MIN_CLUSTERS_WARN = 20
 
@@ -112,41 +114,114 @@ def analytic_cov(inf: np.ndarray, cluster_codes: np.ndarray, n_clusters: int) ->
     return s.T @ s / n**2
 
 
+#: kinds of multiplier weights; R ``did`` (``BMisc::multiplier_bootstrap``) draws Rademacher
+BOOTSTRAP_WEIGHTS = ("rademacher", "mammen")
+#: bytes of multiplier weights (as float64) per block of the bootstrap: the memory it needs
+#: does not grow with the number of draws
+BLOCK_BYTES = 16 * 2**20
+#: below this many multiply-adds per block a second BLAS thread costs more than it saves
+_THREADED_FLOPS = 2e7
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in BOOTSTRAP_WEIGHTS:
+        raise EstimationError(
+            f"bootstrap_weights must be one of {list(BOOTSTRAP_WEIGHTS)}, got {kind!r}"
+        )
+
+
+def _two_point_indicator(rng: np.random.Generator, rows: int, n_clusters: int, kind: str):
+    """``(rows, n_clusters)`` 0/1 matrix ``M``: the weight is ``lo`` where ``M == 1``, else ``hi``.
+
+    Rademacher: one random bit per weight, from whole 64-bit words per draw (the bits of
+    ``Generator.bit_generator.random_raw``), as R's ``BMisc`` takes each weight from one bit
+    of a random integer.  Mammen: a single-precision uniform per weight below
+    ``(sqrt 5 + 1) / (2 sqrt 5)`` (exact to float32 resolution, 6e-8).  Every draw (row)
+    consumes a fixed amount of the generator's stream, so drawing the rows in blocks gives
+    exactly the weights of drawing them all at once.
+    """
+    if kind == "rademacher":
+        words = -(-n_clusters // 64)
+        raw = rng.bit_generator.random_raw(rows * words).astype("<u8", copy=False)
+        bits = raw.view(np.uint8).reshape(rows, words * 8)
+        return np.unpackbits(bits, axis=1, count=n_clusters, bitorder="little")
+    p_lo = (_SQRT5 + 1) / (2 * _SQRT5)
+    return rng.random((rows, n_clusters), dtype=np.float32) < np.float32(p_lo)
+
+
+def _two_point_values(kind: str) -> tuple[float, float]:
+    if kind == "rademacher":
+        return -1.0, 1.0
+    return (1 - _SQRT5) / 2, (1 + _SQRT5) / 2
+
+
 def multiplier_weights(
-    rng: np.random.Generator, biters: int, n_clusters: int, kind: str = "mammen"
+    rng: np.random.Generator, biters: int, n_clusters: int, kind: str = "rademacher"
 ) -> np.ndarray:
     """Draw a ``(biters, n_clusters)`` matrix of mean-0, variance-1 multiplier weights.
 
-    ``kind="mammen"`` (R ``did``'s default) uses Mammen's two-point distribution
-    ``(1 - sqrt 5)/2`` w.p. ``(sqrt 5 + 1)/(2 sqrt 5)`` and ``(1 + sqrt 5)/2`` otherwise;
-    ``kind="rademacher"`` uses +-1 with probability 1/2.
+    ``kind="rademacher"`` (R ``did``'s only choice: ``BMisc::multiplier_bootstrap``) uses
+    +-1 with probability 1/2; ``kind="mammen"`` uses Mammen's two-point distribution
+    ``(1 - sqrt 5)/2`` w.p. ``(sqrt 5 + 1)/(2 sqrt 5)`` and ``(1 + sqrt 5)/2`` otherwise
+    (third moment 1).  These are exactly the weights :func:`multiplier_bootstrap` uses for the
+    same generator state, whatever its block size.
     """
-    u = rng.random((biters, n_clusters))
-    if kind == "mammen":
-        p = (_SQRT5 + 1) / (2 * _SQRT5)
-        return np.where(u < p, (1 - _SQRT5) / 2, (1 + _SQRT5) / 2)
-    if kind == "rademacher":
-        return np.where(u < 0.5, -1.0, 1.0)
-    raise EstimationError(f"bootstrap_weights must be 'mammen' or 'rademacher', got {kind!r}")
+    _check_kind(kind)
+    lo, hi = _two_point_values(kind)
+    return np.where(_two_point_indicator(rng, biters, n_clusters, kind), lo, hi)
 
 
-def _weighted_sums(rng: np.random.Generator, biters: int, s: np.ndarray, kind: str) -> np.ndarray:
-    """``V @ s`` for a fresh ``(biters, n_clusters)`` weight matrix ``V``, computed fast.
+def block_rows(n_clusters: int, block_bytes: int = BLOCK_BYTES) -> int:
+    """Number of bootstrap draws per block so that a block of weights takes ``block_bytes``."""
+    return max(1, int(block_bytes // (8 * max(n_clusters, 1))))
 
-    Two-point weights take the value ``lo`` or ``hi``, so ``V = hi + (lo - hi) * M`` with an
-    indicator matrix ``M`` and ``V @ s = hi * s.sum(0) + (lo - hi) * (M @ s)``: drawing
-    ``M`` from single-precision uniforms halves the cost of the random numbers.  The same
-    distribution as :func:`multiplier_weights` (P(lo) exact to float32 resolution, 6e-8).
+
+def _weighted_sums(
+    rng: np.random.Generator,
+    biters: int,
+    s: np.ndarray,
+    kind: str,
+    block: int | None = None,
+) -> np.ndarray:
+    """``V @ s`` for a fresh ``(biters, n_clusters)`` weight matrix ``V``, in blocks of draws.
+
+    Two-point weights take the value ``lo`` or ``hi``, so ``V = hi + (lo - hi) * M`` with a
+    0/1 matrix ``M`` and ``V @ s = hi * s.sum(0) + (lo - hi) * (M @ s)``.  ``M`` is drawn
+    ``block`` rows at a time (default: :func:`block_rows`, 16 MB as float64), so the memory
+    does not depend on ``biters``; the weights are the same as :func:`multiplier_weights`
+    draws from the same generator state.  Large blocks use every BLAS thread (the product
+    is then big enough to gain from them); small ones one thread.
     """
-    if kind == "mammen":
-        p_lo, lo, hi = (_SQRT5 + 1) / (2 * _SQRT5), (1 - _SQRT5) / 2, (1 + _SQRT5) / 2
-    elif kind == "rademacher":
-        p_lo, lo, hi = 0.5, -1.0, 1.0
-    else:
-        raise EstimationError(f"bootstrap_weights must be 'mammen' or 'rademacher', got {kind!r}")
-    m = rng.random((biters, s.shape[0]), dtype=np.float32) < np.float32(p_lo)
-    # cast explicitly: bool @ float64 does not go through BLAS
-    return hi * s.sum(axis=0)[None, :] + (lo - hi) * (m.astype(np.float64) @ s)
+    _check_kind(kind)
+    lo, hi = _two_point_values(kind)
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    n_clusters, k = s.shape
+    block = block_rows(n_clusters) if block is None else max(1, int(block))
+    out = np.empty((biters, k))
+    base = hi * s.sum(axis=0)
+    mf = np.empty((min(block, biters), n_clusters))
+    threads = None if min(block, biters) * n_clusters * k >= _THREADED_FLOPS else 1
+    with _blas_limit(threads):
+        for b0 in range(0, biters, block):
+            rows = min(block, biters - b0)
+            m = mf[:rows]
+            # cast explicitly: integer/bool @ float64 does not go through BLAS
+            m[...] = _two_point_indicator(rng, rows, n_clusters, kind)
+            part = out[b0 : b0 + rows]
+            np.matmul(m, s, out=part)
+            part *= lo - hi
+            part += base
+    return out
+
+
+def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager:
+    """BLAS limited to ``threads`` threads (``None``: as many as the machine has)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=threads or os.cpu_count() or 1, user_api="blas")
 
 
 def multiplier_bootstrap(
@@ -156,7 +231,8 @@ def multiplier_bootstrap(
     biters: int,
     alp: float,
     rng: np.random.Generator,
-    kind: str = "mammen",
+    kind: str = "rademacher",
+    block: int | None = None,
 ) -> BootstrapResult:
     """Multiplier bootstrap of estimates with influence functions ``inf`` (as R ``mboot``).
 
@@ -173,8 +249,10 @@ def multiplier_bootstrap(
         Significance level of the uniform band.
     rng : numpy.random.Generator
         Source of randomness (reproducible with a seeded generator).
-    kind : {"mammen", "rademacher"}
-        Multiplier distribution.
+    kind : {"rademacher", "mammen"}
+        Multiplier distribution (R ``did``: Rademacher).
+    block : int or None
+        Draws per block (default :func:`block_rows`); results do not depend on it.
 
     Returns
     -------
@@ -186,7 +264,8 @@ def multiplier_bootstrap(
     inf = np.atleast_2d(inf.T).T
     n = inf.shape[0]
     s = inf if n_clusters == n else cluster_sums(inf, cluster_codes, n_clusters)
-    draws = _weighted_sums(rng, biters, s, kind) / n
+    draws = _weighted_sums(rng, biters, s, kind, block)
+    draws /= n
     # quantile type 1 of R = numpy "inverted_cdf"
     q = np.quantile(draws, [0.25, 0.75], axis=0, method="inverted_cdf")
     se = (q[1] - q[0]) / _IQR_NORMAL
@@ -224,4 +303,4 @@ def wald_pretest(
         return None
     stat = float(att @ np.linalg.solve(v, att))
     df = len(att)
-    return stat, df, float(stats.chi2.sf(stat, df))
+    return stat, df, float(special.chdtrc(df, stat))  # chi2 upper tail

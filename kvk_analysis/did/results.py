@@ -49,6 +49,7 @@ class DIDParams:
     ``n_units`` (units used), ``n_clusters`` (bootstrap clusters), ``tlist`` (periods),
     ``glist`` (cohorts), ``cohort_sizes`` (units per cohort, ``0`` = never treated),
     ``balanced`` (whether the panel used is balanced) and ``covariates`` (design columns).
+    ``fix_weights`` (an :func:`att_gt` argument) comes last to keep positional order.
     """
 
     yname: str
@@ -68,7 +69,7 @@ class DIDParams:
     clustervars: tuple[str, ...] = ()
     seed: int | None = None
     allow_unbalanced_panel: bool = False
-    bootstrap_weights: str = "mammen"
+    bootstrap_weights: str = "rademacher"
     # derived from the data
     n_units: int = 0
     n_clusters: int = 0
@@ -77,6 +78,7 @@ class DIDParams:
     cohort_sizes: dict[int, int] = field(default_factory=dict)
     balanced: bool = True
     covariates: tuple[str, ...] = ()
+    fix_weights: str | None = None
 
 
 @dataclass(frozen=True)
