@@ -258,7 +258,9 @@ def _run(args: argparse.Namespace) -> int:
     for n in args.sizes:
         df = make_panel(n)
         print(f"{n} units x {df['period'].nunique()} periods ({len(df):,} rows)")
-        calls = {lib: (lambda fn=fn: fn(df, spec, args.biters)) for lib, fn in runners.items()}
+        calls = {
+            lib: (lambda fn=fn, df=df: fn(df, spec, args.biters)) for lib, fn in runners.items()
+        }
         first: dict[str, float] = {}
         results: dict[str, Result] = {}
         for lib, call in list(calls.items()):

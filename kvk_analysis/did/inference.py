@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
@@ -119,8 +119,6 @@ BOOTSTRAP_WEIGHTS = ("rademacher", "mammen")
 #: bytes of multiplier weights (as float64) per block of the bootstrap: the memory it needs
 #: does not grow with the number of draws
 BLOCK_BYTES = 16 * 2**20
-#: below this many multiply-adds per block a second BLAS thread costs more than it saves
-_THREADED_FLOPS = 2e7
 
 
 def _check_kind(kind: str) -> None:
@@ -168,12 +166,36 @@ def multiplier_weights(
     """
     _check_kind(kind)
     lo, hi = _two_point_values(kind)
-    return np.where(_two_point_indicator(rng, biters, n_clusters, kind), lo, hi)
+    return hi + (lo - hi) * _two_point_indicator(rng, biters, n_clusters, kind).astype(float)
 
 
 def block_rows(n_clusters: int, block_bytes: int = BLOCK_BYTES) -> int:
     """Number of bootstrap draws per block so that a block of weights takes ``block_bytes``."""
     return max(1, int(block_bytes // (8 * max(n_clusters, 1))))
+
+
+def weight_blocks(
+    rng: np.random.Generator,
+    biters: int,
+    n_clusters: int,
+    kind: str,
+    block: int | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The ``(biters, n_clusters)`` multiplier weights of :func:`multiplier_weights`, as
+    ``(first draw, block of rows)`` pairs of at most ``block`` rows (default
+    :func:`block_rows`: 16 MB).  The block array is reused: consume it before the next one.
+    """
+    _check_kind(kind)
+    lo, hi = _two_point_values(kind)
+    block = block_rows(n_clusters) if block is None else max(1, int(block))
+    buf = np.empty((min(block, biters), n_clusters))
+    for b0 in range(0, biters, block):
+        rows = min(block, biters - b0)
+        v = buf[:rows]
+        np.copyto(v, _two_point_indicator(rng, rows, n_clusters, kind), casting="unsafe")
+        v *= lo - hi  # hi + (lo - hi) * M, as multiplier_weights
+        v += hi
+        yield b0, v
 
 
 def _weighted_sums(
@@ -185,32 +207,17 @@ def _weighted_sums(
 ) -> np.ndarray:
     """``V @ s`` for a fresh ``(biters, n_clusters)`` weight matrix ``V``, in blocks of draws.
 
-    Two-point weights take the value ``lo`` or ``hi``, so ``V = hi + (lo - hi) * M`` with a
-    0/1 matrix ``M`` and ``V @ s = hi * s.sum(0) + (lo - hi) * (M @ s)``.  ``M`` is drawn
-    ``block`` rows at a time (default: :func:`block_rows`, 16 MB as float64), so the memory
-    does not depend on ``biters``; the weights are the same as :func:`multiplier_weights`
-    draws from the same generator state.  Large blocks use every BLAS thread (the product
-    is then big enough to gain from them); small ones one thread.
+    ``V`` is drawn ``block`` rows at a time (:func:`weight_blocks`), so the memory does not
+    depend on ``biters``; the weights are those :func:`multiplier_weights` draws from the same
+    generator state, whatever the block size.  One BLAS thread: on this project's shared
+    2-core machine a second OpenBLAS thread made the product 10-30x slower when the other
+    core was busy, and at most 2x faster when idle.
     """
-    _check_kind(kind)
-    lo, hi = _two_point_values(kind)
     s = np.ascontiguousarray(s, dtype=np.float64)
-    n_clusters, k = s.shape
-    block = block_rows(n_clusters) if block is None else max(1, int(block))
-    out = np.empty((biters, k))
-    base = hi * s.sum(axis=0)
-    mf = np.empty((min(block, biters), n_clusters))
-    threads = None if min(block, biters) * n_clusters * k >= _THREADED_FLOPS else 1
-    with _blas_limit(threads):
-        for b0 in range(0, biters, block):
-            rows = min(block, biters - b0)
-            m = mf[:rows]
-            # cast explicitly: integer/bool @ float64 does not go through BLAS
-            m[...] = _two_point_indicator(rng, rows, n_clusters, kind)
-            part = out[b0 : b0 + rows]
-            np.matmul(m, s, out=part)
-            part *= lo - hi
-            part += base
+    out = np.empty((biters, s.shape[1]))
+    with _blas_limit(1):
+        for b0, v in weight_blocks(rng, biters, s.shape[0], kind, block):
+            np.matmul(v, s, out=out[b0 : b0 + len(v)])
     return out
 
 
@@ -266,6 +273,15 @@ def multiplier_bootstrap(
     s = inf if n_clusters == n else cluster_sums(inf, cluster_codes, n_clusters)
     draws = _weighted_sums(rng, biters, s, kind, block)
     draws /= n
+    return summarize_draws(draws, n, alp)
+
+
+def summarize_draws(draws: np.ndarray, n: int, alp: float) -> BootstrapResult:
+    """Standard errors and sup-t critical value from bootstrap draws ``V @ inf / n``.
+
+    As R ``mboot``: the normalised interquartile range (quantile type 1), NaN for degenerate
+    columns, and the ``1 - alp`` quantile of ``max_j |draw_j / se_j|``.
+    """
     # quantile type 1 of R = numpy "inverted_cdf"
     q = np.quantile(draws, [0.25, 0.75], axis=0, method="inverted_cdf")
     se = (q[1] - q[0]) / _IQR_NORMAL
