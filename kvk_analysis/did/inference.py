@@ -102,7 +102,7 @@ def analytic_se(inf: np.ndarray, cluster_codes: np.ndarray, n_clusters: int) -> 
     inf = np.atleast_2d(inf.T).T
     n = inf.shape[0]
     s = inf if n_clusters == n else cluster_sums(inf, cluster_codes, n_clusters)
-    se = np.sqrt(np.sum(s**2, axis=0)) / n
+    se = np.sqrt(np.einsum("ij,ij->j", s, s)) / n  # no n x k temporary
     se[se <= _ZERO_SE] = np.nan
     return se
 
@@ -185,17 +185,30 @@ def weight_blocks(
     ``(first draw, block of rows)`` pairs of at most ``block`` rows (default
     :func:`block_rows`: 16 MB).  The block array is reused: consume it before the next one.
     """
-    _check_kind(kind)
-    lo, hi = _two_point_values(kind)
     block = block_rows(n_clusters) if block is None else max(1, int(block))
     buf = np.empty((min(block, biters), n_clusters))
-    for b0 in range(0, biters, block):
-        rows = min(block, biters - b0)
-        v = buf[:rows]
-        np.copyto(v, _two_point_indicator(rng, rows, n_clusters, kind), casting="unsafe")
-        v *= lo - hi  # hi + (lo - hi) * M, as multiplier_weights
-        v += hi
+    for b0, m in indicator_blocks(rng, biters, n_clusters, kind, block):
+        v = buf[: len(m)]
+        to_weights(m, kind, out=v)
         yield b0, v
+
+
+def indicator_blocks(
+    rng: np.random.Generator, biters: int, n_clusters: int, kind: str, block: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The 0/1 matrices behind :func:`weight_blocks` (one byte per weight)."""
+    _check_kind(kind)
+    for b0 in range(0, biters, block):
+        yield b0, _two_point_indicator(rng, min(block, biters - b0), n_clusters, kind)
+
+
+def to_weights(m: np.ndarray, kind: str, out: np.ndarray) -> np.ndarray:
+    """Multiplier weights ``hi + (lo - hi) * m`` from a 0/1 matrix, written into ``out``."""
+    lo, hi = _two_point_values(kind)
+    np.copyto(out, m, casting="unsafe")
+    out *= lo - hi
+    out += hi
+    return out
 
 
 def _weighted_sums(
@@ -207,17 +220,28 @@ def _weighted_sums(
 ) -> np.ndarray:
     """``V @ s`` for a fresh ``(biters, n_clusters)`` weight matrix ``V``, in blocks of draws.
 
-    ``V`` is drawn ``block`` rows at a time (:func:`weight_blocks`), so the memory does not
-    depend on ``biters``; the weights are those :func:`multiplier_weights` draws from the same
-    generator state, whatever the block size.  One BLAS thread: on this project's shared
+    ``V`` is drawn ``block`` rows at a time (:func:`indicator_blocks`), so the memory does
+    not depend on ``biters``; the weights are those :func:`multiplier_weights` draws from the
+    same generator state, whatever the block size.  Two-point weights are ``hi + (lo - hi) M``
+    with a 0/1 matrix ``M``, so ``V @ s = hi * colsum(s) + (lo - hi) * (M @ s)``.  One BLAS thread: on this project's shared
     2-core machine a second OpenBLAS thread made the product 10-30x slower when the other
     core was busy, and at most 2x faster when idle.
     """
     s = np.ascontiguousarray(s, dtype=np.float64)
+    n_clusters = s.shape[0]
+    lo, hi = _two_point_values(kind)
+    block = block_rows(n_clusters) if block is None else max(1, int(block))
     out = np.empty((biters, s.shape[1]))
+    buf = np.empty((min(block, biters), n_clusters))
     with _blas_limit(1):
-        for b0, v in weight_blocks(rng, biters, s.shape[0], kind, block):
-            np.matmul(v, s, out=out[b0 : b0 + len(v)])
+        for b0, m in indicator_blocks(rng, biters, n_clusters, kind, block):
+            # V @ s = hi * colsum(s) + (lo - hi) * (M @ s): one pass over the weights
+            mf = buf[: len(m)]
+            np.copyto(mf, m, casting="unsafe")
+            part = out[b0 : b0 + len(m)]
+            np.matmul(mf, s, out=part)
+            part *= lo - hi
+    out += hi * s.sum(axis=0)
     return out
 
 

@@ -179,6 +179,12 @@ class ATTgtResult:
         Joint Wald pre-test; ``None`` when there are no testable pre-periods.
     params : DIDParams
         Full specification.
+    bootstrap_draws : ndarray, shape (biters, n_cells), or None
+        Multiplier-bootstrap draws ``V @ influence / n`` (``None`` without ``bstrap``).
+    bootstrap_weight_draws : ndarray, shape (biters, len(glist) + 1), or None
+        The same draws of each cohort's weight sum ``sum_i V_i w_i 1[G_i = g] / n`` and of
+        ``sum_i V_i / n``: with ``bootstrap_draws`` they give the bootstrap of every
+        aggregation (:func:`aggte`) without another pass over the units.
     """
 
     group: np.ndarray
@@ -195,6 +201,8 @@ class ATTgtResult:
     cluster_codes: np.ndarray
     pretrend_test: PretrendTest | None
     params: DIDParams
+    bootstrap_draws: np.ndarray | None = None
+    bootstrap_weight_draws: np.ndarray | None = None
 
     @property
     def n_units(self) -> int:
