@@ -119,7 +119,7 @@ def att_gt(
     bootstrap_weights : {"rademacher", "mammen"}
         Multiplier distribution of the bootstrap: Rademacher (+-1, R ``did``'s only choice,
         ``BMisc::multiplier_bootstrap``) or Mammen's two-point distribution.  kvk option (not
-        in R).  Draws are made in blocks of at most 16 MB whatever ``biters`` is.
+        in R).  Draws are made in blocks of at most 8 MB whatever ``biters`` is.
     fix_weights : {None, "base_period", "first_period"}
         Which period's sampling weight each ATT(g,t) uses when weights vary over time (R
         ``did`` 2.5 / csdid argument).  ``None`` (R's default): on a balanced panel the weight
@@ -203,12 +203,13 @@ def att_gt(
     cur = np.array([c[1] for c in cells], dtype=np.int64)
     base = np.array([c[2] for c in cells], dtype=np.int64)
     tl = np.asarray(tlist)
-    treated = gu[:, None] == grp[None, :]
+    # units x cells membership, column-major (each cell's column contiguous)
+    treated = (grp[:, None] == gu[None, :]).T
     if control_group == "nevertreated":
-        control = np.repeat((gu == 0)[:, None], len(cells), axis=1)
+        control = np.repeat((gu == 0)[None, :], len(cells), axis=0).T
     else:
         horizon = np.maximum(tl[cur], tl[base]) + anticipation
-        control = (gu[:, None] == 0) | ((gu[:, None] > horizon[None, :]) & ~treated)
+        control = ((gu[None, :] == 0) | ((gu[None, :] > horizon[:, None]) & ~treated.T)).T
 
     wmat, wi_cur, wi_base = _cell_weights(
         panel, cur, base, grp, tl, anticipation, fix_weights, treated, control, weightsname
@@ -515,7 +516,10 @@ def _prepare(
             column=idname,
             expected="a unit id",
         )
+    # row-level arrays as int32 and freed as soon as they are used: on a 1.2M-row panel each
+    # int64 row array is 10 MB
     uid, ids = pd.factorize(id_series, sort=True)
+    uid = uid.astype(np.int32)
     ids = np.asarray(ids)
     n_all = len(ids)
     n_rows = len(uid)
@@ -525,20 +529,30 @@ def _prepare(
 
     # duplicate (unit, period) rows
     tcode, tuniq = pd.factorize(tvals, sort=True)
+    tcode = tcode.astype(np.int32)
+    del tvals
+    tuniq = np.asarray(tuniq)
     key = uid.astype(np.int64) * len(tuniq) + tcode
     counts = np.bincount(key, minlength=n_all * len(tuniq))
+    del key
     if (counts > 1).any():
         dup_key = int(np.flatnonzero(counts > 1)[0])
         raise InputError(
             f"{int(counts[counts > 1].sum())} rows share a ({idname}, {tname}) pair; the panel "
             "must have one row per unit and period",
+            row=_row_label(
+                data,
+                (uid == dup_key // len(tuniq)) & (tcode == dup_key % len(tuniq)),
+            ),
             column=idname,
             expected="unique (unit, period) rows",
             found=(ids[dup_key // len(tuniq)], int(tuniq[dup_key % len(tuniq)])),
         )
+    del counts
     # cohort constant within unit
     g_first = gvals[any_row]
     varies = gvals != g_first[uid]
+    del gvals
     if varies.any():
         bad = ids[np.unique(uid[varies])]
         raise InputError(
@@ -589,7 +603,8 @@ def _prepare(
     if not keep.any():
         raise EstimationError("no rows left to estimate from")
 
-    tlist = tuniq[np.unique(tcode[keep])] if not keep.all() else np.asarray(tuniq)
+    all_rows = bool(keep.all())
+    tlist = tuniq if all_rows else tuniq[np.unique(tcode[keep])]
     if len(tlist) < 2:
         raise EstimationError(f"need at least two periods in {tname!r}, found {len(tlist)}")
     # unit cohort (constant within unit, checked above)
@@ -628,9 +643,10 @@ def _prepare(
             f">= {last - anticipation} are dropped",
             stacklevel=4,
         )
-        keep &= tvals < last - anticipation
+        keep &= tuniq[tcode] < last - anticipation
+        all_rows = False
         g_unit[g_unit == last] = 0
-        tlist = np.unique(tvals[keep])
+        tlist = tuniq[np.unique(tcode[keep])]
         glist = glist[:-1]
         if len(tlist) < 2:
             raise EstimationError("fewer than two periods left before the last cohort starts")
@@ -638,11 +654,15 @@ def _prepare(
         raise EstimationError("no treated cohort with a pre-treatment period left to estimate")
 
     # wide outcome matrix over the units and periods kept
-    keep &= unit_keep[uid]
-    col_of = np.searchsorted(tlist, tvals)
-    rows = np.flatnonzero(keep) if not keep.all() else np.arange(n_rows)
+    if not unit_keep.all():
+        keep &= unit_keep[uid]
+        all_rows = False
+    # column of each row's period in tlist (periods not in tlist only occur in dropped rows)
+    col_of = tcode if len(tlist) == len(tuniq) else np.searchsorted(tlist, tuniq)[tcode]
+    rows = slice(None) if all_rows else np.flatnonzero(keep)
     y = np.full((n_all, len(tlist)), np.nan)
     y[uid[rows], col_of[rows]] = yv[rows]
+    del yv
     complete = ~np.isnan(y).any(axis=1)
     balanced = bool(complete[unit_keep].all())
     if not balanced and not allow_unbalanced_panel:
@@ -661,7 +681,7 @@ def _prepare(
     all_units = n == n_all
     if not all_units:
         y = y[units]
-        rows = rows[unit_keep[uid[rows]]]
+        rows = np.flatnonzero(keep & unit_keep[uid])
     ids = ids[units]
     unit_group = g_unit[units]
     if all_units:
@@ -702,7 +722,8 @@ def _prepare(
     x = None
     x_names: list[str] = []
     if formula is not None:
-        x_names, design = _design_matrix(data, rows, formula, covariates)
+        row_idx = np.arange(n_rows) if isinstance(rows, slice) else rows
+        x_names, design = _design_matrix(data, row_idx, formula, covariates)
         x = np.full((n, len(tlist), design.shape[1]), np.nan)
         x[r_unit, col_of[rows], :] = design
 
@@ -894,14 +915,18 @@ def _draws_unconditional(
     cidx = np.searchsorted(cohorts, gu)
     order = np.argsort(cidx, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(cidx, minlength=len(cohorts)))]
-    basis = np.empty((n, n_t + 2))
-    np.multiply(y, w[:, None], out=basis[:, :n_t])
-    basis[:, n_t] = w
-    basis[:, n_t + 1] = 1.0
-    basis = basis[order]
-    sums = np.array([basis[a:b].sum(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    basis = np.take(y, order, axis=0)  # units in cohort order: [w y, w, 1]
+    basis *= w[order, None]
+    extra = np.column_stack([w[order], np.ones(n)])
+    sums = np.array(
+        [
+            np.r_[basis[a:b].sum(axis=0), extra[a:b].sum(axis=0)]
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    )
     n_c = len(cohorts)
-    p = np.empty((n_c, biters, n_t + 2))  # contiguous output blocks for BLAS
+    p_y = np.empty((n_c, biters, n_t))  # contiguous output blocks for BLAS
+    p_e = np.empty((n_c, biters, 2))
     block = inference.block_rows(n)
     buf = np.empty((min(block, biters), n))
     with inference._blas_limit(1):
@@ -911,7 +936,10 @@ def _draws_unconditional(
             np.copyto(ms, np.take(m, order, axis=1), casting="unsafe")
             for c in range(n_c):
                 a, b = bounds[c], bounds[c + 1]
-                np.matmul(ms[:, a:b], basis[a:b], out=p[c, b0 : b0 + len(m)])
+                np.matmul(ms[:, a:b], basis[a:b], out=p_y[c, b0 : b0 + len(m)])
+                np.matmul(ms[:, a:b], extra[a:b], out=p_e[c, b0 : b0 + len(m)])
+    p = np.concatenate([p_y, p_e], axis=2)
+    del p_y, p_e
     # V = hi + (lo - hi) M
     lo, hi = inference._two_point_values(kind)
     p *= lo - hi

@@ -118,7 +118,7 @@ def analytic_cov(inf: np.ndarray, cluster_codes: np.ndarray, n_clusters: int) ->
 BOOTSTRAP_WEIGHTS = ("rademacher", "mammen")
 #: bytes of multiplier weights (as float64) per block of the bootstrap: the memory it needs
 #: does not grow with the number of draws
-BLOCK_BYTES = 16 * 2**20
+BLOCK_BYTES = 8 * 2**20
 
 
 def _check_kind(kind: str) -> None:
@@ -183,7 +183,7 @@ def weight_blocks(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The ``(biters, n_clusters)`` multiplier weights of :func:`multiplier_weights`, as
     ``(first draw, block of rows)`` pairs of at most ``block`` rows (default
-    :func:`block_rows`: 16 MB).  The block array is reused: consume it before the next one.
+    :func:`block_rows`: 8 MB).  The block array is reused: consume it before the next one.
     """
     block = block_rows(n_clusters) if block is None else max(1, int(block))
     buf = np.empty((min(block, biters), n_clusters))
