@@ -100,26 +100,34 @@ def cells_unconditional(
             f"{name}: no observed {what} unit (with positive weight) in one of its two periods"
         )
 
+    # cells with the same treated units, comparison units and weights share these
+    groups: dict[tuple, tuple] = {}
     for j in range(k):
         c, b = cur[j], base[j]
         out = inf_t[j]
         if complete[c] and complete[b] and wi_cur[j] == wi_base[j] and w_complete[wi_cur[j]]:
-            w = wt[wi_cur[j]]
+            key = (int(wi_cur[j]), np.packbits(tr_t[j]).tobytes(), np.packbits(co_t[j]).tobytes())
+            if key not in groups:
+                w = wt[wi_cur[j]]
+                w1 = w * tr_t[j]
+                w0 = w * co_t[j]
+                s1, s0 = w1.sum(), w0.sum()
+                if s1 <= 0:
+                    fail(j, "treated")
+                if s0 <= 0:
+                    fail(j, "comparison")
+                # treated and comparison units are disjoint: n w1 / s1 - n w0 / s0 is the
+                # per-unit coefficient of both terms
+                groups[key] = (w1, w0, s1, s0, w1 * (n / s1) - w0 * (n / s0))
+            w1, w0, s1, s0, coef = groups[key]
             np.subtract(yt[c], yt[b], out=out)  # the outcome change
-            w1 = w * tr_t[j]
-            w0 = w * co_t[j]
-            s1, s0 = w1.sum(), w0.sum()
-            if s1 <= 0:
-                fail(j, "treated")
-            if s0 <= 0:
-                fail(j, "comparison")
             m1, m0 = (w1 @ out) / s1, (w0 @ out) / s0
             att[j] = m1 - m0
-            # n * (w1 (dy - m1) / s1 - w0 (dy - m0) / s0), in place
-            coef = w1 * (n / s1) - w0 * (n / s0)
-            shift = w1 * (n * m1 / s1) - w0 * (n * m0 / s0)
+            # n (w1 (dy - m1) / s1 - w0 (dy - m0) / s0) = coef (dy - m), m = m1 for treated
+            # and m0 for comparison units: dy - m0 - (m1 - m0) 1[treated]
+            out -= m0
+            out -= (m1 - m0) * tr_t[j]
             out *= coef
-            out -= shift
             continue
         out[:] = 0.0
         for grp, sign, what in ((tr_t[j], 1.0, "treated"), (co_t[j], -1.0, "comparison")):

@@ -107,15 +107,31 @@ def aggte(
     pgg = np.array([np.mean(w_ind * (g_unit == g)) for g in glist])
     pg = pgg[np.searchsorted(glist, group)]
 
-    def wif_units(pgk: np.ndarray, cohorts: np.ndarray) -> np.ndarray:
-        # influence of estimating the weights pgk (R's wif); column j: cohort cohorts[j]
+    # cohort of each unit as a position in glist (-1: never treated or not aggregated)
+    unit_pos = np.searchsorted(glist, g_unit)
+    unit_pos[
+        (unit_pos >= len(glist)) | (glist[np.minimum(unit_pos, len(glist) - 1)] != g_unit)
+    ] = -1
+
+    def wif_units(pgk: np.ndarray, cohorts: np.ndarray, a: np.ndarray) -> np.ndarray:
+        # R's wif (influence of estimating the weights pgk; column j: cohort cohorts[j])
+        # times a, computed per unit without the units x columns matrix:
+        # dev_ij = w_i 1[G_i = cohorts_j] - pgk_j, wif = dev / s - dev.sum(1) pgk' / s**2
         s = pgk.sum()
-        dev = w_ind[:, None] * (g_unit[:, None] == cohorts[None, :]) - pgk[None, :]
-        return dev / s - np.outer(dev.sum(axis=1), pgk / s**2)
+        by_cohort = np.zeros(len(glist) + 1)  # last slot: units of no listed cohort
+        cnt = np.zeros(len(glist) + 1)
+        pos = np.searchsorted(glist, cohorts)
+        np.add.at(by_cohort, pos, a)
+        np.add.at(cnt, pos, 1.0)
+        dev_a = w_ind * by_cohort[unit_pos] - pgk @ a
+        dev_1 = w_ind * cnt[unit_pos] - pgk.sum()
+        return dev_a / s - dev_1 * (pgk @ a) / s**2
 
     post = group <= t
     keepers = np.flatnonzero(post & (t <= group + max_e))
-    if type == "calendar" and (math.isfinite(min_e) or math.isfinite(max_e) or balance_e is not None):
+    if type == "calendar" and (
+        math.isfinite(min_e) or math.isfinite(max_e) or balance_e is not None
+    ):
         warnings.warn(
             "min_e, max_e and balance_e are ignored for type='calendar' (as R did); "
             "returning the unrestricted calendar-time effects",
@@ -126,10 +142,10 @@ def aggte(
         """The aggregation applied to ``m1`` (influence functions, or bootstrap draws of
         them: every step is linear) with ``wif`` the matching weight-estimation term."""
 
-        def agg_if(ws: np.ndarray, cols: np.ndarray, wifm: np.ndarray | None) -> np.ndarray:
+        def agg_if(ws: np.ndarray, cols: np.ndarray, wif_a: np.ndarray | None) -> np.ndarray:
             out = m1[:, cols] @ ws
-            if wifm is not None:
-                out = out + wifm @ att[cols]
+            if wif_a is not None:
+                out += wif_a
             return out
 
         def weighted(which: np.ndarray) -> tuple[float, np.ndarray]:
@@ -137,7 +153,7 @@ def aggte(
             # including the estimation of the weights
             pk = pg[which]
             est = float(np.sum(att[which] * pk) / pk.sum())
-            return est, agg_if(pk / pk.sum(), which, wif(pk, group[which]))
+            return est, agg_if(pk / pk.sum(), which, wif(pk, group[which], att[which]))
 
         egt = np.array([], dtype=np.int64)
         att_egt = np.array([])
@@ -184,7 +200,7 @@ def aggte(
             egt, att_egt, inf_egt = glist[used_a], np.array(vals), np.column_stack(infs)
             pk = pgg[used_a]
             overall = float(np.sum(att_egt * pk) / pk.sum())
-            inf_overall = inf_egt @ (pk / pk.sum()) + wif(pk, egt) @ att_egt
+            inf_overall = inf_egt @ (pk / pk.sum()) + wif(pk, egt, att_egt)
         else:  # calendar: no event-time window (R ignores min_e/max_e/balance_e)
             ctimes = tlist[tlist >= group.min()]
             vals, infs, used_t = [], [], []
@@ -217,10 +233,11 @@ def aggte(
         wd = result.bootstrap_weight_draws
         gpos = {int(g): i for i, g in enumerate(dp.glist)}
 
-        def wif_draws(pgk: np.ndarray, cohorts: np.ndarray) -> np.ndarray:
+        def wif_draws(pgk: np.ndarray, cohorts: np.ndarray, a: np.ndarray) -> np.ndarray:
+            # wif_units(pgk, cohorts, a) with the units' weights V_i applied and summed
             s = pgk.sum()
             vdev = wd[:, [gpos[int(g)] for g in cohorts]] - np.outer(wd[:, -1], pgk)
-            return vdev / s - np.outer(vdev.sum(axis=1), pgk / s**2)
+            return vdev @ a / s - vdev.sum(axis=1) * (pgk @ a) / s**2
 
         _, _, d_egt, _, d_overall = run(d1, wif_draws)
         agg_draws = np.column_stack([d_egt, d_overall])

@@ -250,13 +250,29 @@ def att_gt(
         )
         if structured:
             draws, weight_draws = _draws_unconditional(
-                rng, biters, bootstrap_weights, y, panel["unit_weight"], gu, glist,
-                grp, cur, base, control,
+                rng,
+                biters,
+                bootstrap_weights,
+                y,
+                panel["unit_weight"],
+                gu,
+                glist,
+                grp,
+                cur,
+                base,
+                control,
             )
         else:
             draws, weight_draws = _draws_general(
-                rng, biters, bootstrap_weights, inf, panel["unit_weight"], gu, glist,
-                codes, n_clusters,
+                rng,
+                biters,
+                bootstrap_weights,
+                inf,
+                panel["unit_weight"],
+                gu,
+                glist,
+                codes,
+                n_clusters,
             )
         boot = inference.summarize_draws(draws, n, alp)
         se = np.where(np.isnan(a_se), np.nan, boot.std_error)
@@ -528,10 +544,17 @@ def _prepare(
     any_row[uid[::-1]] = np.arange(n_rows - 1, -1, -1)
 
     # duplicate (unit, period) rows
-    tcode, tuniq = pd.factorize(tvals, sort=True)
-    tcode = tcode.astype(np.int32)
+    tmin, tmax = int(tvals.min()), int(tvals.max())
+    if tmax - tmin < 4 * n_rows + 1000:  # periods in a short range: a lookup, no hashing
+        present = np.bincount(tvals - tmin, minlength=tmax - tmin + 1) > 0
+        tuniq = np.flatnonzero(present) + tmin
+        lut = (np.cumsum(present) - 1).astype(np.int32)
+        tcode = lut[tvals - tmin]
+    else:
+        tcode, tuniq = pd.factorize(tvals, sort=True)
+        tcode = tcode.astype(np.int32)
+        tuniq = np.asarray(tuniq)
     del tvals
-    tuniq = np.asarray(tuniq)
     key = uid.astype(np.int64) * len(tuniq) + tcode
     counts = np.bincount(key, minlength=n_all * len(tuniq))
     del key
