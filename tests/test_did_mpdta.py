@@ -183,7 +183,19 @@ def _variants(mpdta: pd.DataFrame) -> dict[str, pd.DataFrame]:
     weighted = mpdta.assign(w=1.0 + (mpdta["countyreal"] % 3))
     drop = np.random.default_rng(0).choice(len(mpdta), 150, replace=False)
     unbalanced = weighted.drop(weighted.index[drop]).reset_index(drop=True)
-    return {"balanced": mpdta, "weighted": weighted, "unbalanced": unbalanced}
+    tv = mpdta.assign(
+        w=1.0
+        + (mpdta["countyreal"] % 3)
+        + 0.2 * (mpdta["year"] - 2003) * ((mpdta["countyreal"] % 3) - 1)
+    )
+    tv_unbalanced = tv.drop(tv.index[drop]).reset_index(drop=True)
+    return {
+        "balanced": mpdta,
+        "weighted": weighted,
+        "unbalanced": unbalanced,
+        "tvweights": tv,
+        "tvweights_unbalanced": tv_unbalanced,
+    }
 
 
 CSDID = pd.read_csv(REF / "csdid_mpdta.csv", comment="#")
@@ -195,11 +207,13 @@ def variants(mpdta) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.filterwarnings("ignore:dropped 20 unit.s. of cohort.s. .2004.")
+@pytest.mark.filterwarnings("ignore:sampling weight 'w' varies over time")
+@pytest.mark.filterwarnings("ignore:.* not observed in the period whose weight")
 @pytest.mark.parametrize("case", list(dict.fromkeys(CSDID["case"])))
 def test_matches_csdid(variants, case):
     """ATT(g,t), the four aggregations and their analytic SEs equal csdid's (all settings:
     comparison groups, base periods, methods, covariates, weights, anticipation, unbalanced
-    panels).  For "dr" on unbalanced panels csdid's drdid_rc is the reference; its influence
+    panels, time-varying weights with every fix_weights option, as R did 2.5).  For "dr" on unbalanced panels csdid's drdid_rc is the reference; its influence
     function differs in one sign from R DRDID's (see test_did_estimators.py)."""
     ref = CSDID[CSDID["case"] == case]
     kw = json.loads(ref["kvk_kwargs"].iloc[0])
