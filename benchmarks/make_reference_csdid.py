@@ -52,100 +52,113 @@ def variants(mpdta: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 #: (case name, data variant, kvk att_gt keyword arguments)
-CASES: list[tuple[str, str, dict]] = [
-    (
-        f"{cg}-{m}-{'lpop' if cov else 'nocov'}-{bp}",
-        "balanced",
-        {
-            "control_group": cg,
-            "est_method": m,
-            "xformla": "~ lpop" if cov else None,
-            "base_period": bp,
-        },
-    )
-    for cg in ("nevertreated", "notyettreated")
-    for m in ("reg", "dr", "ipw")
-    for cov in (False, True)
-    for bp in ("varying", "universal")
-] + [
-    ("weights-dr-lpop", "weighted", {"est_method": "dr", "xformla": "~ lpop", "weightsname": "w"}),
-    (
-        "weights-ipw-notyet",
-        "weighted",
-        {
-            "est_method": "ipw",
-            "xformla": "~ lpop",
-            "weightsname": "w",
-            "control_group": "notyettreated",
-        },
-    ),
-    ("anticipation-reg", "balanced", {"est_method": "reg", "anticipation": 1}),
-    ("unbalanced-reg-nocov", "unbalanced", {"est_method": "reg", "allow_unbalanced_panel": True}),
-    (
-        "unbalanced-reg-lpop",
-        "unbalanced",
-        {
-            "est_method": "reg",
-            "xformla": "~ lpop",
-            "allow_unbalanced_panel": True,
-        },
-    ),
-    (
-        "unbalanced-dr-lpop-weights",
-        "unbalanced",
-        {
-            "est_method": "dr",
-            "xformla": "~ lpop",
-            "weightsname": "w",
-            "allow_unbalanced_panel": True,
-        },
-    ),
-    (
-        "unbalanced-ipw-lpop-notyet",
-        "unbalanced",
-        {
-            "est_method": "ipw",
-            "xformla": "~ lpop",
-            "control_group": "notyettreated",
-            "allow_unbalanced_panel": True,
-        },
-    ),
-] + [
-    # time-varying sampling weights: R did 2.5's fix_weights (default None: the earlier
-    # period's weight on balanced panels, each observation's own on unbalanced ones)
-    (
-        f"tvweights-{m}-{'lpop' if cov else 'nocov'}-{cg}-{bp}-{fw or 'default'}",
-        "tvweights",
-        {
-            "est_method": m,
-            "xformla": "~ lpop" if cov else None,
-            "control_group": cg,
-            "base_period": bp,
-            "weightsname": "w",
-            "fix_weights": fw,
-        },
-    )
-    for m, cov, cg, bp in (
-        ("reg", False, "nevertreated", "varying"),
-        ("dr", True, "notyettreated", "universal"),
-        ("ipw", True, "nevertreated", "varying"),
-    )
-    for fw in (None, "base_period", "first_period")
-] + [
-    (
-        f"tvweights-unbalanced-{m}-{'lpop' if cov else 'nocov'}-{fw or 'default'}",
-        "tvweights_unbalanced",
-        {
-            "est_method": m,
-            "xformla": "~ lpop" if cov else None,
-            "weightsname": "w",
-            "fix_weights": fw,
-            "allow_unbalanced_panel": True,
-        },
-    )
-    for m, cov in (("reg", False), ("reg", True), ("dr", True))
-    for fw in (None, "first_period")
-]
+CASES: list[tuple[str, str, dict]] = (
+    [
+        (
+            f"{cg}-{m}-{'lpop' if cov else 'nocov'}-{bp}",
+            "balanced",
+            {
+                "control_group": cg,
+                "est_method": m,
+                "xformla": "~ lpop" if cov else None,
+                "base_period": bp,
+            },
+        )
+        for cg in ("nevertreated", "notyettreated")
+        for m in ("reg", "dr", "ipw")
+        for cov in (False, True)
+        for bp in ("varying", "universal")
+    ]
+    + [
+        (
+            "weights-dr-lpop",
+            "weighted",
+            {"est_method": "dr", "xformla": "~ lpop", "weightsname": "w"},
+        ),
+        (
+            "weights-ipw-notyet",
+            "weighted",
+            {
+                "est_method": "ipw",
+                "xformla": "~ lpop",
+                "weightsname": "w",
+                "control_group": "notyettreated",
+            },
+        ),
+        ("anticipation-reg", "balanced", {"est_method": "reg", "anticipation": 1}),
+        (
+            "unbalanced-reg-nocov",
+            "unbalanced",
+            {"est_method": "reg", "allow_unbalanced_panel": True},
+        ),
+        (
+            "unbalanced-reg-lpop",
+            "unbalanced",
+            {
+                "est_method": "reg",
+                "xformla": "~ lpop",
+                "allow_unbalanced_panel": True,
+            },
+        ),
+        (
+            "unbalanced-dr-lpop-weights",
+            "unbalanced",
+            {
+                "est_method": "dr",
+                "xformla": "~ lpop",
+                "weightsname": "w",
+                "allow_unbalanced_panel": True,
+            },
+        ),
+        (
+            "unbalanced-ipw-lpop-notyet",
+            "unbalanced",
+            {
+                "est_method": "ipw",
+                "xformla": "~ lpop",
+                "control_group": "notyettreated",
+                "allow_unbalanced_panel": True,
+            },
+        ),
+    ]
+    + [
+        # time-varying sampling weights: R did 2.5's fix_weights (default None: the earlier
+        # period's weight on balanced panels, each observation's own on unbalanced ones)
+        (
+            f"tvweights-{m}-{'lpop' if cov else 'nocov'}-{cg}-{bp}-{fw or 'default'}",
+            "tvweights",
+            {
+                "est_method": m,
+                "xformla": "~ lpop" if cov else None,
+                "control_group": cg,
+                "base_period": bp,
+                "weightsname": "w",
+                "fix_weights": fw,
+            },
+        )
+        for m, cov, cg, bp in (
+            ("reg", False, "nevertreated", "varying"),
+            ("dr", True, "notyettreated", "universal"),
+            ("ipw", True, "nevertreated", "varying"),
+        )
+        for fw in (None, "base_period", "first_period")
+    ]
+    + [
+        (
+            f"tvweights-unbalanced-{m}-{'lpop' if cov else 'nocov'}-{fw or 'default'}",
+            "tvweights_unbalanced",
+            {
+                "est_method": m,
+                "xformla": "~ lpop" if cov else None,
+                "weightsname": "w",
+                "fix_weights": fw,
+                "allow_unbalanced_panel": True,
+            },
+        )
+        for m, cov in (("reg", False), ("reg", True), ("dr", True))
+        for fw in (None, "first_period")
+    ]
+)
 
 
 def run_csdid(df: pd.DataFrame, kw: dict) -> list[dict]:

@@ -783,10 +783,10 @@ def _period_column(col: pd.Series, name: str, expected: str, never: bool) -> np.
     """
     dtype = col.dtype
     if isinstance(dtype, pd.PeriodDtype):
-        freq = dtype.freqstr
-        if freq in ("Q-DEC", "Q"):
+        freq = str(dtype).removeprefix("period[").removesuffix("]")
+        if freq == "Q-DEC":
             return (col.dt.year.to_numpy(np.int64) * 4 + col.dt.quarter.to_numpy(np.int64)) - 1
-        if freq in ("Y-DEC", "Y", "A-DEC", "A"):
+        if freq == "Y-DEC":
             return col.dt.year.to_numpy(np.int64)
         raise InputError(
             f"{name} is a Period column of frequency {freq}; only calendar quarters (Q-DEC, "
