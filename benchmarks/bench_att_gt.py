@@ -22,7 +22,9 @@ beyond the input data; memory allocated inside compiled extensions that bypass P
 allocator, e.g. diff-diff's Rust backend, is not seen).  The machine is shared, so absolute
 times are noisy; the ratios within one run are the result.
 
-Peers are optional (``pip install .[bench]``); a missing one is reported and skipped.
+Peers are optional (``pip install .[bench]``); a missing one is reported and skipped.  With
+``--covariates`` diff-diff's doubly robust estimates differ from R's (its own propensity-score
+trimming), so only the other peers are comparable there.
 """
 
 from __future__ import annotations
