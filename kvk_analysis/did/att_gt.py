@@ -4,9 +4,13 @@ Follows R ``did`` (``att_gt``, ``pre_process_did``, ``compute.att_gt``) choice f
 the same comparison groups, base periods, estimators (``DRDID``), influence-function scaling,
 multiplier bootstrap and pre-test, so that results match R's on the same data.
 
+Follows R ``did`` 2.5 (``compute.att_gt2``) for time-varying sampling weights
+(``fix_weights``) and draws Rademacher multipliers as its ``BMisc::multiplier_bootstrap``.
+
 Speed: the outcome is pivoted once into a wide ``units x periods`` matrix.  Without covariates
-every ATT(g,t) cell is computed at once with array operations (all three estimators reduce to
-a difference of mean changes); with covariates each cell runs a small logit/WLS on arrays.
+each ATT(g,t) cell is a weighted difference of mean changes computed on contiguous unit
+vectors (all three estimators reduce to it), and the bootstrap draws come from per-cohort sums
+(:func:`_draws_unconditional`); with covariates each cell runs a small logit/WLS on arrays.
 """
 
 from __future__ import annotations

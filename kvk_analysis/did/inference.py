@@ -6,8 +6,10 @@ the influence function within clusters (Callaway & Sant'Anna 2021, Remark 10).
 
 Hand-written because no maintained Python library offers R ``did``'s multiplier bootstrap
 (clustered influence-function sums, IQR-based standard errors, sup-t critical values).
-The bootstrap is vectorised: one ``(biters, n_clusters)`` matrix of multiplier weights and a
-single matrix product give all bootstrap draws of every parameter at once.
+The bootstrap is vectorised and blocked: the ``(biters, n_clusters)`` multiplier weights are
+drawn a block of rows at a time (8 MB; the same weights as drawing them at once) and one
+matrix product per block gives the draws of every parameter.  Weights are Rademacher by
+default, as R ``did`` (``BMisc::multiplier_bootstrap``); Mammen's are an option.
 """
 
 from __future__ import annotations
