@@ -971,8 +971,9 @@ def _draws_unconditional(
     lo, hi = inference._two_point_values(kind)
     p *= lo - hi
     p += hi * sums[:, None, :]
-    p = p.transpose(1, 0, 2)  # (draws, cohorts, columns)
-    # cohort-level means and the draws of every cell
+    width = n_t + 2
+    p2 = p.transpose(1, 0, 2).reshape(biters, n_c * width)  # (draws, cohort x column)
+    # cohort-level means, then every cell's draw as a linear combination of the columns of p2
     tj = np.searchsorted(cohorts, grp)
     first_of = order[bounds[:-1].clip(max=n - 1)]
     cm = control[first_of, :].astype(float)  # comparison cohorts of each cell
@@ -984,13 +985,20 @@ def _draws_unconditional(
     m1 = (s_cur[tj, cols] - s_base[tj, cols]) / s1
     s0 = sums[:, n_t] @ cm
     m0 = ((s_cur - s_base) * cm).sum(axis=0) / s0
-    pd_ = p[:, :, cur] - p[:, :, base]  # (draws, cohorts, cells)
-    q = p[:, :, n_t]
-    treat = pd_[:, tj, cols] - m1 * q[:, tj]
-    ctrl = np.einsum("bck,ck->bk", pd_, cm) - m0 * (q @ cm)
-    draws = treat / s1 - ctrl / s0
-    draws[:, cur == base] = 0.0
-    weight_draws = np.column_stack([q[:, 1:], p[:, :, n_t + 1].sum(axis=1)]) / n
+    # draw_j = (P[g_j, cur] - P[g_j, base] - m1_j Q[g_j]) / s1_j
+    #          - sum_c cm[c, j] (P[c, cur] - P[c, base] - m0_j Q[c]) / s0_j
+    lin = np.zeros((n_c * width, k))
+    np.add.at(lin, (tj * width + cur, cols), 1 / s1)
+    np.add.at(lin, (tj * width + base, cols), -1 / s1)
+    np.add.at(lin, (tj * width + n_t, cols), -m1 / s1)
+    c_idx, j_idx = np.nonzero(cm)
+    coef = cm[c_idx, j_idx] / s0[j_idx]
+    np.add.at(lin, (c_idx * width + cur[j_idx], j_idx), -coef)
+    np.add.at(lin, (c_idx * width + base[j_idx], j_idx), coef)
+    np.add.at(lin, (c_idx * width + n_t, j_idx), coef * m0[j_idx])
+    lin[:, cur == base] = 0.0
+    draws = p2 @ lin
+    weight_draws = np.column_stack([p[1:, :, n_t].T, p[:, :, n_t + 1].sum(axis=0)]) / n
     return draws, weight_draws
 
 
