@@ -8,7 +8,9 @@ Analytic standard errors only (deterministic).  Run from the repository root::
 
 Data variants (rebuilt identically by the test): ``balanced`` = mpdta; ``weighted`` = mpdta
 with weight ``w = 1 + countyreal % 3``; ``unbalanced`` = mpdta without 150 rows drawn with
-``numpy.random.default_rng(0)`` (plus the same weight column).
+``numpy.random.default_rng(0)`` (plus the same weight column); ``tvweights`` = mpdta with the
+time-varying weight ``w = 1 + c + 0.2 (year - 2003) (c - 1)``, ``c = countyreal % 3``, and
+``tvweights_unbalanced`` the same without those 150 rows.
 """
 
 from __future__ import annotations
@@ -32,69 +34,131 @@ def variants(mpdta: pd.DataFrame) -> dict[str, pd.DataFrame]:
     weighted = mpdta.assign(w=1.0 + (mpdta["countyreal"] % 3))
     drop = np.random.default_rng(0).choice(len(mpdta), 150, replace=False)
     unbalanced = weighted.drop(weighted.index[drop]).reset_index(drop=True)
-    return {"balanced": mpdta, "weighted": weighted, "unbalanced": unbalanced}
+    # time-varying weights (as contracted days change every quarter): constant for a third
+    # of the counties, rising or falling over the years for the others
+    tv = mpdta.assign(
+        w=1.0
+        + (mpdta["countyreal"] % 3)
+        + 0.2 * (mpdta["year"] - 2003) * ((mpdta["countyreal"] % 3) - 1)
+    )
+    tv_unbalanced = tv.drop(tv.index[drop]).reset_index(drop=True)
+    return {
+        "balanced": mpdta,
+        "weighted": weighted,
+        "unbalanced": unbalanced,
+        "tvweights": tv,
+        "tvweights_unbalanced": tv_unbalanced,
+    }
 
 
 #: (case name, data variant, kvk att_gt keyword arguments)
-CASES: list[tuple[str, str, dict]] = [
-    (
-        f"{cg}-{m}-{'lpop' if cov else 'nocov'}-{bp}",
-        "balanced",
-        {
-            "control_group": cg,
-            "est_method": m,
-            "xformla": "~ lpop" if cov else None,
-            "base_period": bp,
-        },
-    )
-    for cg in ("nevertreated", "notyettreated")
-    for m in ("reg", "dr", "ipw")
-    for cov in (False, True)
-    for bp in ("varying", "universal")
-] + [
-    ("weights-dr-lpop", "weighted", {"est_method": "dr", "xformla": "~ lpop", "weightsname": "w"}),
-    (
-        "weights-ipw-notyet",
-        "weighted",
-        {
-            "est_method": "ipw",
-            "xformla": "~ lpop",
-            "weightsname": "w",
-            "control_group": "notyettreated",
-        },
-    ),
-    ("anticipation-reg", "balanced", {"est_method": "reg", "anticipation": 1}),
-    ("unbalanced-reg-nocov", "unbalanced", {"est_method": "reg", "allow_unbalanced_panel": True}),
-    (
-        "unbalanced-reg-lpop",
-        "unbalanced",
-        {
-            "est_method": "reg",
-            "xformla": "~ lpop",
-            "allow_unbalanced_panel": True,
-        },
-    ),
-    (
-        "unbalanced-dr-lpop-weights",
-        "unbalanced",
-        {
-            "est_method": "dr",
-            "xformla": "~ lpop",
-            "weightsname": "w",
-            "allow_unbalanced_panel": True,
-        },
-    ),
-    (
-        "unbalanced-ipw-lpop-notyet",
-        "unbalanced",
-        {
-            "est_method": "ipw",
-            "xformla": "~ lpop",
-            "control_group": "notyettreated",
-            "allow_unbalanced_panel": True,
-        },
-    ),
-]
+CASES: list[tuple[str, str, dict]] = (
+    [
+        (
+            f"{cg}-{m}-{'lpop' if cov else 'nocov'}-{bp}",
+            "balanced",
+            {
+                "control_group": cg,
+                "est_method": m,
+                "xformla": "~ lpop" if cov else None,
+                "base_period": bp,
+            },
+        )
+        for cg in ("nevertreated", "notyettreated")
+        for m in ("reg", "dr", "ipw")
+        for cov in (False, True)
+        for bp in ("varying", "universal")
+    ]
+    + [
+        (
+            "weights-dr-lpop",
+            "weighted",
+            {"est_method": "dr", "xformla": "~ lpop", "weightsname": "w"},
+        ),
+        (
+            "weights-ipw-notyet",
+            "weighted",
+            {
+                "est_method": "ipw",
+                "xformla": "~ lpop",
+                "weightsname": "w",
+                "control_group": "notyettreated",
+            },
+        ),
+        ("anticipation-reg", "balanced", {"est_method": "reg", "anticipation": 1}),
+        (
+            "unbalanced-reg-nocov",
+            "unbalanced",
+            {"est_method": "reg", "allow_unbalanced_panel": True},
+        ),
+        (
+            "unbalanced-reg-lpop",
+            "unbalanced",
+            {
+                "est_method": "reg",
+                "xformla": "~ lpop",
+                "allow_unbalanced_panel": True,
+            },
+        ),
+        (
+            "unbalanced-dr-lpop-weights",
+            "unbalanced",
+            {
+                "est_method": "dr",
+                "xformla": "~ lpop",
+                "weightsname": "w",
+                "allow_unbalanced_panel": True,
+            },
+        ),
+        (
+            "unbalanced-ipw-lpop-notyet",
+            "unbalanced",
+            {
+                "est_method": "ipw",
+                "xformla": "~ lpop",
+                "control_group": "notyettreated",
+                "allow_unbalanced_panel": True,
+            },
+        ),
+    ]
+    + [
+        # time-varying sampling weights: R did 2.5's fix_weights (default None: the earlier
+        # period's weight on balanced panels, each observation's own on unbalanced ones)
+        (
+            f"tvweights-{m}-{'lpop' if cov else 'nocov'}-{cg}-{bp}-{fw or 'default'}",
+            "tvweights",
+            {
+                "est_method": m,
+                "xformla": "~ lpop" if cov else None,
+                "control_group": cg,
+                "base_period": bp,
+                "weightsname": "w",
+                "fix_weights": fw,
+            },
+        )
+        for m, cov, cg, bp in (
+            ("reg", False, "nevertreated", "varying"),
+            ("dr", True, "notyettreated", "universal"),
+            ("ipw", True, "nevertreated", "varying"),
+        )
+        for fw in (None, "base_period", "first_period")
+    ]
+    + [
+        (
+            f"tvweights-unbalanced-{m}-{'lpop' if cov else 'nocov'}-{fw or 'default'}",
+            "tvweights_unbalanced",
+            {
+                "est_method": m,
+                "xformla": "~ lpop" if cov else None,
+                "weightsname": "w",
+                "fix_weights": fw,
+                "allow_unbalanced_panel": True,
+            },
+        )
+        for m, cov in (("reg", False), ("reg", True), ("dr", True))
+        for fw in (None, "first_period")
+    ]
+)
 
 
 def run_csdid(df: pd.DataFrame, kw: dict) -> list[dict]:
@@ -116,6 +180,7 @@ def run_csdid(df: pd.DataFrame, kw: dict) -> list[dict]:
             weights_name=kw.get("weightsname"),
             anticipation=kw.get("anticipation", 0),
             allow_unbalanced_panel=kw.get("allow_unbalanced_panel", False),
+            fix_weights=kw.get("fix_weights"),
         ).fit(
             est_method=kw.get("est_method", "dr"),
             base_period=kw.get("base_period", "varying"),

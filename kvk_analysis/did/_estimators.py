@@ -35,24 +35,31 @@ from kvk_analysis.errors import EstimationError
 
 
 def cells_unconditional(
-    y_cur: np.ndarray,
-    y_base: np.ndarray,
+    y: np.ndarray,
+    cur: np.ndarray,
+    base: np.ndarray,
     treated: np.ndarray,
     control: np.ndarray,
-    w: np.ndarray,
+    wmat: np.ndarray,
+    wi_cur: np.ndarray,
+    wi_base: np.ndarray,
     labels: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """All ATT(g,t) cells without covariates, vectorised over cells.
+    """All ATT(g,t) cells without covariates.
 
     Parameters
     ----------
-    y_cur, y_base : ndarray, shape (n, k)
-        Outcome of each unit in the current and the base period of each cell (NaN when the
-        unit is not observed in that period).
+    y : ndarray, shape (n, T)
+        Wide outcome matrix (NaN where a unit is not observed).
+    cur, base : ndarray of int, shape (k,)
+        Column of ``y`` of the current and the base period of each cell.
     treated, control : ndarray of bool, shape (n, k)
         Membership of each unit in the treated cohort / the comparison group of each cell.
-    w : ndarray, shape (n,)
-        Sampling weights (any positive scale).
+    wmat : ndarray, shape (n, m)
+        Sampling weights (any positive scale); cell ``j`` weights its current-period
+        observations with ``wmat[:, wi_cur[j]]`` and its base-period ones with
+        ``wmat[:, wi_base[j]]``.
+    wi_cur, wi_base : ndarray of int, shape (k,)
     labels : list of str, optional
         Names of the cells for error messages, e.g. ``"ATT(g=2007, t=2005)"``.
 
@@ -61,37 +68,78 @@ def cells_unconditional(
     att : ndarray, shape (k,)
         ``(mean_T(y_cur) - mean_T(y_base)) - (mean_C(y_cur) - mean_C(y_base))``, weighted.
     inf : ndarray, shape (n, k)
-        Influence functions on the full sample of ``n`` units (``att_hat - att ~ mean(inf)``).
+        Influence functions on the full sample of ``n`` units (``att_hat - att ~ mean(inf)``),
+        column-major (each cell's column contiguous).
+
+    One cell at a time on contiguous unit vectors: no ``n x k`` temporaries besides the
+    result.  A cell whose units are all observed in both periods with one weight is the
+    weighted difference of mean changes; otherwise (unbalanced panels, per-observation
+    weights) the difference of four weighted means, with the influence function summed
+    per unit.
 
     Raises
     ------
     EstimationError
         If a cell has no observed treated or control unit in one of its two periods.
     """
-    n = y_cur.shape[0]
-    obs_c = ~np.isnan(y_cur)
-    obs_b = ~np.isnan(y_base)
-    yc = np.where(obs_c, y_cur, 0.0)
-    yb = np.where(obs_b, y_base, 0.0)
-    att = np.zeros(y_cur.shape[1])
-    inf = np.zeros_like(yc)
-    sign = {True: 1.0, False: -1.0}
-    for grp, is_treated in ((treated, True), (control, False)):
-        for y, obs, s_per in ((yc, obs_c, 1.0), (yb, obs_b, -1.0)):
-            wm = w[:, None] * (grp & obs)
-            tot = wm.sum(axis=0)
-            if np.any(tot <= 0):
-                bad = int(np.flatnonzero(tot <= 0)[0])
-                name = labels[bad] if labels else f"cell {bad}"
-                raise EstimationError(
-                    f"{name}: no observed {'treated' if is_treated else 'comparison'} unit "
-                    "(with positive weight) in one of its two periods"
-                )
-            mean = (wm * y).sum(axis=0) / tot
-            s = sign[is_treated] * s_per
-            att += s * mean
-            inf += s * n * wm * (y - mean) / tot
-    return att, inf
+    n, k = y.shape[0], len(cur)
+    yt = np.ascontiguousarray(y.T)
+    wt = np.ascontiguousarray(wmat.T)
+    obs = ~np.isnan(yt)
+    complete = obs.all(axis=1)
+    w_complete = np.isfinite(wt).all(axis=1)
+    y0 = np.where(obs, yt, 0.0) if not complete.all() else yt
+    att = np.zeros(k)
+    inf_t = np.empty((k, n))
+    tr_t = np.ascontiguousarray(treated.T)
+    co_t = np.ascontiguousarray(control.T)
+
+    def fail(j: int, what: str) -> None:
+        name = labels[j] if labels else f"cell {j}"
+        raise EstimationError(
+            f"{name}: no observed {what} unit (with positive weight) in one of its two periods"
+        )
+
+    # cells with the same treated units, comparison units and weights share these
+    groups: dict[tuple, tuple] = {}
+    for j in range(k):
+        c, b = cur[j], base[j]
+        out = inf_t[j]
+        if complete[c] and complete[b] and wi_cur[j] == wi_base[j] and w_complete[wi_cur[j]]:
+            key = (int(wi_cur[j]), np.packbits(tr_t[j]).tobytes(), np.packbits(co_t[j]).tobytes())
+            if key not in groups:
+                w = wt[wi_cur[j]]
+                w1 = w * tr_t[j]
+                w0 = w * co_t[j]
+                s1, s0 = w1.sum(), w0.sum()
+                if s1 <= 0:
+                    fail(j, "treated")
+                if s0 <= 0:
+                    fail(j, "comparison")
+                # treated and comparison units are disjoint: n w1 / s1 - n w0 / s0 is the
+                # per-unit coefficient of both terms
+                groups[key] = (w1, w0, s1, s0, w1 * (n / s1) - w0 * (n / s0))
+            w1, w0, s1, s0, coef = groups[key]
+            np.subtract(yt[c], yt[b], out=out)  # the outcome change
+            m1, m0 = (w1 @ out) / s1, (w0 @ out) / s0
+            att[j] = m1 - m0
+            # n (w1 (dy - m1) / s1 - w0 (dy - m0) / s0) = coef (dy - m), m = m1 for treated
+            # and m0 for comparison units: dy - m0 - (m1 - m0) 1[treated]
+            out -= m0
+            out -= (m1 - m0) * tr_t[j]
+            out *= coef
+            continue
+        out[:] = 0.0
+        for grp, sign, what in ((tr_t[j], 1.0, "treated"), (co_t[j], -1.0, "comparison")):
+            for col, wcol, s_per in ((c, wi_cur[j], 1.0), (b, wi_base[j], -1.0)):
+                wm = np.where(grp & obs[col], wt[wcol], 0.0)
+                tot = wm.sum()
+                if not tot > 0:
+                    fail(j, what)
+                mean = (wm @ y0[col]) / tot
+                att[j] += sign * s_per * mean
+                out += (sign * s_per * n / tot) * wm * (y0[col] - mean)
+    return att, inf_t.T
 
 
 def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -285,6 +333,7 @@ def reg_did_unbalanced(
     d: np.ndarray,
     c: np.ndarray,
     w: np.ndarray,
+    w_base: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """Outcome-regression DiD for one cell of an unbalanced panel (R ``DRDID::reg_did_rc``).
 
@@ -303,7 +352,10 @@ def reg_did_unbalanced(
     d, c : ndarray of bool, shape (n,)
         Treated cohort / comparison group membership.
     w : ndarray, shape (n,)
-        Sampling weights.
+        Sampling weights of the current-period observations (and of the base-period ones
+        when ``w_base`` is None).
+    w_base : ndarray, shape (n,), optional
+        Sampling weights of the base-period observations (time-varying weights).
 
     Returns
     -------
@@ -313,15 +365,15 @@ def reg_did_unbalanced(
     n = len(y_cur)
     a = ~np.isnan(y_cur)
     b = ~np.isnan(y_base)
-    n_obs = a.astype(float) + b  # observations of the unit in the two periods (0, 1 or 2)
+    wa = np.where(a, w, 0.0)
+    wb = np.where(b, w if w_base is None else w_base, 0.0)
     ya = np.where(a, y_cur, 0.0)
     yb = np.where(b, y_base, 0.0)
     xa = np.where(a[:, None], x_cur, 0.0)
     xb = np.where(b[:, None], x_base, 0.0)
-    wd, wc = w * d, w * c
     betas, lins = [], []
-    for obs, yy, xx in ((a, ya, xa), (b, yb, xb)):
-        ww = wc * obs
+    for ww_obs, yy, xx in ((wa, ya, xa), (wb, yb, xb)):
+        ww = ww_obs * c
         q = (xx * ww[:, None]).T @ xx
         if ww.sum() <= 0 or np.linalg.cond(q) > 1e12:
             raise EstimationError(
@@ -329,23 +381,26 @@ def reg_did_unbalanced(
                 "observed comparison units for the covariates, or collinear covariates"
             )
         beta = np.linalg.solve(q, (xx * ww[:, None]).T @ yy)
-        resid = np.where(obs, yy - xx @ beta, 0.0)
+        resid = np.where(ww > 0, yy - xx @ beta, 0.0)
         # influence of beta: n * Q^{-1} w_i c_i obs_i x_i e_i, shape (n, p)
         lins.append(n * (xx * (ww * resid)[:, None]) @ np.linalg.inv(q).T)
         betas.append(beta)
     dbeta = betas[0] - betas[1]
-    s1, s0 = (wd * a).sum(), (wd * b).sum()
+    wda, wdb = wa * d, wb * d
+    s1, s0 = wda.sum(), wdb.sum()
     if s1 <= 0 or s0 <= 0:
         raise EstimationError("no observed treated unit in one of the two periods")
-    eta_post = (wd * a * ya).sum() / s1
-    eta_pre = (wd * b * yb).sum() / s0
-    den = (wd * n_obs).sum()
-    xsum = xa * a[:, None] + xb * b[:, None]  # sum of the unit's observed designs
-    eta_cont = (wd * (xsum @ dbeta)).sum() / den
-    m = (xsum * wd[:, None]).sum(axis=0) / den
-    inf_post = n * wd * a * (ya - eta_post) / s1
-    inf_pre = n * wd * b * (yb - eta_pre) / s0
-    inf_cont = n * wd * (xsum @ dbeta - n_obs * eta_cont) / den + (lins[0] - lins[1]) @ m
+    eta_post = (wda * ya).sum() / s1
+    eta_pre = (wdb * yb).sum() / s0
+    wsum = wda + wdb  # weight of the unit's observed treated observations
+    den = wsum.sum()
+    # weighted sum of the unit's observed designs
+    xsum = xa * wda[:, None] + xb * wdb[:, None]
+    eta_cont = (xsum @ dbeta).sum() / den
+    m = xsum.sum(axis=0) / den
+    inf_post = n * wda * (ya - eta_post) / s1
+    inf_pre = n * wdb * (yb - eta_pre) / s0
+    inf_cont = n * (xsum @ dbeta - wsum * eta_cont) / den + (lins[0] - lins[1]) @ m
     return float(eta_post - eta_pre - eta_cont), inf_post - inf_pre - inf_cont
 
 

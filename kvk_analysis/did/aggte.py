@@ -53,7 +53,8 @@ def aggte(
         treatment, so the composition does not change with event time.
     min_e, max_e : float
         Event-time window (periods of ``tname``).  ``max_e`` also limits the post-treatment
-        cells of the simple, group and calendar aggregations, as in R.
+        cells of the simple and group aggregations, as in R.  For ``"calendar"``, ``min_e``,
+        ``max_e`` and ``balance_e`` are ignored with a warning, as R ``did`` 2.5 does.
     na_rm : bool
         Drop ATT(g,t) that are NaN (otherwise NaN raises).
     bstrap, biters, cband, alp
@@ -89,6 +90,7 @@ def aggte(
     t = result.time
     att = result.att
     inf1 = result.influence
+    keep = None
     if np.isnan(att).any():
         if not na_rm:
             raise EstimationError(
@@ -104,93 +106,141 @@ def aggte(
     # P(G = g) per cohort, and per cell
     pgg = np.array([np.mean(w_ind * (g_unit == g)) for g in glist])
     pg = pgg[np.searchsorted(glist, group)]
-    member = g_unit[:, None] == group[None, :]  # unit in the cohort of cell k
 
-    def wif(pgk: np.ndarray, ind: np.ndarray) -> np.ndarray:
-        # influence of estimating the weights pgk (R's wif); ind[:, j] = unit in cohort j
+    # cohort of each unit as a position in glist (-1: never treated or not aggregated)
+    unit_pos = np.searchsorted(glist, g_unit)
+    unit_pos[
+        (unit_pos >= len(glist)) | (glist[np.minimum(unit_pos, len(glist) - 1)] != g_unit)
+    ] = -1
+
+    def wif_units(pgk: np.ndarray, cohorts: np.ndarray, a: np.ndarray) -> np.ndarray:
+        # R's wif (influence of estimating the weights pgk; column j: cohort cohorts[j])
+        # times a, computed per unit without the units x columns matrix:
+        # dev_ij = w_i 1[G_i = cohorts_j] - pgk_j, wif = dev / s - dev.sum(1) pgk' / s**2
         s = pgk.sum()
-        dev = w_ind[:, None] * ind - pgk[None, :]
-        return dev / s - np.outer(dev.sum(axis=1), pgk / s**2)
-
-    def agg_if(ws: np.ndarray, cols: np.ndarray, wifm: np.ndarray | None) -> np.ndarray:
-        out = inf1[:, cols] @ ws
-        if wifm is not None:
-            out = out + wifm @ att[cols]
-        return out
-
-    def weighted(which: np.ndarray) -> tuple[float, np.ndarray]:
-        # cells `which` averaged with cohort-size weights, and the influence function
-        # including the estimation of the weights
-        pk = pg[which]
-        est = float(np.sum(att[which] * pk) / pk.sum())
-        return est, agg_if(pk / pk.sum(), which, wif(pk, member[:, which]))
+        by_cohort = np.zeros(len(glist) + 1)  # last slot: units of no listed cohort
+        cnt = np.zeros(len(glist) + 1)
+        pos = np.searchsorted(glist, cohorts)
+        np.add.at(by_cohort, pos, a)
+        np.add.at(cnt, pos, 1.0)
+        dev_a = w_ind * by_cohort[unit_pos] - pgk @ a
+        dev_1 = w_ind * cnt[unit_pos] - pgk.sum()
+        return dev_a / s - dev_1 * (pgk @ a) / s**2
 
     post = group <= t
     keepers = np.flatnonzero(post & (t <= group + max_e))
-    egt = np.array([], dtype=np.int64)
-    att_egt = np.array([])
-    inf_egt = np.zeros((inf1.shape[0], 0))
+    if type == "calendar" and (
+        math.isfinite(min_e) or math.isfinite(max_e) or balance_e is not None
+    ):
+        warnings.warn(
+            "min_e, max_e and balance_e are ignored for type='calendar' (as R did); "
+            "returning the unrestricted calendar-time effects",
+            stacklevel=3,
+        )
 
-    if type == "simple":
-        if keepers.size == 0:
-            raise EstimationError("no post-treatment ATT(g,t) to aggregate")
-        overall, inf_overall = weighted(keepers)
-    elif type == "dynamic":
-        e_all = t - group
-        include = np.ones(len(group), dtype=bool)
-        eseq = np.unique(e_all)
-        if balance_e is not None:
-            include = (tlist[-1] - group) >= balance_e
-            eseq = np.unique(e_all[include])
-            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tlist[-1] + tlist[0])]
-        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
-        if eseq.size == 0:
-            raise EstimationError("no event times left in the window min_e..max_e / balance_e")
-        vals, infs = [], []
-        for e in eseq:
-            est, inf = weighted(np.flatnonzero((e_all == e) & include))
-            vals.append(est)
-            infs.append(inf)
-        egt, att_egt, inf_egt = eseq, np.array(vals), np.column_stack(infs)
-        epos = eseq >= 0
-        if not epos.any():
-            raise EstimationError("no post-treatment event time (e >= 0) in the window")
-        overall = float(att_egt[epos].mean())
-        inf_overall = inf_egt[:, epos] @ np.full(epos.sum(), 1 / epos.sum())
-    elif type == "group":
-        vals, infs, used = [], [], []
-        for gi, g in enumerate(glist):
-            which = np.flatnonzero((group == g) & (g <= t) & (t <= group + max_e))
-            if which.size == 0:
-                continue
+    def run(m1: np.ndarray, wif) -> tuple:
+        """The aggregation applied to ``m1`` (influence functions, or bootstrap draws of
+        them: every step is linear) with ``wif`` the matching weight-estimation term."""
+
+        def agg_if(ws: np.ndarray, cols: np.ndarray, wif_a: np.ndarray | None) -> np.ndarray:
+            out = m1[:, cols] @ ws
+            if wif_a is not None:
+                out += wif_a
+            return out
+
+        def weighted(which: np.ndarray) -> tuple[float, np.ndarray]:
+            # cells `which` averaged with cohort-size weights, and the influence function
+            # including the estimation of the weights
             pk = pg[which]
-            vals.append(float(att[which].mean()))
-            infs.append(agg_if(pk / pk.sum(), which, None))
-            used.append(gi)
-        if not used:
-            raise EstimationError("no post-treatment ATT(g,t) to aggregate")
-        used_a = np.array(used)
-        egt, att_egt, inf_egt = glist[used_a], np.array(vals), np.column_stack(infs)
-        pk = pgg[used_a]
-        overall = float(np.sum(att_egt * pk) / pk.sum())
-        ind = g_unit[:, None] == egt[None, :]
-        inf_overall = inf_egt @ (pk / pk.sum()) + wif(pk, ind) @ att_egt
-    else:  # calendar
-        ctimes = tlist[tlist >= group.min()]
-        vals, infs, used_t = [], [], []
-        for t1 in ctimes:
-            which = np.flatnonzero((t == t1) & post & (t <= group + max_e))
-            if which.size == 0:
-                continue
-            est, inf = weighted(which)
-            vals.append(est)
-            infs.append(inf)
-            used_t.append(t1)
-        if not used_t:
-            raise EstimationError("no post-treatment ATT(g,t) to aggregate")
-        egt, att_egt, inf_egt = np.array(used_t), np.array(vals), np.column_stack(infs)
-        overall = float(att_egt.mean())
-        inf_overall = inf_egt @ np.full(len(egt), 1 / len(egt))
+            est = float(np.sum(att[which] * pk) / pk.sum())
+            return est, agg_if(pk / pk.sum(), which, wif(pk, group[which], att[which]))
+
+        egt = np.array([], dtype=np.int64)
+        att_egt = np.array([])
+        inf_egt = np.zeros((m1.shape[0], 0))
+        if type == "simple":
+            if keepers.size == 0:
+                raise EstimationError("no post-treatment ATT(g,t) to aggregate")
+            overall, inf_overall = weighted(keepers)
+        elif type == "dynamic":
+            e_all = t - group
+            include = np.ones(len(group), dtype=bool)
+            eseq = np.unique(e_all)
+            if balance_e is not None:
+                include = (tlist[-1] - group) >= balance_e
+                eseq = np.unique(e_all[include])
+                eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tlist[-1] + tlist[0])]
+            eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+            if eseq.size == 0:
+                raise EstimationError("no event times left in the window min_e..max_e / balance_e")
+            vals, infs = [], []
+            for e in eseq:
+                est, inf = weighted(np.flatnonzero((e_all == e) & include))
+                vals.append(est)
+                infs.append(inf)
+            egt, att_egt, inf_egt = eseq, np.array(vals), np.column_stack(infs)
+            epos = eseq >= 0
+            if not epos.any():
+                raise EstimationError("no post-treatment event time (e >= 0) in the window")
+            overall = float(att_egt[epos].mean())
+            inf_overall = inf_egt[:, epos] @ np.full(epos.sum(), 1 / epos.sum())
+        elif type == "group":
+            vals, infs, used = [], [], []
+            for gi, g in enumerate(glist):
+                which = np.flatnonzero((group == g) & (g <= t) & (t <= group + max_e))
+                if which.size == 0:
+                    continue
+                pk = pg[which]
+                vals.append(float(att[which].mean()))
+                infs.append(agg_if(pk / pk.sum(), which, None))
+                used.append(gi)
+            if not used:
+                raise EstimationError("no post-treatment ATT(g,t) to aggregate")
+            used_a = np.array(used)
+            egt, att_egt, inf_egt = glist[used_a], np.array(vals), np.column_stack(infs)
+            pk = pgg[used_a]
+            overall = float(np.sum(att_egt * pk) / pk.sum())
+            inf_overall = inf_egt @ (pk / pk.sum()) + wif(pk, egt, att_egt)
+        else:  # calendar: no event-time window (R ignores min_e/max_e/balance_e)
+            ctimes = tlist[tlist >= group.min()]
+            vals, infs, used_t = [], [], []
+            for t1 in ctimes:
+                which = np.flatnonzero((t == t1) & post)
+                if which.size == 0:
+                    continue
+                est, inf = weighted(which)
+                vals.append(est)
+                infs.append(inf)
+                used_t.append(t1)
+            if not used_t:
+                raise EstimationError("no post-treatment ATT(g,t) to aggregate")
+            egt, att_egt, inf_egt = np.array(used_t), np.array(vals), np.column_stack(infs)
+            overall = float(att_egt.mean())
+            inf_overall = inf_egt @ np.full(len(egt), 1 / len(egt))
+        return egt, att_egt, inf_egt, overall, inf_overall
+
+    egt, att_egt, inf_egt, overall, inf_overall = run(inf1, wif_units)
+
+    # bootstrap: reuse att_gt's multiplier draws when they fit (same number of draws); the
+    # aggregation is linear in the influence functions and in the cohort-weight sums, so
+    # applying it to att_gt's draws of those gives the draws R would get from its own
+    # (fresh, equally distributed) multipliers, without another pass over the units
+    draws_gt = result.bootstrap_draws
+    reuse = bool(bstrap) and draws_gt is not None and draws_gt.shape[0] == biters
+    agg_draws = None
+    if reuse:
+        d1 = draws_gt if keep is None else draws_gt[:, keep]
+        wd = result.bootstrap_weight_draws
+        gpos = {int(g): i for i, g in enumerate(dp.glist)}
+
+        def wif_draws(pgk: np.ndarray, cohorts: np.ndarray, a: np.ndarray) -> np.ndarray:
+            # wif_units(pgk, cohorts, a) with the units' weights V_i applied and summed
+            s = pgk.sum()
+            vdev = wd[:, [gpos[int(g)] for g in cohorts]] - np.outer(wd[:, -1], pgk)
+            return vdev @ a / s - vdev.sum(axis=1) * (pgk @ a) / s**2
+
+        _, _, d_egt, _, d_overall = run(d1, wif_draws)
+        agg_draws = np.column_stack([d_egt, d_overall])
 
     codes, n_clusters = result.cluster_codes, dp.n_clusters
     all_inf = np.column_stack([inf_egt, inf_overall])
@@ -199,11 +249,14 @@ def aggte(
     crit, uniform = z, False
     if bstrap:
         _check_clusters(n_clusters)
-        seed = dp.seed
-        rng = np.random.default_rng(None if seed is None else [seed, _TYPES.index(type) + 1])
-        boot = inference.multiplier_bootstrap(
-            all_inf, codes, n_clusters, biters, alp, rng, dp.bootstrap_weights
-        )
+        if agg_draws is not None:
+            boot = inference.summarize_draws(agg_draws, all_inf.shape[0], alp)
+        else:
+            seed = dp.seed
+            rng = np.random.default_rng(None if seed is None else [seed, _TYPES.index(type) + 1])
+            boot = inference.multiplier_bootstrap(
+                all_inf, codes, n_clusters, biters, alp, rng, dp.bootstrap_weights
+            )
         se_all = np.where(np.isnan(se_all), np.nan, boot.std_error)
         k = inf_egt.shape[1]
         if cband and k > 0:

@@ -6,26 +6,30 @@ the influence function within clusters (Callaway & Sant'Anna 2021, Remark 10).
 
 Hand-written because no maintained Python library offers R ``did``'s multiplier bootstrap
 (clustered influence-function sums, IQR-based standard errors, sup-t critical values).
-The bootstrap is vectorised: one ``(biters, n_clusters)`` matrix of multiplier weights and a
-single matrix product give all bootstrap draws of every parameter at once.
+The bootstrap is vectorised and blocked: the ``(biters, n_clusters)`` multiplier weights are
+drawn a block of rows at a time (8 MB; the same weights as drawing them at once) and one
+matrix product per block gives the draws of every parameter.  Weights are Rademacher by
+default, as R ``did`` (``BMisc::multiplier_bootstrap``); Mammen's are an option.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from kvk_analysis.errors import EstimationError
 
 #: R ``did``'s tolerance below which a standard error is treated as zero (degenerate)
 _ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
 #: interquartile range of the standard normal
-_IQR_NORMAL = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+_IQR_NORMAL = float(special.ndtri(0.75) - special.ndtri(0.25))
 #: fewer clusters than this gives a warning that the bootstrap is unreliable
 MIN_CLUSTERS_WARN = 20
 
@@ -100,7 +104,7 @@ def analytic_se(inf: np.ndarray, cluster_codes: np.ndarray, n_clusters: int) -> 
     inf = np.atleast_2d(inf.T).T
     n = inf.shape[0]
     s = inf if n_clusters == n else cluster_sums(inf, cluster_codes, n_clusters)
-    se = np.sqrt(np.sum(s**2, axis=0)) / n
+    se = np.sqrt(np.einsum("ij,ij->j", s, s)) / n  # no n x k temporary
     se[se <= _ZERO_SE] = np.nan
     return se
 
@@ -112,41 +116,145 @@ def analytic_cov(inf: np.ndarray, cluster_codes: np.ndarray, n_clusters: int) ->
     return s.T @ s / n**2
 
 
+#: kinds of multiplier weights; R ``did`` (``BMisc::multiplier_bootstrap``) draws Rademacher
+BOOTSTRAP_WEIGHTS = ("rademacher", "mammen")
+#: bytes of multiplier weights (as float64) per block of the bootstrap: the memory it needs
+#: does not grow with the number of draws
+BLOCK_BYTES = 8 * 2**20
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in BOOTSTRAP_WEIGHTS:
+        raise EstimationError(
+            f"bootstrap_weights must be one of {list(BOOTSTRAP_WEIGHTS)}, got {kind!r}"
+        )
+
+
+def _two_point_indicator(rng: np.random.Generator, rows: int, n_clusters: int, kind: str):
+    """``(rows, n_clusters)`` 0/1 matrix ``M``: the weight is ``lo`` where ``M == 1``, else ``hi``.
+
+    Rademacher: one random bit per weight, from whole 64-bit words per draw (the bits of
+    ``Generator.bit_generator.random_raw``), as R's ``BMisc`` takes each weight from one bit
+    of a random integer.  Mammen: a single-precision uniform per weight below
+    ``(sqrt 5 + 1) / (2 sqrt 5)`` (exact to float32 resolution, 6e-8).  Every draw (row)
+    consumes a fixed amount of the generator's stream, so drawing the rows in blocks gives
+    exactly the weights of drawing them all at once.
+    """
+    if kind == "rademacher":
+        words = -(-n_clusters // 64)
+        raw = rng.bit_generator.random_raw(rows * words).astype("<u8", copy=False)
+        bits = raw.view(np.uint8).reshape(rows, words * 8)
+        return np.unpackbits(bits, axis=1, count=n_clusters, bitorder="little")
+    p_lo = (_SQRT5 + 1) / (2 * _SQRT5)
+    return rng.random((rows, n_clusters), dtype=np.float32) < np.float32(p_lo)
+
+
+def _two_point_values(kind: str) -> tuple[float, float]:
+    if kind == "rademacher":
+        return -1.0, 1.0
+    return (1 - _SQRT5) / 2, (1 + _SQRT5) / 2
+
+
 def multiplier_weights(
-    rng: np.random.Generator, biters: int, n_clusters: int, kind: str = "mammen"
+    rng: np.random.Generator, biters: int, n_clusters: int, kind: str = "rademacher"
 ) -> np.ndarray:
     """Draw a ``(biters, n_clusters)`` matrix of mean-0, variance-1 multiplier weights.
 
-    ``kind="mammen"`` (R ``did``'s default) uses Mammen's two-point distribution
-    ``(1 - sqrt 5)/2`` w.p. ``(sqrt 5 + 1)/(2 sqrt 5)`` and ``(1 + sqrt 5)/2`` otherwise;
-    ``kind="rademacher"`` uses +-1 with probability 1/2.
+    ``kind="rademacher"`` (R ``did``'s only choice: ``BMisc::multiplier_bootstrap``) uses
+    +-1 with probability 1/2; ``kind="mammen"`` uses Mammen's two-point distribution
+    ``(1 - sqrt 5)/2`` w.p. ``(sqrt 5 + 1)/(2 sqrt 5)`` and ``(1 + sqrt 5)/2`` otherwise
+    (third moment 1).  These are exactly the weights :func:`multiplier_bootstrap` uses for the
+    same generator state, whatever its block size.
     """
-    u = rng.random((biters, n_clusters))
-    if kind == "mammen":
-        p = (_SQRT5 + 1) / (2 * _SQRT5)
-        return np.where(u < p, (1 - _SQRT5) / 2, (1 + _SQRT5) / 2)
-    if kind == "rademacher":
-        return np.where(u < 0.5, -1.0, 1.0)
-    raise EstimationError(f"bootstrap_weights must be 'mammen' or 'rademacher', got {kind!r}")
+    _check_kind(kind)
+    lo, hi = _two_point_values(kind)
+    return hi + (lo - hi) * _two_point_indicator(rng, biters, n_clusters, kind).astype(float)
 
 
-def _weighted_sums(rng: np.random.Generator, biters: int, s: np.ndarray, kind: str) -> np.ndarray:
-    """``V @ s`` for a fresh ``(biters, n_clusters)`` weight matrix ``V``, computed fast.
+def block_rows(n_clusters: int, block_bytes: int = BLOCK_BYTES) -> int:
+    """Number of bootstrap draws per block so that a block of weights takes ``block_bytes``."""
+    return max(1, int(block_bytes // (8 * max(n_clusters, 1))))
 
-    Two-point weights take the value ``lo`` or ``hi``, so ``V = hi + (lo - hi) * M`` with an
-    indicator matrix ``M`` and ``V @ s = hi * s.sum(0) + (lo - hi) * (M @ s)``: drawing
-    ``M`` from single-precision uniforms halves the cost of the random numbers.  The same
-    distribution as :func:`multiplier_weights` (P(lo) exact to float32 resolution, 6e-8).
+
+def weight_blocks(
+    rng: np.random.Generator,
+    biters: int,
+    n_clusters: int,
+    kind: str,
+    block: int | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The ``(biters, n_clusters)`` multiplier weights of :func:`multiplier_weights`, as
+    ``(first draw, block of rows)`` pairs of at most ``block`` rows (default
+    :func:`block_rows`: 8 MB).  The block array is reused: consume it before the next one.
     """
-    if kind == "mammen":
-        p_lo, lo, hi = (_SQRT5 + 1) / (2 * _SQRT5), (1 - _SQRT5) / 2, (1 + _SQRT5) / 2
-    elif kind == "rademacher":
-        p_lo, lo, hi = 0.5, -1.0, 1.0
-    else:
-        raise EstimationError(f"bootstrap_weights must be 'mammen' or 'rademacher', got {kind!r}")
-    m = rng.random((biters, s.shape[0]), dtype=np.float32) < np.float32(p_lo)
-    # cast explicitly: bool @ float64 does not go through BLAS
-    return hi * s.sum(axis=0)[None, :] + (lo - hi) * (m.astype(np.float64) @ s)
+    block = block_rows(n_clusters) if block is None else max(1, int(block))
+    buf = np.empty((min(block, biters), n_clusters))
+    for b0, m in indicator_blocks(rng, biters, n_clusters, kind, block):
+        v = buf[: len(m)]
+        to_weights(m, kind, out=v)
+        yield b0, v
+
+
+def indicator_blocks(
+    rng: np.random.Generator, biters: int, n_clusters: int, kind: str, block: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The 0/1 matrices behind :func:`weight_blocks` (one byte per weight)."""
+    _check_kind(kind)
+    for b0 in range(0, biters, block):
+        yield b0, _two_point_indicator(rng, min(block, biters - b0), n_clusters, kind)
+
+
+def to_weights(m: np.ndarray, kind: str, out: np.ndarray) -> np.ndarray:
+    """Multiplier weights ``hi + (lo - hi) * m`` from a 0/1 matrix, written into ``out``."""
+    lo, hi = _two_point_values(kind)
+    np.copyto(out, m, casting="unsafe")
+    out *= lo - hi
+    out += hi
+    return out
+
+
+def _weighted_sums(
+    rng: np.random.Generator,
+    biters: int,
+    s: np.ndarray,
+    kind: str,
+    block: int | None = None,
+) -> np.ndarray:
+    """``V @ s`` for a fresh ``(biters, n_clusters)`` weight matrix ``V``, in blocks of draws.
+
+    ``V`` is drawn ``block`` rows at a time (:func:`indicator_blocks`), so the memory does
+    not depend on ``biters``; the weights are those :func:`multiplier_weights` draws from the
+    same generator state, whatever the block size.  Two-point weights are ``hi + (lo - hi) M``
+    with a 0/1 matrix ``M``, so ``V @ s = hi * colsum(s) + (lo - hi) * (M @ s)``.  One BLAS thread: on this project's shared
+    2-core machine a second OpenBLAS thread made the product 10-30x slower when the other
+    core was busy, and at most 2x faster when idle.
+    """
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    n_clusters = s.shape[0]
+    lo, hi = _two_point_values(kind)
+    block = block_rows(n_clusters) if block is None else max(1, int(block))
+    out = np.empty((biters, s.shape[1]))
+    buf = np.empty((min(block, biters), n_clusters))
+    with _blas_limit(1):
+        for b0, m in indicator_blocks(rng, biters, n_clusters, kind, block):
+            # V @ s = hi * colsum(s) + (lo - hi) * (M @ s): one pass over the weights
+            mf = buf[: len(m)]
+            np.copyto(mf, m, casting="unsafe")
+            part = out[b0 : b0 + len(m)]
+            np.matmul(mf, s, out=part)
+            part *= lo - hi
+    out += hi * s.sum(axis=0)
+    return out
+
+
+def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager:
+    """BLAS limited to ``threads`` threads (``None``: as many as the machine has)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=threads or os.cpu_count() or 1, user_api="blas")
 
 
 def multiplier_bootstrap(
@@ -156,7 +264,8 @@ def multiplier_bootstrap(
     biters: int,
     alp: float,
     rng: np.random.Generator,
-    kind: str = "mammen",
+    kind: str = "rademacher",
+    block: int | None = None,
 ) -> BootstrapResult:
     """Multiplier bootstrap of estimates with influence functions ``inf`` (as R ``mboot``).
 
@@ -173,8 +282,10 @@ def multiplier_bootstrap(
         Significance level of the uniform band.
     rng : numpy.random.Generator
         Source of randomness (reproducible with a seeded generator).
-    kind : {"mammen", "rademacher"}
-        Multiplier distribution.
+    kind : {"rademacher", "mammen"}
+        Multiplier distribution (R ``did``: Rademacher).
+    block : int or None
+        Draws per block (default :func:`block_rows`); results do not depend on it.
 
     Returns
     -------
@@ -186,7 +297,17 @@ def multiplier_bootstrap(
     inf = np.atleast_2d(inf.T).T
     n = inf.shape[0]
     s = inf if n_clusters == n else cluster_sums(inf, cluster_codes, n_clusters)
-    draws = _weighted_sums(rng, biters, s, kind) / n
+    draws = _weighted_sums(rng, biters, s, kind, block)
+    draws /= n
+    return summarize_draws(draws, n, alp)
+
+
+def summarize_draws(draws: np.ndarray, n: int, alp: float) -> BootstrapResult:
+    """Standard errors and sup-t critical value from bootstrap draws ``V @ inf / n``.
+
+    As R ``mboot``: the normalised interquartile range (quantile type 1), NaN for degenerate
+    columns, and the ``1 - alp`` quantile of ``max_j |draw_j / se_j|``.
+    """
     # quantile type 1 of R = numpy "inverted_cdf"
     q = np.quantile(draws, [0.25, 0.75], axis=0, method="inverted_cdf")
     se = (q[1] - q[0]) / _IQR_NORMAL
@@ -224,4 +345,4 @@ def wald_pretest(
         return None
     stat = float(att @ np.linalg.solve(v, att))
     df = len(att)
-    return stat, df, float(stats.chi2.sf(stat, df))
+    return stat, df, float(special.chdtrc(df, stat))  # chi2 upper tail

@@ -49,6 +49,7 @@ class DIDParams:
     ``n_units`` (units used), ``n_clusters`` (bootstrap clusters), ``tlist`` (periods),
     ``glist`` (cohorts), ``cohort_sizes`` (units per cohort, ``0`` = never treated),
     ``balanced`` (whether the panel used is balanced) and ``covariates`` (design columns).
+    ``fix_weights`` (an :func:`att_gt` argument) comes last to keep positional order.
     """
 
     yname: str
@@ -68,7 +69,7 @@ class DIDParams:
     clustervars: tuple[str, ...] = ()
     seed: int | None = None
     allow_unbalanced_panel: bool = False
-    bootstrap_weights: str = "mammen"
+    bootstrap_weights: str = "rademacher"
     # derived from the data
     n_units: int = 0
     n_clusters: int = 0
@@ -77,6 +78,7 @@ class DIDParams:
     cohort_sizes: dict[int, int] = field(default_factory=dict)
     balanced: bool = True
     covariates: tuple[str, ...] = ()
+    fix_weights: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,12 @@ class ATTgtResult:
         Joint Wald pre-test; ``None`` when there are no testable pre-periods.
     params : DIDParams
         Full specification.
+    bootstrap_draws : ndarray, shape (biters, n_cells), or None
+        Multiplier-bootstrap draws ``V @ influence / n`` (``None`` without ``bstrap``).
+    bootstrap_weight_draws : ndarray, shape (biters, len(glist) + 1), or None
+        The same draws of each cohort's weight sum ``sum_i V_i w_i 1[G_i = g] / n`` and of
+        ``sum_i V_i / n``: with ``bootstrap_draws`` they give the bootstrap of every
+        aggregation (:func:`aggte`) without another pass over the units.
     """
 
     group: np.ndarray
@@ -193,6 +201,8 @@ class ATTgtResult:
     cluster_codes: np.ndarray
     pretrend_test: PretrendTest | None
     params: DIDParams
+    bootstrap_draws: np.ndarray | None = None
+    bootstrap_weight_draws: np.ndarray | None = None
 
     @property
     def n_units(self) -> int:
