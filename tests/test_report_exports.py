@@ -427,7 +427,8 @@ def test_english_report_and_edge_cases_without_a_kernel(monkeypatch, tmp_path):
     from openpyxl import load_workbook
 
     def calls():
-        display.start("An English report", lang="en")
+        # a subtitle longer than Word's 255-character core properties (a full specification)
+        display.start("An English report", lang="en", subtitle="specification · " * 30)
         display.table(pd.DataFrame({"term": [], "estimate": []}), "An empty table")
         display.table(
             pd.DataFrame({"estimate": [0.123456, -2.5]}, index=pd.Index(["a", "b"], name="region")),
@@ -459,6 +460,9 @@ def test_english_report_and_edge_cases_without_a_kernel(monkeypatch, tmp_path):
     )
     word = docx.Document(str(tmp_path / "english" / "english.docx"))
     styles = [(p.style.name, p.text) for p in word.paragraphs]
+    subject = word.core_properties.subject
+    assert len(subject) <= 255 and subject.endswith("\u2026")
+    assert any(text == ("specification · " * 30).strip() for _, text in styles)
     assert ("Caption", "Table 2: With an index") in styles
     assert ("List Number", "second") in styles
     assert [[c.text for c in r.cells] for r in word.tables[0].rows] == [["a", "b"], ["1", "2"]]

@@ -690,8 +690,11 @@ class _Docx:
     def save(self, path: Path, meta: Mapping[str, Any]) -> None:
         self.page_furniture(meta)
         props = self.doc.core_properties
-        props.title = str(meta.get("title") or "")
-        props.subject = str(meta.get("subtitle") or "")
+        # Word's core properties hold at most 255 characters (python-docx refuses more); a
+        # subtitle that spells out the whole specification is longer, so it is shortened here
+        # (the document's own subtitle paragraph keeps the full text)
+        props.title = _core_property(meta.get("title"))
+        props.subject = _core_property(meta.get("subtitle"))
         props.language = "nb-NO" if self.lang == "nb" else "en-GB"
         props.author = "kvk"
         self.doc.save(str(path))
@@ -792,6 +795,12 @@ def remove_exports(out_dir: str | Path, stem: str) -> None:
         return
     check_export_folder(folder, stem)
     shutil.rmtree(folder)
+
+
+def _core_property(value: Any, limit: int = 255) -> str:
+    """``value`` as text of at most ``limit`` characters (an ellipsis marks a cut)."""
+    text = str(value or "")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def publish_folder(staged: Path, final: Path) -> None:
