@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from kvk_analysis.errors import EstimationError, InputError
 
@@ -49,10 +49,18 @@ __all__ = [
 ]
 
 
+def _norm_pdf(x: float, sd: float) -> float:
+    """Density of N(0, sd^2) at ``x``."""
+    return math.exp(-0.5 * (x / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+
+
 def _mvn_box(mean: np.ndarray, cov: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     """P(lo <= X <= hi), X ~ N(mean, cov): scipy's Genz algorithm with a fixed seed (its
     quasi-Monte Carlo is randomised), absolute error about 1e-5 (R ``mvtnorm::pmvnorm``'s
     default is 1e-3)."""
+    # scipy.stats only here, where it is needed: `import kvk_analysis.did` stays without it
+    from scipy import stats
+
     mvn = stats.multivariate_normal(
         mean=mean,
         cov=cov,
@@ -69,9 +77,7 @@ def _box_probability(mean: np.ndarray, cov: np.ndarray, ub: np.ndarray) -> float
     """P(|X_i| <= ub_i for all i), X ~ N(mean, cov)."""
     if mean.size == 1:
         sd = math.sqrt(cov[0, 0])
-        return float(
-            stats.norm.cdf((ub[0] - mean[0]) / sd) - stats.norm.cdf((-ub[0] - mean[0]) / sd)
-        )
+        return float(special.ndtr((ub[0] - mean[0]) / sd) - special.ndtr((-ub[0] - mean[0]) / sd))
     return _mvn_box(mean, cov, -ub, ub)
 
 
@@ -105,7 +111,7 @@ def truncated_mean_box(mean: Any, cov: Any, ub: Any) -> np.ndarray:
     f = np.zeros(k)  # F_i(a_i) - F_i(b_i): marginal densities times conditional box probs
     for i in range(k):
         for bound, sign in ((lo_c[i], 1.0), (hi_c[i], -1.0)):
-            dens = stats.norm.pdf(bound, scale=math.sqrt(s[i, i]))
+            dens = _norm_pdf(bound, math.sqrt(s[i, i]))
             if dens == 0:
                 continue
             if k == 1:
@@ -124,9 +130,7 @@ def _box_probability_bounds(
 ) -> float:
     if mean.size == 1:
         sd = math.sqrt(cov[0, 0])
-        return float(
-            stats.norm.cdf((hi[0] - mean[0]) / sd) - stats.norm.cdf((lo[0] - mean[0]) / sd)
-        )
+        return float(special.ndtr((hi[0] - mean[0]) / sd) - special.ndtr((lo[0] - mean[0]) / sd))
     return _mvn_box(mean, cov, lo, hi)
 
 
@@ -151,7 +155,7 @@ def slope_for_power(
     )
     sig_pre = cov[np.ix_(pre, pre)]
     rel = t[pre] - reference_period
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = special.ndtri(1 - alpha / 2)
     return _solve_slope(lambda s: rejection_probability(rel * s, sig_pre, z), target_power, sig_pre)
 
 
@@ -213,8 +217,8 @@ class PretrendPower:
             df = mu.size
             nc = float(mu @ np.linalg.solve(self._sigma_pre, mu))
             if nc == 0:
-                return float(stats.chi2.sf(self.critical_value, df))
-            return float(stats.ncx2.sf(self.critical_value, df, nc))
+                return float(special.chdtrc(df, self.critical_value))
+            return float(1.0 - special.chndtr(self.critical_value, df, nc))
         return rejection_probability(mu, self._sigma_pre, self.critical_value, se=self._se)
 
     def summary(self) -> str:
@@ -294,10 +298,10 @@ def pretrend_power(
     df = idx.size
     if method == "pointwise":
         se = np.sqrt(np.diag(sig_pre))
-        crit = float(stats.norm.ppf(1 - alpha / 2))
+        crit = float(special.ndtri(1 - alpha / 2))
     elif method == "wald":
         se = np.sqrt(np.diag(sig_pre))
-        crit = float(stats.chi2.isf(alpha, df))
+        crit = float(special.chdtri(df, alpha))
     elif pretest is not None:
         se = np.asarray(pretest.std_errors, dtype=float)
         crit = float(pretest.critical_value)
