@@ -690,8 +690,8 @@ class _Docx:
     def save(self, path: Path, meta: Mapping[str, Any]) -> None:
         self.page_furniture(meta)
         props = self.doc.core_properties
-        props.title = str(meta.get("title") or "")
-        props.subject = str(meta.get("subtitle") or "")
+        props.title = str(meta.get("title") or "")[:255]  # Word core properties: 255 at most
+        props.subject = str(meta.get("subtitle") or "")[:255]
         props.language = "nb-NO" if self.lang == "nb" else "en-GB"
         props.author = "kvk"
         self.doc.save(str(path))
