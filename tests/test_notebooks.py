@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from pathlib import Path
 
@@ -127,6 +128,10 @@ EXTRA_JOBS = {
 }
 
 
+#: name -> every file a rendered job wrote (html, json, xlsx, docx, exports), set by ``rendered``.
+RENDERED_FILES: dict[str, dict[str, Path]] = {}
+
+
 @pytest.fixture(scope="module")
 def rendered(demo) -> dict[str, Path]:
     """Every notebook with its defaults plus :data:`EXTRA_JOBS`, run once (two at a time);
@@ -171,6 +176,7 @@ def rendered(demo) -> dict[str, Path]:
     results = run_jobs(jobs, workers=2, resume=False, progress=False)
     failed = {r.job.name: r.error for r in results if r.status == "failed"}
     assert not failed
+    RENDERED_FILES.update({r.job.name: {k: Path(v) for k, v in r.files.items()} for r in results})
     return {r.job.name: Path(r.files["html"]) for r in results}
 
 
@@ -412,3 +418,57 @@ def test_english_report_uses_the_true_minus_sign(rendered):
     body = " ".join(sections.values())
     assert "\u2212" in body
     assert not re.search(r"(?<![\w\-–])-\d", body), re.search(r".{30}(?<![\w\-–])-\d.{10}", body)
+
+
+def _rows_with(table: dict, value: float) -> list[list]:
+    return [
+        row
+        for row in table["rows"]
+        if any(isinstance(v, float) and math.isclose(v, value, rel_tol=1e-12) for v in row)
+    ]
+
+
+@pytest.mark.parametrize("name", ["05-evaluation-report", "03-notyet", "05-care"])
+def test_results_file_links_each_estimate_to_the_tables_that_show_it(rendered, name):
+    """The results JSON names, for each estimate of the report, the tables and figures it
+    appears in; each such table holds a row with the estimate and its interval; the workbook,
+    the DOCX and the CSVs hold the JSON's numbers (check_exports_consistent)."""
+    from test_report_exports import check_exports_consistent
+
+    files = RENDERED_FILES[name]
+    doc = check_exports_consistent(files)
+    main = doc["results"]["main"]
+    tables_by_number = {t["number"]: t for t in doc["tables"]}
+    captions = {t["number"]: t["caption"] for t in doc["tables"]}
+    records = list(main["estimates"]) + list(main["comparison"]["estimates"])
+    linked = 0
+    for rec in records:
+        for ref in rec.get("appears_in", []):
+            if ref["kind"] != "table" or rec["estimate"] is None:
+                continue
+            linked += 1
+            rows = _rows_with(tables_by_number[ref["number"]], rec["estimate"])
+            assert rows, (name, rec["key"], captions[ref["number"]])
+            assert any(
+                any(isinstance(v, float) and math.isclose(v, rec["conf_low"]) for v in row)
+                and any(isinstance(v, float) and math.isclose(v, rec["conf_high"]) for v in row)
+                for row in rows
+            ), (name, rec["key"])
+    assert linked >= 10
+    est = {r["key"]: r for r in records}
+    # the headline is in the cohort table and the robustness table, every robustness row in the
+    # robustness table, every estimator in the comparison table; event studies in its figure
+    headline_tables = [captions[a["number"]] for a in est["headline"]["appears_in"]]
+    assert any("per pulje" in c for c in headline_tables), headline_tables
+    assert any("alternative spesifikasjoner" in c for c in headline_tables), headline_tables
+    comparison = main["comparison"]["estimates"]
+    assert len(comparison) == 8
+    for rec in comparison:
+        kinds = {(a["kind"], a["number"]) for a in rec["appears_in"]}
+        assert any(k == "table" for k, _ in kinds), rec["key"]
+        assert any(k == "figure" for k, _ in kinds) == rec["event_study"], rec["key"]
+    assert {a["number"] for r in comparison for a in r["appears_in"] if a["kind"] == "table"} == {
+        next(a["number"] for a in comparison[0]["appears_in"] if a["kind"] == "table")
+    }
+    assert all(r.get("appears_in") for r in main["estimates"] if r["kind"] == "robustness")
+    assert doc["specification"]["control_group"] == main["specification"]["control_group"]

@@ -374,7 +374,7 @@ def test_comparison_sentence_follows_its_threshold(results):
     agree = text.comparison_sentences(_with_comparison(results, {**others, **near}), "en")
     assert f"All lie within {share}" in agree and "does not show that the assumptions" in agree
     apart = text.comparison_sentences(_with_comparison(results, {**others, **far}), "en")
-    assert f"At least {share}" in apart and "Sun-Abraham" in apart and "All lie" not in apart
+    assert f"At least {share}" in apart and "Sun–Abraham" in apart and "All lie" not in apart
     for sentence in (agree, apart, text.comparison_sentences(results, "nb")):
         assert "not the same quantity" in sentence or "ikke samme størrelse" in sentence
         assert not sentence[0].isdigit()

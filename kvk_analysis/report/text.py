@@ -2202,11 +2202,9 @@ def report_subtitle(spec: Any, lang: str = "nb") -> str:
 def _estimator_name(name: str, lang: Lang) -> str:
     from ..evaluation.estimators import ESTIMATORS
 
-    return (
-        ESTIMATORS[name][lang].replace("-", "–", 1)
-        if name == "callaway_santanna"
-        else (ESTIMATORS[name][lang])
-    )
+    # two-author names with an en dash, as "Callaway–Sant'Anna" everywhere in the reports
+    pairs = ("callaway_santanna", "sun_abraham", "dcdh")
+    return ESTIMATORS[name][lang].replace("-", "–", 1) if name in pairs else ESTIMATORS[name][lang]
 
 
 def comparison_quantity(quantity: str, lang: str = "nb") -> str:
