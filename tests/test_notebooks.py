@@ -125,6 +125,7 @@ EXTRA_JOBS = {
         {"base_period": "universal", "inference": "analytic", "weighting": "days", "balance_e": 4},
     ),
     "03-notyet": ("03-programme-effect", {"control_group": "notyettreated"}),
+    "02-care": ("02-cohorts-and-trends", {"sector": "care"}),
 }
 
 
@@ -161,7 +162,8 @@ def rendered(demo) -> dict[str, Path]:
         )
     )
     for name, (stem, extra) in EXTRA_JOBS.items():
-        params = {**common, "bootstrap_draws": 49, **extra}
+        draws = {"bootstrap_draws": 49} if stem[:2] in ("03", "05") else {}
+        params = {**common, **draws, **extra}
         nb_path = config.NOTEBOOKS_DIR / f"{stem}.ipynb"
         jobs.append(Job(name, nb_path, params, out, formats=("html",), cwd=config.ROOT))
     # the data are built once before the parallel runs (as `kvk run` does)
@@ -373,6 +375,8 @@ def test_not_yet_treated_run_names_its_comparison_group(rendered):
                 "Forutsetninger",
                 "Identifikasjon etter tid siden oppstart",
                 "Basisperiode",
+                "Andre estimatorer",
+                "ESTIMATORS_AGREE",
                 "Terskler",
             ),
             "Referanser",
@@ -380,7 +384,14 @@ def test_not_yet_treated_run_names_its_comparison_group(rendered):
         (
             "05-en",
             "Appendix B: Methods",
-            ("Assumptions", "Identification by time since the start", "Base period", "Thresholds"),
+            (
+                "Assumptions",
+                "Identification by time since the start",
+                "Base period",
+                "Other estimators",
+                "ESTIMATORS_AGREE",
+                "Thresholds",
+            ),
             "References",
         ),
     ],
@@ -472,3 +483,18 @@ def test_results_file_links_each_estimate_to_the_tables_that_show_it(rendered, n
     }
     assert all(r.get("appears_in") for r in main["estimates"] if r["kind"] == "robustness")
     assert doc["specification"]["control_group"] == main["specification"]["control_group"]
+
+
+def test_descriptive_notebook_is_about_its_sector(rendered):
+    """Notebook 02 with ``sector=care``: the subtitle and every caption name the sector, and
+    the tables are computed from the care rows (pre-programme rates differ from all sectors)."""
+    care = rendered["02-care"].read_text(encoding="utf-8")
+    default = rendered["02-cohorts-and-trends"].read_text(encoding="utf-8")
+    assert "Pleie og omsorg" in _sections(care)["_title"]
+    assert "Alle sektorer" in _sections(default)["_title"]
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", care, flags=re.S)
+    assert len(captions) >= 5
+    assert all("i pleie og omsorg" in _text(c) for c in captions), captions
+    first_care, first_all = _tables(care)[0], _tables(default)[0]
+    col = first_care[1].index("Sykefravær 2005–06 (%)")
+    assert [r[col] for r in first_care[2]] != [r[col] for r in first_all[2]]

@@ -1926,34 +1926,40 @@ def conclusions(
 
 
 #: Full citations of every work the reports cite (author-year keys as in the text).
-REFERENCES: tuple[str, ...] = (
-    "Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. og Wager, S. (2021). "
-    "Synthetic difference-in-differences. American Economic Review, 111(12), 4088–4118.",
-    "Borusyak, K., Jaravel, X. og Spiess, J. (2024). Revisiting event-study designs: Robust and "
-    "efficient estimation. Review of Economic Studies, 91(6), 3253–3285.",
-    "de Chaisemartin, C. og D'Haultfœuille, X. (2024). Difference-in-differences estimators of "
-    "intertemporal treatment effects. Review of Economics and Statistics, "
-    "doi:10.1162/rest_a_01414.",
-    "Gardner, J. (2022). Two-stage differences in differences. arXiv:2207.05943.",
-    "Sun, L. og Abraham, S. (2021). Estimating dynamic treatment effects in event studies with "
-    "heterogeneous treatment effects. Journal of Econometrics, 225(2), 175–199.",
-    "Wing, C., Freedman, S. M. og Hollingsworth, A. (2024). Stacked difference-in-differences. "
-    "NBER Working Paper 32054.",
-    "Abadie, A. (2021). Using synthetic controls: Feasibility, data requirements, and "
-    "methodological aspects. Journal of Economic Literature, 59(2), 391–425.",
-    "Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline "
-    "covariates between treatment groups in propensity-score matched samples. Statistics in "
-    "Medicine, 28(25), 3083–3107.",
-    "Callaway, B. og Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time "
-    "periods. Journal of Econometrics, 225(2), 200–230.",
-    "Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing. "
-    "Journal of Econometrics, 225(2), 254–277.",
-    "Rambachan, A. og Roth, J. (2023). A more credible approach to parallel trends. Review of "
-    "Economic Studies, 90(5), 2555–2591.",
-    "Roth, J. (2022). Pretest with caution: Event-study estimates after testing for parallel "
-    "trends. American Economic Review: Insights, 4(3), 305–322.",
-    "Sant'Anna, P. H. C. og Zhao, J. (2020). Doubly robust difference-in-differences "
-    "estimators. Journal of Econometrics, 219(1), 101–122.",
+#: Reference list, sorted by first author (``de`` ignored).
+REFERENCES: tuple[str, ...] = tuple(
+    sorted(
+        (
+            "Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. og Wager, S. (2021). "
+            "Synthetic difference-in-differences. American Economic Review, 111(12), 4088–4118.",
+            "Borusyak, K., Jaravel, X. og Spiess, J. (2024). Revisiting event-study designs: Robust and "
+            "efficient estimation. Review of Economic Studies, 91(6), 3253–3285.",
+            "de Chaisemartin, C. og D'Haultfœuille, X. (2024). Difference-in-differences estimators of "
+            "intertemporal treatment effects. Review of Economics and Statistics, "
+            "doi:10.1162/rest_a_01414.",
+            "Gardner, J. (2022). Two-stage differences in differences. arXiv:2207.05943.",
+            "Sun, L. og Abraham, S. (2021). Estimating dynamic treatment effects in event studies with "
+            "heterogeneous treatment effects. Journal of Econometrics, 225(2), 175–199.",
+            "Wing, C., Freedman, S. M. og Hollingsworth, A. (2024). Stacked difference-in-differences. "
+            "NBER Working Paper 32054.",
+            "Abadie, A. (2021). Using synthetic controls: Feasibility, data requirements, and "
+            "methodological aspects. Journal of Economic Literature, 59(2), 391–425.",
+            "Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline "
+            "covariates between treatment groups in propensity-score matched samples. Statistics in "
+            "Medicine, 28(25), 3083–3107.",
+            "Callaway, B. og Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time "
+            "periods. Journal of Econometrics, 225(2), 200–230.",
+            "Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing. "
+            "Journal of Econometrics, 225(2), 254–277.",
+            "Rambachan, A. og Roth, J. (2023). A more credible approach to parallel trends. Review of "
+            "Economic Studies, 90(5), 2555–2591.",
+            "Roth, J. (2022). Pretest with caution: Event-study estimates after testing for parallel "
+            "trends. American Economic Review: Insights, 4(3), 305–322.",
+            "Sant'Anna, P. H. C. og Zhao, J. (2020). Doubly robust difference-in-differences "
+            "estimators. Journal of Econometrics, 219(1), 101–122.",
+        ),
+        key=lambda r: r.removeprefix("de ").lower(),
+    )
 )
 
 
@@ -2046,6 +2052,8 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                 base,
                 "### Inferens",
                 inference,
+                "### Andre estimatorer",
+                _comparison_method(lang),
                 "### Terskler i den genererte teksten",
                 "Ord som avhenger av tallene (for eksempel «nære», «avtar», «skiller seg ut») følger "
                 "faste terskler i programkoden, listet i tabellen under.",
@@ -2119,6 +2127,8 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
             base,
             "### Inference",
             inference,
+            "### Other estimators",
+            _comparison_method(lang),
             "### Thresholds of the generated text",
             "Words that depend on the numbers (such as 'close', 'fades', 'stands out') follow fixed "
             "thresholds in the code, listed in the table below.",
@@ -2429,4 +2439,44 @@ def bacon_caption(results: Any, lang: str = "nb") -> str:
         f"Goodman-Bacon decomposition of the unweighted static TWFE regression {where}: each "
         "2×2 estimate (percentage points) against its weight in the TWFE estimate, by type of "
         "comparison (the legend gives each type's total weight); dashed line: the TWFE estimate"
+    )
+
+
+def _comparison_method(lang: Lang) -> str:
+    """The methods appendix's paragraph on the estimator comparison."""
+    from .evaluation import COMPARISON_MAX_E, COMPARISON_MIN_E, SDID_REPLICATIONS
+
+    rel = fmt_pct(100 / math.sqrt(2 * (SDID_REPLICATIONS - 1)), lang, 0)
+    lo = fmt_num(COMPARISON_MIN_E, lang, 0)
+    if lang == "nb":
+        return (
+            "Callaway–Sant'Anna sammenlignes med andre estimatorer som tåler at effekten "
+            "varierer mellom puljer og over tid: Sun og Abrahams interaksjonsvektede regresjon, "
+            "to-trinns-DiD (Gardner 2022), som gir samme punktestimater som "
+            "imputasjonsestimatoren til Borusyak mfl., de Chaisemartin og D'Haultfœuilles "
+            "DID_l, stablet DiD med korrigerende vekter og syntetisk DiD, kjørt pulje for pulje "
+            "mot kommunene som aldri deltok, i tillegg til TWFE. For hendelsesstudie-"
+            f"estimatorene er det samlede tallet snittet av effektene i kvartal 0–"
+            f"{COMPARISON_MAX_E} etter oppstart; Callaway–Sant'Anna er her rapportens egne "
+            f"ATT(g,t) aggregert over kvartal {lo} til {COMPARISON_MAX_E}, et annet tall enn "
+            "snittet over alle kvartaler etter oppstart i hovedtabellene. Statisk TWFE og "
+            "syntetisk DiD gir hvert sitt eget samlede tall (andre vektede gjennomsnitt av "
+            "effektene). Standardfeilen til syntetisk DiD er en bootstrap over kommuner med "
+            f"{SDID_REPLICATIONS} trekk for å spare tid; med så få trekk er standardfeilen selv "
+            f"usikker med omtrent {rel}."
+        )
+    return (
+        "Callaway–Sant'Anna is compared with other estimators that allow effects to vary "
+        "across cohorts and over time: Sun and Abraham's interaction-weighted regression, "
+        "two-stage DiD (Gardner 2022), which gives the same point estimates as the imputation "
+        "estimator of Borusyak et al., de Chaisemartin and D'Haultfœuille's DID_l, stacked DiD "
+        "with corrective weights and synthetic DiD, run cohort by cohort against the "
+        "municipalities that never took part, besides TWFE. For the event-study estimators the "
+        f"overall number is the mean of the effects in quarters 0–{COMPARISON_MAX_E} after the "
+        "start; Callaway–Sant'Anna is here the report's own ATT(g,t) aggregated over quarters "
+        f"{lo} to {COMPARISON_MAX_E}, a different number from the average over all quarters "
+        "after the start in the main tables. Static TWFE and synthetic DiD each give their own "
+        "single number (other weighted averages of the effects). Synthetic DiD's standard error "
+        f"is a bootstrap over municipalities with {SDID_REPLICATIONS} draws to save time; with "
+        f"so few draws the standard error is itself uncertain by about {rel}."
     )
