@@ -449,7 +449,8 @@ def test_english_report_and_edge_cases_without_a_kernel(monkeypatch, tmp_path):
     assert empty["rows"] == [] and empty["label"] == "Table 1"
     assert [c["label"] for c in indexed["columns"]] == ["region", "Estimate"]
     assert indexed["rows"] == [["a", 0.123456], ["b", -2.5]]
-    assert indexed["shown"] == [["a", "0.12"], ["b", "-2.50"]]
+    # the true minus sign in English too (issue 8)
+    assert indexed["shown"] == [["a", "0.12"], ["b", "\u22122.50"]]
     assert doc["results"]["alt"]["estimates"]["by_group"]["appears_in"][0]["number"] == 2
     assert doc["figures"] == [] and doc["specification"] == {}
     wb = load_workbook(tmp_path / "english" / "english.xlsx")
