@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from pathlib import Path
 
@@ -124,7 +125,12 @@ EXTRA_JOBS = {
         {"base_period": "universal", "inference": "analytic", "weighting": "days", "balance_e": 4},
     ),
     "03-notyet": ("03-programme-effect", {"control_group": "notyettreated"}),
+    "02-care": ("02-cohorts-and-trends", {"sector": "care"}),
 }
+
+
+#: name -> every file a rendered job wrote (html, json, xlsx, docx, exports), set by ``rendered``.
+RENDERED_FILES: dict[str, dict[str, Path]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +162,8 @@ def rendered(demo) -> dict[str, Path]:
         )
     )
     for name, (stem, extra) in EXTRA_JOBS.items():
-        params = {**common, "bootstrap_draws": 49, **extra}
+        draws = {"bootstrap_draws": 49} if stem[:2] in ("03", "05") else {}
+        params = {**common, **draws, **extra}
         nb_path = config.NOTEBOOKS_DIR / f"{stem}.ipynb"
         jobs.append(Job(name, nb_path, params, out, formats=("html",), cwd=config.ROOT))
     # the data are built once before the parallel runs (as `kvk run` does)
@@ -171,6 +178,7 @@ def rendered(demo) -> dict[str, Path]:
     results = run_jobs(jobs, workers=2, resume=False, progress=False)
     failed = {r.job.name: r.error for r in results if r.status == "failed"}
     assert not failed
+    RENDERED_FILES.update({r.job.name: {k: Path(v) for k, v in r.files.items()} for r in results})
     return {r.job.name: Path(r.files["html"]) for r in results}
 
 
@@ -367,6 +375,8 @@ def test_not_yet_treated_run_names_its_comparison_group(rendered):
                 "Forutsetninger",
                 "Identifikasjon etter tid siden oppstart",
                 "Basisperiode",
+                "Andre estimatorer",
+                "ESTIMATORS_AGREE",
                 "Terskler",
             ),
             "Referanser",
@@ -374,7 +384,14 @@ def test_not_yet_treated_run_names_its_comparison_group(rendered):
         (
             "05-en",
             "Appendix B: Methods",
-            ("Assumptions", "Identification by time since the start", "Base period", "Thresholds"),
+            (
+                "Assumptions",
+                "Identification by time since the start",
+                "Base period",
+                "Other estimators",
+                "ESTIMATORS_AGREE",
+                "Thresholds",
+            ),
             "References",
         ),
     ],
@@ -412,3 +429,72 @@ def test_english_report_uses_the_true_minus_sign(rendered):
     body = " ".join(sections.values())
     assert "\u2212" in body
     assert not re.search(r"(?<![\w\-–])-\d", body), re.search(r".{30}(?<![\w\-–])-\d.{10}", body)
+
+
+def _rows_with(table: dict, value: float) -> list[list]:
+    return [
+        row
+        for row in table["rows"]
+        if any(isinstance(v, float) and math.isclose(v, value, rel_tol=1e-12) for v in row)
+    ]
+
+
+@pytest.mark.parametrize("name", ["05-evaluation-report", "03-notyet", "05-care"])
+def test_results_file_links_each_estimate_to_the_tables_that_show_it(rendered, name):
+    """The results JSON names, for each estimate of the report, the tables and figures it
+    appears in; each such table holds a row with the estimate and its interval; the workbook,
+    the DOCX and the CSVs hold the JSON's numbers (check_exports_consistent)."""
+    from test_report_exports import check_exports_consistent
+
+    files = RENDERED_FILES[name]
+    doc = check_exports_consistent(files)
+    main = doc["results"]["main"]
+    tables_by_number = {t["number"]: t for t in doc["tables"]}
+    captions = {t["number"]: t["caption"] for t in doc["tables"]}
+    records = list(main["estimates"]) + list(main["comparison"]["estimates"])
+    linked = 0
+    for rec in records:
+        for ref in rec.get("appears_in", []):
+            if ref["kind"] != "table" or rec["estimate"] is None:
+                continue
+            linked += 1
+            rows = _rows_with(tables_by_number[ref["number"]], rec["estimate"])
+            assert rows, (name, rec["key"], captions[ref["number"]])
+            assert any(
+                any(isinstance(v, float) and math.isclose(v, rec["conf_low"]) for v in row)
+                and any(isinstance(v, float) and math.isclose(v, rec["conf_high"]) for v in row)
+                for row in rows
+            ), (name, rec["key"])
+    assert linked >= 10
+    est = {r["key"]: r for r in records}
+    # the headline is in the cohort table and the robustness table, every robustness row in the
+    # robustness table, every estimator in the comparison table; event studies in its figure
+    headline_tables = [captions[a["number"]] for a in est["headline"]["appears_in"]]
+    assert any("per pulje" in c for c in headline_tables), headline_tables
+    assert any("alternative spesifikasjoner" in c for c in headline_tables), headline_tables
+    comparison = main["comparison"]["estimates"]
+    assert len(comparison) == 8
+    for rec in comparison:
+        kinds = {(a["kind"], a["number"]) for a in rec["appears_in"]}
+        assert any(k == "table" for k, _ in kinds), rec["key"]
+        assert any(k == "figure" for k, _ in kinds) == rec["event_study"], rec["key"]
+    assert {a["number"] for r in comparison for a in r["appears_in"] if a["kind"] == "table"} == {
+        next(a["number"] for a in comparison[0]["appears_in"] if a["kind"] == "table")
+    }
+    assert all(r.get("appears_in") for r in main["estimates"] if r["kind"] == "robustness")
+    assert doc["specification"]["control_group"] == main["specification"]["control_group"]
+
+
+def test_descriptive_notebook_is_about_its_sector(rendered):
+    """Notebook 02 with ``sector=care``: the subtitle and every caption name the sector, and
+    the tables are computed from the care rows (pre-programme rates differ from all sectors)."""
+    care = rendered["02-care"].read_text(encoding="utf-8")
+    default = rendered["02-cohorts-and-trends"].read_text(encoding="utf-8")
+    assert "Pleie og omsorg" in _sections(care)["_title"]
+    assert "Alle sektorer" in _sections(default)["_title"]
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", care, flags=re.S)
+    assert len(captions) >= 5
+    assert all("i pleie og omsorg" in _text(c) for c in captions), captions
+    first_care, first_all = _tables(care)[0], _tables(default)[0]
+    col = first_care[1].index("Sykefravær 2005–06 (%)")
+    assert [r[col] for r in first_care[2]] != [r[col] for r in first_all[2]]

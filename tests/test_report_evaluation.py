@@ -303,3 +303,86 @@ def test_dynamics_wording_follows_fade_threshold(results):
     assert "the effect fades" in texts["fade"]
     assert "gone or reverses" in texts["rev"]
     assert "changing mix of cohorts" not in texts["up"]  # every cohort behind every quarter
+
+
+# -- the estimator comparison ---------------------------------------------------------------
+
+
+def test_comparison_reuses_the_report_att_gt_over_its_window(results, boot):
+    from kvk_analysis.evaluation.estimators import ESTIMATORS
+    from kvk_analysis.report.evaluation import COMPARISON_MAX_E, COMPARISON_MIN_E
+
+    for res in (results, boot):
+        comp = res.comparison
+        assert comp is not None, res.notes
+        assert list(comp.overall["estimator"]) == list(ESTIMATORS)
+        assert comp.params["cs_given"] and comp.params["control_group"] == res.spec.control_group
+        # Callaway-Sant'Anna is the report's own att_gt, aggregated over the window
+        window = aggte(res.gt, type="dynamic", min_e=COMPARISON_MIN_E, max_e=COMPARISON_MAX_E)
+        rows = res.comparison_estimates().set_index("estimator")
+        assert rows.loc["callaway_santanna", "estimate"] == pytest.approx(window.overall.estimate)
+        # ... whose overall is the mean of event times 0..max_e, like the other estimators'
+        eff = res.effects("dynamic")
+        post = eff.loc[(eff["index"] >= 0) & (eff["index"] <= COMPARISON_MAX_E), "estimate"]
+        if res.spec.balance_e is None:
+            assert rows.loc["callaway_santanna", "estimate"] == pytest.approx(post.mean())
+        cs_events = comp.event_study.loc[comp.event_study["estimator"] == "callaway_santanna"]
+        merged = cs_events.merge(eff, left_on="event_time", right_on="index")
+        assert len(merged) and np.allclose(merged["estimate_x"], merged["estimate_y"])
+        assert set(rows.index[rows["quantity"] == "own"]) == {"twfe_static", "sdid"}
+        assert res.comparison_keys(event_study=True) == [
+            f"estimator:{e}" for e in ESTIMATORS if e not in ("twfe_static", "sdid")
+        ]
+
+
+def test_comparison_in_the_results_file_and_table(results):
+    d = json.loads(json.dumps(results.to_dict(), allow_nan=False))
+    block = d["comparison"]
+    assert block["window"] == {"min_e": -8, "max_e": 8}
+    keys = [r["key"] for r in block["estimates"]]
+    assert keys == results.comparison_keys()
+    assert all(r["interval"] == "pointwise" and r["label"]["nb"] for r in block["estimates"])
+    table = tables.comparison_report(results, "en")
+    assert list(table.columns[:2]) == ["Estimator", "Quantity shown"]
+    assert np.allclose(table["Estimate"], [r["estimate"] for r in block["estimates"]])
+    own = table.loc[table["Quantity shown"] == text.comparison_quantity("own", "en")]
+    assert set(own["Estimator"]) == {"Synthetic DiD", "TWFE static"}
+    caption = text.comparison_caption(results, "en")
+    assert "not the same quantity" in caption and "20 draws" in caption
+    assert "not-yet-treated" in caption or "not yet started" in caption
+
+
+def _with_comparison(results, estimates: dict[str, float]):
+    fake = SimpleNamespace(**results.__dict__)
+    rows = results.comparison_estimates().copy()
+    for name, value in estimates.items():
+        rows.loc[rows["estimator"] == name, ["estimate", "conf_low", "conf_high"]] = (
+            value,
+            value - 0.1,
+            value + 0.1,
+        )
+    fake.comparison_estimates = lambda: rows
+    return fake
+
+
+def test_comparison_sentence_follows_its_threshold(results):
+    cs = -1.0
+    near = {"callaway_santanna": cs, "sun_abraham": cs * (1 - text.ESTIMATORS_AGREE / 2)}
+    far = {"callaway_santanna": cs, "sun_abraham": cs * (1 + text.ESTIMATORS_AGREE)}
+    others = {e: cs for e in ("gardner_bjs", "dcdh", "stacked", "twfe_dynamic")}
+    share = text.fmt_pct(text.ESTIMATORS_AGREE * 100, "en", 0)
+    agree = text.comparison_sentences(_with_comparison(results, {**others, **near}), "en")
+    assert f"All lie within {share}" in agree and "does not show that the assumptions" in agree
+    apart = text.comparison_sentences(_with_comparison(results, {**others, **far}), "en")
+    assert f"At least {share}" in apart and "Sun–Abraham" in apart and "All lie" not in apart
+    for sentence in (agree, apart, text.comparison_sentences(results, "nb")):
+        assert "not the same quantity" in sentence or "ikke samme størrelse" in sentence
+        assert not sentence[0].isdigit()
+    assert "ESTIMATORS_AGREE" in text.thresholds() and "ESTIMATORS_AGREE" in set(
+        tables.thresholds_table("en")["Constant"]
+    )
+    # no comparison: one honest sentence, no table rows
+    none = SimpleNamespace(**results.__dict__)
+    none.comparison = None
+    none.comparison_estimates = lambda: results.comparison_estimates().iloc[0:0]
+    assert "could not be computed" in text.comparison_sentences(none, "en")

@@ -194,7 +194,7 @@ def test_registry_quality_and_codes_are_labelled():
 
 def test_matching_balance_and_synth_helpers(panel):
     from kvk_analysis.evaluation.matching import match_controls
-    from kvk_analysis.evaluation.synth import synth
+    from kvk_analysis.evaluation.synth import synth_municipality
 
     sample = tables.analysis_sample(panel)
     bal = tables.matching_balance(match_controls(sample), "en")
@@ -208,7 +208,7 @@ def test_matching_balance_and_synth_helpers(panel):
     ]
     assert "Sick leave 2005–06 (%)" in set(bal["Covariate"])
     treated = sample.loc[sample["gname"] > 0, "kommunenummer"].iloc[0]
-    sc = synth(sample, treated, placebo=False)
+    sc = synth_municipality(sample, treated, placebo=False)
     weights = tables.synth_weights(sc, panel, 3, "nb")
     assert list(weights.columns) == ["kommunenummer", "kommune", "Vekt"] and len(weights) <= 3
     info = tables.unit_info(panel, treated)

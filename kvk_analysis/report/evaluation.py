@@ -71,6 +71,20 @@ PLACEBO_SHIFT = 4
 #: Covariates of the "with covariates" robustness row (pre-programme level and log population).
 ROBUSTNESS_COVARIATES = "~ pre_level + log_pop"
 
+#: Event-time window (quarters relative to the start) of the estimator comparison: every
+#: event-study estimator's overall number there is the mean of its effects at event times
+#: ``0..COMPARISON_MAX_E`` (the estimand of ``aggte(type="dynamic", max_e=...)``'s overall).
+COMPARISON_MIN_E = -8
+COMPARISON_MAX_E = 8
+
+#: Bootstrap draws (over municipalities, weights re-estimated in each) of the synthetic-DiD
+#: standard error in the reports.  Chosen for speed (about 0.1 s per draw on the demo data,
+#: against about 1.8 s per report for 20 draws): the standard error is itself estimated with
+#: a relative error of about ``1 / sqrt(2 * (20 - 1))`` = 16 %, and the report says so.
+#: R ``synthdid``'s placebo variance needs as many re-estimations, its jackknife one per
+#: municipality (several hundred), so neither is cheaper here.
+SDID_REPLICATIONS = 20
+
 _ROBUST_COLUMNS = [
     "key",
     "kind",
@@ -248,6 +262,12 @@ class EvaluationResults:
         Participants that left the programme (``kommunenummer, kommune, left``).
     notes
         Estimation problems that did not stop the report.
+    comparison
+        :class:`~kvk_analysis.evaluation.estimators.EstimatorComparison` of the
+        heterogeneity-robust estimators, TWFE and Callaway-Sant'Anna on :attr:`sample`
+        (window :data:`COMPARISON_MIN_E`..:data:`COMPARISON_MAX_E`; Callaway-Sant'Anna is
+        ``aggte(gt, type="dynamic")`` of :attr:`gt` over that window, not re-estimated), or
+        ``None`` when it could not be computed (see :attr:`notes`).
     """
 
     spec: Specification
@@ -267,6 +287,7 @@ class EvaluationResults:
     comparison_pre_level: float
     leavers: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    comparison: Any = None
 
     # -- convenient views --------------------------------------------------------------
     @property
@@ -348,6 +369,45 @@ class EvaluationResults:
             }
         )
 
+    def comparison_estimates(self) -> pd.DataFrame:
+        """The overall effects of the estimator comparison, one row per estimator:
+        ``key`` (``estimator:<name>``), ``estimator``, ``quantity`` (``"post_mean"``: mean of
+        the event-time effects ``0..max_e``; ``"own"``: the estimator's own single number,
+        static TWFE and synthetic DiD), ``event_study`` (whether it has an event study),
+        ``estimate, std_error, conf_low, conf_high, p_value`` (pp; pointwise, level
+        ``1 - alpha``).  Empty when there is no comparison."""
+        cols = [
+            "key",
+            "estimator",
+            "quantity",
+            "event_study",
+            "estimate",
+            "std_error",
+            "conf_low",
+            "conf_high",
+            "p_value",
+        ]
+        if self.comparison is None:
+            return pd.DataFrame(columns=cols)
+        ov = self.comparison.overall.copy()
+        with_events = set(self.comparison.event_study["estimator"])
+        ov["key"] = "estimator:" + ov["estimator"].astype(str)
+        ov["event_study"] = ov["estimator"].isin(with_events)
+        ov["quantity"] = np.where(ov["event_study"], "post_mean", "own")
+        return ov[cols].reset_index(drop=True)
+
+    def comparison_keys(self, *, event_study: bool = False) -> list[str]:
+        """Keys (``estimator:<name>``) of the comparison's estimates, with ``event_study``
+        only those with an event study (the ones the comparison figure shows)."""
+        rows = self.comparison_estimates()
+        if event_study:
+            rows = rows.loc[rows["event_study"].astype(bool)]
+        return list(rows["key"])
+
+    def subgroup_keys(self, kind: str) -> list[str]:
+        """Keys of the ``sector`` or ``size`` subgroup estimates, in table order."""
+        return list(self.subgroups.loc[self.subgroups["kind"] == kind, "key"])
+
     def to_dict(self) -> dict[str, Any]:
         """Specification and every estimate as a JSON-serialisable dict.
 
@@ -355,7 +415,9 @@ class EvaluationResults:
         ``aggregation``, ``estimate``, ``std_error``, ``conf_low``, ``conf_high``
         (pointwise, level ``1 - alpha``), ``p_value``, ``inference``; ``effects``: the
         disaggregated effects per aggregation; ``pretest``, ``twfe``, ``bacon``,
-        ``identification`` and ``thresholds`` (the constants of generated wording).
+        ``identification`` and ``thresholds`` (the constants of generated wording);
+        ``comparison``: the estimator comparison (``estimates`` with keys
+        ``estimator:<name>``, ``event_study``, ``window``, ``notes``), or ``None``.
         """
         from . import text
 
@@ -415,8 +477,30 @@ class EvaluationResults:
             "n_leavers": len(self.leavers),
             "thresholds": text.thresholds(),
             "notes": list(self.notes),
+            "comparison": self._comparison_dict(),
         }
         return clean(out)
+
+    def _comparison_dict(self) -> dict[str, Any] | None:
+        from ..evaluation.estimators import ESTIMATORS
+
+        if self.comparison is None:
+            return None
+        records = []
+        for rec in self.comparison_estimates().to_dict("records"):
+            name = rec["estimator"]
+            rec["label"] = {lang: ESTIMATORS[name][lang] for lang in ("nb", "en")}
+            rec["level"] = 1 - self.spec.alpha
+            rec["interval"] = "pointwise"
+            rec["note"] = self.comparison.notes.get(name, "")
+            records.append(rec)
+        return {
+            "estimates": records,
+            "event_study": self.comparison.event_study.to_dict("records"),
+            "window": {"min_e": COMPARISON_MIN_E, "max_e": COMPARISON_MAX_E},
+            "sdid_replications": SDID_REPLICATIONS,
+            "control_group": self.spec.control_group,
+        }
 
 
 def _overall_row(
@@ -542,7 +626,10 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     matched comparison group), all with the run's specification except the one choice they
     vary (the base period changes only pre-start estimates and, without covariates, dr, ipw
     and reg coincide, so neither is a row); sector and size-group effects with the
-    run's specification; the matching and its balance.
+    run's specification; the matching and its balance; the estimator comparison
+    (:func:`kvk_analysis.evaluation.estimators.compare_estimators` on the sample, with this
+    ``att_gt`` aggregated over :data:`COMPARISON_MIN_E`..:data:`COMPARISON_MAX_E` as
+    Callaway-Sant'Anna, synthetic DiD with :data:`SDID_REPLICATIONS` bootstrap draws).
 
     ``panel`` is the analysis panel (all sectors); ``spec`` defaults to
     ``Specification()``.
@@ -606,6 +693,7 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     except (KvkError, ValueError) as exc:
         bacon = None
         notes.append(f"Goodman-Bacon: {exc}")
+    comparison = _compare(sample, gt, spec, notes)
 
     # robustness: one choice varied at a time, everything else the run's specification
     rows: list[dict[str, Any]] = []
@@ -744,7 +832,38 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         comparison_pre_level=comp_level,
         leavers=leavers,
         notes=notes,
+        comparison=comparison,
     )
+
+
+def _compare(sample: pd.DataFrame, gt: Any, spec: Specification, notes: list[str]) -> Any:
+    """The estimator comparison of :func:`evaluate` (``None`` and a note when it fails).
+
+    Callaway-Sant'Anna enters as ``aggte(gt, type="dynamic")`` over the comparison window
+    (the report's ``att_gt``, not re-estimated; the same inference): its overall is then the
+    mean of event times ``0..COMPARISON_MAX_E``, the estimand of the other event-study
+    estimators' overall numbers.  The report's own dynamic aggregation averages every event
+    time after the start and is a different number under a different name."""
+    from ..did import aggte
+    from ..evaluation.estimators import compare_estimators
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cs = aggte(gt, type="dynamic", min_e=COMPARISON_MIN_E, max_e=COMPARISON_MAX_E)
+            return compare_estimators(
+                sample,
+                control_group=spec.control_group,
+                min_e=COMPARISON_MIN_E,
+                max_e=COMPARISON_MAX_E,
+                cs=cs,
+                sdid_replications=SDID_REPLICATIONS,
+                seed=1 if spec.seed is None else int(spec.seed),
+                alpha=spec.alpha,
+            )
+    except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
+        notes.append(f"estimator comparison: {exc}")
+        return None
 
 
 def specification_from_parameters(params: dict[str, Any]) -> Specification:
@@ -764,7 +883,10 @@ def specification_from_parameters(params: dict[str, Any]) -> Specification:
 
 __all__: Sequence[str] = [
     "EvaluationResults",
+    "COMPARISON_MAX_E",
+    "COMPARISON_MIN_E",
     "HEADLINE_AGGREGATION",
+    "SDID_REPLICATIONS",
     "Specification",
     "cohort_names",
     "evaluate",

@@ -999,3 +999,34 @@ def thresholds_table(lang: str = "nb") -> pd.DataFrame:
             "Betydning" if lang == "nb" else "Meaning": [d for _, d in items.values()],
         }
     )
+
+
+def comparison_report(results: Any, lang: str = "nb") -> pd.DataFrame:
+    """Overall effects of the estimator comparison (:meth:`EvaluationResults.comparison_estimates`),
+    one row per estimator, with the quantity each number is (mean of quarters 0..max_e after
+    the start, or the estimator's own single estimate), pointwise intervals and p-values
+    (percentage points)."""
+    from .text import _estimator_name, comparison_quantity
+
+    lang = check_lang(lang)
+    rows = results.comparison_estimates()
+    head = "Estimator"
+    what = "Tallet som vises" if lang == "nb" else "Quantity shown"
+    frame = rows.copy()
+    frame[head] = [_estimator_name(e, lang) for e in rows["estimator"]]
+    frame[what] = [comparison_quantity(q, lang) for q in rows["quantity"]]
+    cols = [head, what, "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+    names = _EFFECT_COLUMNS[lang]
+    return frame[cols].rename(columns=names).reset_index(drop=True)
+
+
+def sector_panel(panel: pd.DataFrame, sector: str = "all") -> pd.DataFrame:
+    """The rows of one sector (``all``, ``care``, ``education``, ``other``) of the analysis
+    panel, for descriptive tables and figures about the sector analysed; an unknown sector
+    is a :class:`~kvk_analysis.errors.ReportError` naming the sectors the panel has."""
+    values = panel["sector"].astype(str)
+    if sector not in set(values):
+        raise ReportError(
+            f"sector {sector!r} is not in the panel; it has {' | '.join(sorted(set(values)))}"
+        )
+    return panel.loc[values == sector]

@@ -882,6 +882,11 @@ BALANCE_SMD = 0.1
 #: Participants' pre-programme level is called "about the same" as the comparison group's
 #: when the two differ by less than this many percentage points.
 SELECTION_SAME_PP = 0.1
+#: The event-study estimators of the estimator comparison are said to agree with
+#: Callaway-Sant'Anna when each one's mean effect over quarters 0..max_e after the start
+#: (the same quantity for all of them) differs from Callaway-Sant'Anna's by less than this
+#: share of it.  Static TWFE and synthetic DiD estimate other averages and are not judged.
+ESTIMATORS_AGREE = 0.25
 
 _THRESHOLDS: dict[str, tuple[float, dict[str, str]]] = {
     "PLACEBO_SMALL": (
@@ -956,6 +961,17 @@ _THRESHOLDS: dict[str, tuple[float, dict[str, str]]] = {
             "nb": "forskjell i sykefravær før start (pp) under denne grensen kalles omtrent lik",
             "en": "a difference in pre-programme sick leave (pp) below this is called about the "
             "same",
+        },
+    ),
+    "ESTIMATORS_AGREE": (
+        ESTIMATORS_AGREE,
+        {
+            "nb": "hendelsesstudie-estimatorene kalles samstemte med Callaway–Sant'Anna når "
+            "snittet over kvartal 0–8 etter oppstart skiller seg med mindre enn denne andelen "
+            "av Callaway–Sant'Annas snitt",
+            "en": "the event-study estimators are said to agree with Callaway–Sant'Anna when "
+            "their mean over quarters 0–8 after the start differs by less than this share of "
+            "Callaway–Sant'Anna's mean",
         },
     ),
 }
@@ -1910,22 +1926,40 @@ def conclusions(
 
 
 #: Full citations of every work the reports cite (author-year keys as in the text).
-REFERENCES: tuple[str, ...] = (
-    "Abadie, A. (2021). Using synthetic controls: Feasibility, data requirements, and "
-    "methodological aspects. Journal of Economic Literature, 59(2), 391–425.",
-    "Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline "
-    "covariates between treatment groups in propensity-score matched samples. Statistics in "
-    "Medicine, 28(25), 3083–3107.",
-    "Callaway, B. og Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time "
-    "periods. Journal of Econometrics, 225(2), 200–230.",
-    "Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing. "
-    "Journal of Econometrics, 225(2), 254–277.",
-    "Rambachan, A. og Roth, J. (2023). A more credible approach to parallel trends. Review of "
-    "Economic Studies, 90(5), 2555–2591.",
-    "Roth, J. (2022). Pretest with caution: Event-study estimates after testing for parallel "
-    "trends. American Economic Review: Insights, 4(3), 305–322.",
-    "Sant'Anna, P. H. C. og Zhao, J. (2020). Doubly robust difference-in-differences "
-    "estimators. Journal of Econometrics, 219(1), 101–122.",
+#: Reference list, sorted by first author (``de`` ignored).
+REFERENCES: tuple[str, ...] = tuple(
+    sorted(
+        (
+            "Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. og Wager, S. (2021). "
+            "Synthetic difference-in-differences. American Economic Review, 111(12), 4088–4118.",
+            "Borusyak, K., Jaravel, X. og Spiess, J. (2024). Revisiting event-study designs: Robust and "
+            "efficient estimation. Review of Economic Studies, 91(6), 3253–3285.",
+            "de Chaisemartin, C. og D'Haultfœuille, X. (2024). Difference-in-differences estimators of "
+            "intertemporal treatment effects. Review of Economics and Statistics, "
+            "doi:10.1162/rest_a_01414.",
+            "Gardner, J. (2022). Two-stage differences in differences. arXiv:2207.05943.",
+            "Sun, L. og Abraham, S. (2021). Estimating dynamic treatment effects in event studies with "
+            "heterogeneous treatment effects. Journal of Econometrics, 225(2), 175–199.",
+            "Wing, C., Freedman, S. M. og Hollingsworth, A. (2024). Stacked difference-in-differences. "
+            "NBER Working Paper 32054.",
+            "Abadie, A. (2021). Using synthetic controls: Feasibility, data requirements, and "
+            "methodological aspects. Journal of Economic Literature, 59(2), 391–425.",
+            "Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline "
+            "covariates between treatment groups in propensity-score matched samples. Statistics in "
+            "Medicine, 28(25), 3083–3107.",
+            "Callaway, B. og Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time "
+            "periods. Journal of Econometrics, 225(2), 200–230.",
+            "Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing. "
+            "Journal of Econometrics, 225(2), 254–277.",
+            "Rambachan, A. og Roth, J. (2023). A more credible approach to parallel trends. Review of "
+            "Economic Studies, 90(5), 2555–2591.",
+            "Roth, J. (2022). Pretest with caution: Event-study estimates after testing for parallel "
+            "trends. American Economic Review: Insights, 4(3), 305–322.",
+            "Sant'Anna, P. H. C. og Zhao, J. (2020). Doubly robust difference-in-differences "
+            "estimators. Journal of Econometrics, 219(1), 101–122.",
+        ),
+        key=lambda r: r.removeprefix("de ").lower(),
+    )
 )
 
 
@@ -2018,6 +2052,8 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                 base,
                 "### Inferens",
                 inference,
+                "### Andre estimatorer",
+                _comparison_method(lang),
                 "### Terskler i den genererte teksten",
                 "Ord som avhenger av tallene (for eksempel «nære», «avtar», «skiller seg ut») følger "
                 "faste terskler i programkoden, listet i tabellen under.",
@@ -2091,6 +2127,8 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
             base,
             "### Inference",
             inference,
+            "### Other estimators",
+            _comparison_method(lang),
             "### Thresholds of the generated text",
             "Words that depend on the numbers (such as 'close', 'fades', 'stands out') follow fixed "
             "thresholds in the code, listed in the table below.",
@@ -2164,3 +2202,281 @@ def report_subtitle(spec: Any, lang: str = "nb") -> str:
         else f"Sick leave {where} before and after taking part"
     )
     return f"{head}. {spec_subtitle(spec, lang)}"
+
+
+# --------------------------------------------------------------------------------------------
+# the estimator comparison (EvaluationResults.comparison)
+# --------------------------------------------------------------------------------------------
+
+
+def _estimator_name(name: str, lang: Lang) -> str:
+    from ..evaluation.estimators import ESTIMATORS
+
+    # two-author names with an en dash, as "Callaway–Sant'Anna" everywhere in the reports
+    pairs = ("callaway_santanna", "sun_abraham", "dcdh")
+    return ESTIMATORS[name][lang].replace("-", "–", 1) if name in pairs else ESTIMATORS[name][lang]
+
+
+def comparison_quantity(quantity: str, lang: str = "nb") -> str:
+    """What an overall number of the estimator comparison is: ``"post_mean"`` (mean of the
+    event-time effects 0..max_e after the start) or ``"own"`` (the estimator's own single
+    number)."""
+    from .evaluation import COMPARISON_MAX_E
+
+    lang = check_lang(lang)
+    if quantity == "post_mean":
+        return (
+            f"snitt av kvartal 0–{COMPARISON_MAX_E} etter oppstart"
+            if lang == "nb"
+            else f"mean of quarters 0–{COMPARISON_MAX_E} after the start"
+        )
+    return "eget samlet estimat" if lang == "nb" else "its own single estimate"
+
+
+def comparison_caption(results: Any, lang: str = "nb", *, figure: bool = False) -> str:
+    """Caption of the estimator-comparison table (or, with ``figure``, the event-study
+    figure): the quantity each overall number is, the comparison units of each estimator,
+    the intervals, the synthetic-DiD bootstrap and, where they apply, the report's weighting
+    and base period."""
+    from .evaluation import COMPARISON_MAX_E, COMPARISON_MIN_E, SDID_REPLICATIONS
+
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    spec = results.spec
+    where = sector_phrase(spec.sector, lang)
+    comp = comparison_phrase(spec.control_group, lang)
+    if figure:
+        head = (
+            f"Effekt {where} etter kvartaler før og etter oppstart med ulike estimatorer "
+            f"(prosentpoeng, kvartal {fmt_num(COMPARISON_MIN_E, lang, 0)} til "
+            f"{COMPARISON_MAX_E}), punktvise 95 % konfidensintervaller; for "
+            "regresjonsestimatorene er kvartalet før oppstart referansen (0 per konstruksjon)"
+            if nb
+            else f"Effect {where} by quarters before and after the start by estimator "
+            f"(percentage points, quarters {fmt_num(COMPARISON_MIN_E, lang, 0)} to "
+            f"{COMPARISON_MAX_E}), pointwise 95 % intervals; for the regression estimators the "
+            "quarter before the start is the reference (0 by construction)"
+        )
+        if spec.base_period == "varying":
+            head += (
+                ", mens Callaway–Sant'Annas punkter før oppstart er endringer fra kvartalet før"
+                if nb
+                else ", while Callaway–Sant'Anna's points before the start are changes from the "
+                "quarter before"
+            )
+    else:
+        head = (
+            f"Samlet effekt {where} med ulike estimatorer, prosentpoeng. Hendelsesstudie-"
+            f"estimatorene gir snittet av effektene i kvartal 0–{COMPARISON_MAX_E} etter "
+            "oppstart (samme størrelse for alle); statisk TWFE og syntetisk DiD gir hvert sitt "
+            "eget samlet estimat, et annet vektet gjennomsnitt av effektene, og er ikke samme "
+            "størrelse. Punktvise 95 % konfidensintervaller"
+            if nb
+            else f"Overall effect {where} by estimator, percentage points. The event-study "
+            f"estimators give the mean of the effects in quarters 0–{COMPARISON_MAX_E} after "
+            "the start (the same quantity for all); static TWFE and synthetic DiD each give "
+            "their own single estimate, a differently weighted average of the effects, not the "
+            "same quantity. Pointwise 95 % intervals"
+        )
+    if spec.control_group == "nevertreated":
+        units = (
+            ". Sammenligning: Callaway–Sant'Anna, de Chaisemartin–D'Haultfœuille, stablet DiD, "
+            f"Sun–Abraham og syntetisk DiD med {comp}; "
+            if nb
+            else ". Comparison: Callaway–Sant'Anna, de Chaisemartin–D'Haultfœuille, stacked "
+            f"DiD, Sun–Abraham and synthetic DiD with {comp}; "
+        )
+    else:
+        units = (
+            ". Sammenligning: Callaway–Sant'Anna, de Chaisemartin–D'Haultfœuille og stablet DiD "
+            f"med {comp}; Sun–Abraham og syntetisk DiD med kommuner som aldri deltok; "
+            if nb
+            else ". Comparison: Callaway–Sant'Anna, de Chaisemartin–D'Haultfœuille and stacked "
+            f"DiD with {comp}; Sun–Abraham and synthetic DiD with municipalities that never "
+            "took part; "
+        )
+    units += (
+        "to-trinns/imputasjon med alle ennå ikke behandlede observasjoner; TWFE med alle andre "
+        "observasjoner"
+        if nb
+        else "two-stage/imputation with every not-yet-treated observation; TWFE with all "
+        "other observations"
+    )
+    cs = (
+        ". Callaway–Sant'Anna er rapportens egne ATT(g,t), aggregert over kvartal "
+        f"{fmt_num(COMPARISON_MIN_E, lang, 0)} til {COMPARISON_MAX_E} med rapportens inferens"
+        if nb
+        else ". Callaway–Sant'Anna is the report's own ATT(g,t), aggregated over quarters "
+        f"{fmt_num(COMPARISON_MIN_E, lang, 0)} to {COMPARISON_MAX_E} with the report's inference"
+    )
+    if spec.weighting == "days":
+        cs += (
+            " og vektet med avtalte dagsverk; de andre estimatorene vekter kommunene likt"
+            if nb
+            else " and weighted by contracted working days; the other estimators weight "
+            "municipalities equally"
+        )
+    sdid = (
+        f". Standardfeilen til syntetisk DiD er en bootstrap over kommuner med bare "
+        f"{SDID_REPLICATIONS} trekk (for å spare tid), så den er selv usikker med omtrent "
+        f"{fmt_pct(100 / math.sqrt(2 * (SDID_REPLICATIONS - 1)), lang, 0)}"
+        if nb
+        else f". Synthetic DiD's standard error is a bootstrap over municipalities with only "
+        f"{SDID_REPLICATIONS} draws (to save time), so it is itself uncertain by about "
+        f"{fmt_pct(100 / math.sqrt(2 * (SDID_REPLICATIONS - 1)), lang, 0)}"
+    )
+    if figure:
+        return head + units + cs + "."
+    refs = (
+        " (Sun og Abraham 2021; Gardner 2022; Borusyak mfl. 2024; de Chaisemartin og "
+        "D'Haultfœuille 2024; Wing mfl. 2024; Arkhangelsky mfl. 2021)"
+        if nb
+        else " (Sun and Abraham 2021; Gardner 2022; Borusyak et al. 2024; de Chaisemartin and "
+        "D'Haultfœuille 2024; Wing et al. 2024; Arkhangelsky et al. 2021)"
+    )
+    return head + units + cs + sdid + refs + "."
+
+
+def comparison_sentences(results: Any, lang: str = "nb") -> str:
+    """What the estimator comparison shows, with the threshold :data:`ESTIMATORS_AGREE`:
+    the range of the event-study estimators' means over quarters 0..max_e, how many of their
+    intervals exclude zero, whether each lies within ``ESTIMATORS_AGREE`` of
+    Callaway-Sant'Anna's, and the two single-number estimators named as other quantities."""
+    from .evaluation import COMPARISON_MAX_E
+
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    rows = results.comparison_estimates()
+    if rows.empty:
+        return (
+            "Sammenligningen av estimatorer kunne ikke beregnes på dette utvalget."
+            if nb
+            else "The estimator comparison could not be computed on this sample."
+        )
+    post = rows.loc[(rows["quantity"] == "post_mean") & rows["estimate"].notna()]
+    own = rows.loc[rows["quantity"] == "own"]
+    n = len(post)
+    lo, hi = float(post["estimate"].min()), float(post["estimate"].max())
+    excl = int(((post["conf_low"] > 0) | (post["conf_high"] < 0)).sum())
+    cs_row = post.loc[post["estimator"] == "callaway_santanna"]
+    cs = float(cs_row["estimate"].iloc[0]) if len(cs_row) else float("nan")
+    share = fmt_pct(ESTIMATORS_AGREE * 100, lang, 0)
+    if nb:
+        text = (
+            f"Snittet av effektene i kvartal 0–{COMPARISON_MAX_E} etter oppstart ligger mellom "
+            f"{fmt_pp(lo, lang, 2)} og {fmt_pp(hi, lang, 2)} for de {n} "
+            "hendelsesstudie-estimatorene"
+            + (f" (Callaway–Sant'Anna: {fmt_pp(cs, lang, 2)})" if math.isfinite(cs) else "")
+            + f", og {excl} av deres {n} punktvise 95 % konfidensintervaller utelukker null."
+        )
+    else:
+        text = (
+            f"The mean of the effects in quarters 0–{COMPARISON_MAX_E} after the start lies "
+            f"between {fmt_pp(lo, lang, 2)} and {fmt_pp(hi, lang, 2)} for the {n} event-study "
+            "estimators"
+            + (f" (Callaway–Sant'Anna: {fmt_pp(cs, lang, 2)})" if math.isfinite(cs) else "")
+            + f", and {excl} of their {n} pointwise 95 % intervals exclude zero."
+        )
+    if math.isfinite(cs) and cs != 0:
+        others = post.loc[post["estimator"] != "callaway_santanna"]
+        far = others.loc[(others["estimate"] - cs).abs() >= ESTIMATORS_AGREE * abs(cs)]
+        if far.empty:
+            text += (
+                f" Alle ligger mindre enn {share} av Callaway–Sant'Annas snitt fra det, så de "
+                "er samstemte etter dette målet; det sier ikke at forutsetningene de deler "
+                "(parallelle trender, ingen forventning), holder."
+                if nb
+                else f" All lie within {share} of Callaway–Sant'Anna's mean, so they agree by "
+                "this yardstick; that does not show that the assumptions they share (parallel "
+                "trends, no anticipation) hold."
+            )
+        else:
+            names = ", ".join(_estimator_name(e, lang) for e in far["estimator"])
+            text += (
+                f" Minst {share} av Callaway–Sant'Annas snitt fra det ligger: {names}; "
+                "estimatorene bruker ulike sammenligningsgrupper og vekter, så forskjellen kan "
+                "komme av hvilke kommuner og kvartaler de sammenligner."
+                if nb
+                else f" At least {share} of Callaway–Sant'Anna's mean away from it: {names}; "
+                "the estimators use different comparison units and weights, so the difference "
+                "can come from which municipalities and quarters they compare."
+            )
+    if not own.empty:
+        inline = {
+            "twfe_static": {"nb": "statisk TWFE", "en": "static TWFE"},
+            "sdid": {"nb": "syntetisk DiD", "en": "synthetic DiD"},
+        }
+        parts = [
+            f"{inline.get(r.estimator, {}).get(lang) or _estimator_name(r.estimator, lang)} "
+            f"{fmt_pp(r.estimate, lang, 2)}"
+            for r in own.itertuples()
+        ]
+        text += (
+            f" Statisk TWFE og syntetisk DiD gir hvert sitt eget samlede tall ({', '.join(parts)}), "
+            "et annet vektet gjennomsnitt av effektene over hele perioden etter oppstart, så de "
+            "er ikke samme størrelse og sammenlignes ikke med terskelen."
+            if nb
+            else f" Static TWFE and synthetic DiD each give their own single number "
+            f"({', '.join(parts)}), a differently weighted average of the effects over the whole "
+            "period after the start, so they are not the same quantity and are not judged by "
+            "the threshold."
+        )
+    return text
+
+
+def bacon_caption(results: Any, lang: str = "nb") -> str:
+    """Caption of the Goodman-Bacon scatter (the decomposition is of the unweighted TWFE)."""
+    lang = check_lang(lang)
+    where = sector_phrase(results.spec.sector, lang)
+    if lang == "nb":
+        return (
+            f"Goodman-Bacon-dekomponering av den uvektede statiske TWFE-regresjonen {where}: "
+            "hvert 2×2-estimat (prosentpoeng) mot vekten i TWFE-estimatet, etter type "
+            "sammenligning (forklaringen gir hver types samlede vekt); stiplet linje: "
+            "TWFE-estimatet"
+        )
+    return (
+        f"Goodman-Bacon decomposition of the unweighted static TWFE regression {where}: each "
+        "2×2 estimate (percentage points) against its weight in the TWFE estimate, by type of "
+        "comparison (the legend gives each type's total weight); dashed line: the TWFE estimate"
+    )
+
+
+def _comparison_method(lang: Lang) -> str:
+    """The methods appendix's paragraph on the estimator comparison."""
+    from .evaluation import COMPARISON_MAX_E, COMPARISON_MIN_E, SDID_REPLICATIONS
+
+    rel = fmt_pct(100 / math.sqrt(2 * (SDID_REPLICATIONS - 1)), lang, 0)
+    lo = fmt_num(COMPARISON_MIN_E, lang, 0)
+    if lang == "nb":
+        return (
+            "Callaway–Sant'Anna sammenlignes med andre estimatorer som tåler at effekten "
+            "varierer mellom puljer og over tid: Sun og Abrahams interaksjonsvektede regresjon, "
+            "to-trinns-DiD (Gardner 2022), som gir samme punktestimater som "
+            "imputasjonsestimatoren til Borusyak mfl., de Chaisemartin og D'Haultfœuilles "
+            "DID_l, stablet DiD med korrigerende vekter og syntetisk DiD, kjørt pulje for pulje "
+            "mot kommunene som aldri deltok, i tillegg til TWFE. For hendelsesstudie-"
+            f"estimatorene er det samlede tallet snittet av effektene i kvartal 0–"
+            f"{COMPARISON_MAX_E} etter oppstart; Callaway–Sant'Anna er her rapportens egne "
+            f"ATT(g,t) aggregert over kvartal {lo} til {COMPARISON_MAX_E}, et annet tall enn "
+            "snittet over alle kvartaler etter oppstart i hovedtabellene. Statisk TWFE og "
+            "syntetisk DiD gir hvert sitt eget samlede tall (andre vektede gjennomsnitt av "
+            "effektene). Standardfeilen til syntetisk DiD er en bootstrap over kommuner med "
+            f"{SDID_REPLICATIONS} trekk for å spare tid; med så få trekk er standardfeilen selv "
+            f"usikker med omtrent {rel}."
+        )
+    return (
+        "Callaway–Sant'Anna is compared with other estimators that allow effects to vary "
+        "across cohorts and over time: Sun and Abraham's interaction-weighted regression, "
+        "two-stage DiD (Gardner 2022), which gives the same point estimates as the imputation "
+        "estimator of Borusyak et al., de Chaisemartin and D'Haultfœuille's DID_l, stacked DiD "
+        "with corrective weights and synthetic DiD, run cohort by cohort against the "
+        "municipalities that never took part, besides TWFE. For the event-study estimators the "
+        f"overall number is the mean of the effects in quarters 0–{COMPARISON_MAX_E} after the "
+        "start; Callaway–Sant'Anna is here the report's own ATT(g,t) aggregated over quarters "
+        f"{lo} to {COMPARISON_MAX_E}, a different number from the average over all quarters "
+        "after the start in the main tables. Static TWFE and synthetic DiD each give their own "
+        "single number (other weighted averages of the effects). Synthetic DiD's standard error "
+        f"is a bootstrap over municipalities with {SDID_REPLICATIONS} draws to save time; with "
+        f"so few draws the standard error is itself uncertain by about {rel}."
+    )
