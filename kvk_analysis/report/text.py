@@ -1492,15 +1492,17 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
             else "The sensitivity analysis for violations of parallel trends could not be computed."
         )
     rm = getattr(honest, "type", "relative_magnitude") == "relative_magnitude"
-    who = (
-        (
-            "Sensitivitetsanalysen (Rambachan og Roth 2023)"
-            if nb
-            else "The sensitivity analysis (Rambachan and Roth 2023)"
+    cite_txt = (" (Rambachan og Roth 2023)" if nb else " (Rambachan and Roth 2023)") if cite else ""
+    if nb:
+        who = (
+            "Sensitivitetsanalysen med " + ("relative størrelser" if rm else "glatthet") + cite_txt
         )
-        if cite
-        else ("Med glatthetsbetingelsen" if nb else "Under the smoothness restriction")
-    )
+    else:
+        who = (
+            "The sensitivity analysis with "
+            + ("relative magnitudes" if rm else "smoothness")
+            + cite_txt
+        )
     param = _honest_parameter(honest, lang)
     col, grid = _honest_grid(honest)
     name = "M̄" if rm else "M"
@@ -1508,21 +1510,24 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
     orig = getattr(honest, "original", None)
     o_lb = float(orig["lb"].iloc[0]) if orig is not None and len(orig) else float("nan")
     o_ub = float(orig["ub"].iloc[0]) if orig is not None and len(orig) else float("nan")
-    digits = 2 if rm else 3
 
-    def value(x: float) -> str:
-        return fmt_num(x, lang, digits + (1 if rm and round(x, 2) != x else 0))
+    def value(x: float) -> str:  # Mbar: as few decimals as show it exactly (0,5; 0,0625)
+        if not rm:
+            return fmt_num(x, lang, 3)
+        return fmt_num(x, lang, next((d for d in (2, 3, 4) if abs(round(x, d) - x) < 1e-9), 4))
 
     if not _is_missing(o_lb) and o_lb <= 0 <= o_ub:
         ci = f"{fmt_num(o_lb, lang, 2)} {label('to', lang)} {fmt_num(o_ub, lang, 2)}"
         return (
             f"Allerede det vanlige konfidensintervallet for {param} omfatter null ({ci} pp), "
-            "så sensitivitetsanalysen har ingen bruddverdi: uten parallelle trender kan dataene "
-            "heller ikke vise en effekt på denne størrelsen."
+            "så det finnes ingen bruddverdi: selv med helt parallelle trender er den ikke "
+            "signifikant forskjellig fra null, og sensitivitetsanalysen kan ikke gjøre den "
+            "sikrere."
             if nb
             else f"Already the usual confidence interval for {param} includes zero ({ci} pp), so "
-            "the sensitivity analysis has no breakdown value: without parallel trends the data "
-            "cannot show an effect on this quantity either."
+            "there is no breakdown value: even under exactly parallel trends it is not "
+            "significantly different from zero, and the sensitivity analysis cannot make it more "
+            "certain."
         )
     if _is_missing(b):
         smallest = grid[0] if grid else 0.0
@@ -1561,13 +1566,13 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
         )
     else:
         core = (
-            f"{who} er {param} signifikant forskjellig fra null så lenge helningen i "
+            f"{who} viser at {param} er signifikant forskjellig fra null så lenge helningen i "
             f"forskjellen i trend endrer seg med høyst {fmt_pp(b, lang, 3)} per kvartal "
             f"(bruddverdi {name} = {value(b)}"
             if nb
-            else f"{who}, {param} is significantly different from zero as long as the slope of "
-            f"the difference in trends changes by at most {fmt_pp(b, lang, 3)} per quarter "
-            f"(breakdown value {name} = {value(b)}"
+            else f"{who} shows that {param} is significantly different from zero as long as "
+            f"the slope of the difference in trends changes by at most {fmt_pp(b, lang, 3)} per "
+            f"quarter (breakdown value {name} = {value(b)}"
         )
     if above:
         nxt = above[0]
