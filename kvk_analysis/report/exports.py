@@ -691,7 +691,7 @@ class _Docx:
         self.page_furniture(meta)
         props = self.doc.core_properties
         props.title = str(meta.get("title") or "")
-        props.subject = str(meta.get("subtitle") or "")
+        props.subject = str(meta.get("subtitle") or "")[:255]  # Word limits it to 255 chars
         props.language = "nb-NO" if self.lang == "nb" else "en-GB"
         props.author = "kvk"
         self.doc.save(str(path))
