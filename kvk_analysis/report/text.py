@@ -1555,13 +1555,14 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
     above = [g for g in grid if g > b + 1e-12]
     if rm:
         core = (
-            f"{who} viser at {param} er signifikant forskjellig fra null så lenge avvikene fra "
-            f"parallelle trender etter oppstart er høyst {value(b)} ganger det største avviket "
-            f"mellom to kvartaler før oppstart (bruddverdi {name} = {value(b)}"
+            f"{who} viser at {param} er signifikant forskjellig fra null så lenge avviket fra "
+            "parallelle trender etter oppstart endrer seg fra ett kvartal til det neste med "
+            f"høyst {value(b)} ganger den største slike endringen før oppstart (bruddverdi "
+            f"{name} = {value(b)}"
             if nb
             else f"{who} shows that {param} is significantly different from zero as long as the "
-            "departures from parallel trends after the start are at most "
-            f"{value(b)} times the largest departure between two quarters before the start "
+            "departure from parallel trends after the start changes from one quarter to the "
+            f"next by at most {value(b)} times the largest such change before the start "
             f"(breakdown value {name} = {value(b)}"
         )
     else:
@@ -1585,11 +1586,11 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
         )
         if rm and nxt < 1:
             core += (
-                " Avvik etter oppstart som er mindre enn det største avviket før oppstart, kan "
-                "altså være nok til at intervallet omfatter null."
+                " Endringer i avviket etter oppstart som er mindre enn den største før oppstart, "
+                "kan altså være nok til at intervallet omfatter null."
                 if nb
-                else " Departures after the start smaller than the largest one before the start "
-                "could thus be enough for the interval to include zero."
+                else " Changes in the departure after the start smaller than the largest one "
+                "before the start could thus be enough for the interval to include zero."
             )
     else:
         core += (
