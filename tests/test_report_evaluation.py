@@ -297,6 +297,15 @@ def test_honest_sentence_never_claims_robustness_without_it():
     en = text.honest_sentence(none, "en")
     assert "withstands none" in en and "M = 0.000" in en and "as long as" not in en
     assert "could not be computed" in text.honest_sentence(None, "en")
+    # significant only without any violation (breakdown at the smallest value, 0)
+    zero = _honest("smoothness", 0.0, (-0.5, -0.1), [0.0, 0.05], [-0.5, -0.9], [-0.1, 0.6])
+    en = text.honest_sentence(zero, "en")
+    assert "only under the pre-start trend continuing exactly linearly" in en
+    assert "0.050" in en and "as long as" not in en
+    assert "bare under helt parallelle" in text.honest_sentence(
+        _honest("relative_magnitude", 0.0, (-0.5, -0.1), [0.0, 0.5], [-0.5, -0.9], [-0.1, 0.6]),
+        "nb",
+    )
     # caption: what Mbar means, and the open intervals only when they reach the grid edge
     found = _honest(
         "relative_magnitude", 0.5, (-0.6, -0.2), grid, [-0.6, -0.8, -1.2], [-0.2, -0.05, 0.3]

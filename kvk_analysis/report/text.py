@@ -1553,6 +1553,31 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
         )
     b = float(b)
     above = [g for g in grid if g > b + 1e-12]
+    if b <= 0 and above:  # excludes zero only with no violation at all (the smallest value)
+        exact = (
+            (
+                "helt parallelle trender etter oppstart"
+                if nb
+                else "exactly parallel trends after the start"
+            )
+            if rm
+            else (
+                "at trenden før oppstart fortsetter helt lineært"
+                if nb
+                else "the pre-start trend continuing exactly linearly"
+            )
+        )
+        return (
+            f"{who} viser at {param} er signifikant forskjellig fra null bare under {exact} "
+            f"({name} = {value(b)}); allerede ved neste verdi som er prøvd, {value(above[0])}, "
+            "omfatter intervallet null: konklusjonen om en effekt tåler nesten ingen avvik fra "
+            "parallelle trender."
+            if nb
+            else f"{who} shows that {param} is significantly different from zero only under "
+            f"{exact} ({name} = {value(b)}); already at the next value tested, "
+            f"{value(above[0])}, the interval includes zero: the conclusion of an effect "
+            "withstands almost no departure from parallel trends."
+        )
     if rm:
         core = (
             f"{who} viser at {param} er signifikant forskjellig fra null så lenge avviket fra "
@@ -2344,6 +2369,9 @@ def sensitivity_methods(results: Any, lang: str = "nb") -> str:
     step = (HONEST_MBAR_GRID[1] - HONEST_MBAR_GRID[0]) / 2 ** int(HONEST_REFINE_STEPS)
     res = fmt_num(step, lang, 4).rstrip("0")
     param = _honest_parameter(honest, lang) if honest is not None else None
+    spec = getattr(results, "spec", None)
+    universal = getattr(spec, "base_period", "varying") == "universal"
+    balanced = getattr(spec, "balance_e", None) is not None
     parts = ["### Sensitivitet og styrke" if nb else "### Sensitivity and power"]
     if nb:
         times = (
@@ -2365,10 +2393,20 @@ def sensitivity_methods(results: Any, lang: str = "nb") -> str:
         )
         parts.append(
             "*Sensitivitet for brudd på parallelle trender* (Rambachan og Roth 2023): "
-            "hendelsesstudien estimeres på nytt med universell basisperiode (samme "
-            "spesifikasjon ellers), og robuste konfidensintervaller beregnes for "
-            f"{param or 'gjennomsnittseffekten etter oppstart'} (kvartalene der alle puljer "
-            "bidrar, eller det balanserte vinduet). Med *relative størrelser* kan avviket fra "
+            + (
+                "hendelsesstudien med universell basisperiode (som i hovedanalysen) brukes, "
+                if universal
+                else "hendelsesstudien estimeres på nytt med universell basisperiode (samme "
+                "spesifikasjon ellers), "
+            )
+            + "og robuste konfidensintervaller beregnes for "
+            f"{param or 'gjennomsnittseffekten etter oppstart'} ("
+            + (
+                "det balanserte vinduet i spesifikasjonen"
+                if balanced
+                else "kvartalene der alle puljer bidrar"
+            )
+            + "). Med *relative størrelser* kan avviket fra "
             "parallelle trender endre seg fra ett kvartal til det neste etter oppstart med "
             "høyst M̄ ganger den største slike endringen i kvartal "
             f"{fmt_int(HONEST_MIN_E, lang)} til −1 (metode C-LF); med *glatthet* kan helningen i forskjellen "
@@ -2399,11 +2437,21 @@ def sensitivity_methods(results: Any, lang: str = "nb") -> str:
             "not reject does not rule out trends of this size."
         )
         parts.append(
-            "*Sensitivity to violations of parallel trends* (Rambachan and Roth 2023): the "
-            "event study is re-estimated with a universal base period (otherwise the same "
-            "specification), and robust confidence intervals are computed for "
-            f"{param or 'the average effect after the start'} (the quarters to which every "
-            "cohort contributes, or the balanced window). Under *relative magnitudes* the "
+            "*Sensitivity to violations of parallel trends* (Rambachan and Roth 2023): "
+            + (
+                "the event study with a universal base period (as in the main analysis) is used, "
+                if universal
+                else "the event study is re-estimated with a universal base period (otherwise "
+                "the same specification), "
+            )
+            + "and robust confidence intervals are computed for "
+            f"{param or 'the average effect after the start'} ("
+            + (
+                "the balanced window of the specification"
+                if balanced
+                else "the quarters to which every cohort contributes"
+            )
+            + "). Under *relative magnitudes* the "
             "departure from parallel trends may change from one quarter to the next after the "
             "start by at most M̄ times the largest such change in quarters "
             f"{fmt_int(HONEST_MIN_E, lang)} to −1 (method C-LF); under *smoothness* the slope of the "
