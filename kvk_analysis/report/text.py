@@ -1639,18 +1639,19 @@ def honest_caption(honest: Any, lang: str = "nb") -> str:
     level = fmt_pct((1 - alpha) * 100, lang, 0)
     if rm:
         what = (
-            f"Robuste {level}-konfidensintervaller for {param} (prosentpoeng) når avvikene fra "
-            "parallelle trender fra ett kvartal til det neste etter oppstart kan være opptil "
-            "M̄ ganger det største slike avviket før oppstart (relative størrelser, Rambachan og "
-            "Roth 2023, metode C-LF); M̄ = 0 betyr parallelle trender etter oppstart, M̄ = 1 "
-            "avvik like store som det største før oppstart. Til venstre det vanlige intervallet"
+            f"Robuste {level}-konfidensintervaller for {param} (prosentpoeng) når avviket fra "
+            "parallelle trender etter oppstart kan endre seg fra ett kvartal til det neste med "
+            "opptil M̄ ganger den største slike endringen før oppstart (relative størrelser, "
+            "Rambachan og Roth 2023, metode C-LF); M̄ = 0 betyr parallelle trender etter "
+            "oppstart, M̄ = 1 endringer like store som den største før oppstart. Til venstre det "
+            "vanlige intervallet"
             if nb
             else f"Robust {level} confidence intervals for {param} (percentage points) when the "
-            "quarter-to-quarter departures from parallel trends after the start may be up to "
-            "M̄ times the largest such departure before the start (relative magnitudes, "
-            "Rambachan and Roth 2023, method C-LF); M̄ = 0 means parallel trends after the "
-            "start, M̄ = 1 departures as large as the largest before the start. Left: the usual "
-            "interval"
+            "departure from parallel trends after the start may change from one quarter to the "
+            "next by up to M̄ times the largest such change before the start (relative "
+            "magnitudes, Rambachan and Roth 2023, method C-LF); M̄ = 0 means parallel trends "
+            "after the start, M̄ = 1 changes as large as the largest before the start. Left: the "
+            "usual interval"
         )
     else:
         what = (
