@@ -622,6 +622,11 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
 
     ``panel`` is the analysis panel (all sectors); ``spec`` defaults to
     ``Specification()``.
+
+    Sensitivity (one block, :func:`_sensitivity`): the pre-test's power against linear trends
+    (Roth 2022) with the headline's bias under the trend detected with 80 % power, and
+    Rambachan-Roth bounds (relative magnitudes and smoothness) of the average post-start
+    effect (fields ``power``, ``power_headline_bias``, ``honest``, ``honest_smoothness``).
     """
     from ..did import aggte, att_gt, pretrend_test
     from ..evaluation.matching import match_controls
@@ -666,7 +671,7 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         pretest = None
         notes.append(f"pre-trend test: {exc}")
     # -- sensitivity: pre-test power (Roth 2022) and HonestDiD bounds (one block) ----------
-    sens = _sensitivity(spec, sample, gt, pretest, aggregations[HEADLINE_AGGREGATION], notes)
+    sens = _sensitivity(spec, sample, gt, pretest, notes)
     # -- end sensitivity --------------------------------------------------------------------
 
     # TWFE with the headline's weighting; the decomposition exists for the unweighted TWFE only
@@ -872,7 +877,6 @@ def _sensitivity(
     sample: pd.DataFrame,
     gt: Any,
     pretest: Any,
-    headline: Any,
     notes: list[str],
 ) -> dict[str, Any]:
     """What the pre-test could detect and how robust the effect is to violations of parallel
