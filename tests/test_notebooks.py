@@ -498,3 +498,66 @@ def test_descriptive_notebook_is_about_its_sector(rendered):
     first_care, first_all = _tables(care)[0], _tables(default)[0]
     col = first_care[1].index("Sykefravær 2005–06 (%)")
     assert [r[col] for r in first_care[2]] != [r[col] for r in first_all[2]]
+
+
+def _results_json(rendered, name: str) -> dict:
+    path = rendered[name]
+    return json.loads((path.parent / name / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("name", "lang", "sections"),
+    [
+        ("05-evaluation-report", "nb", ("Sammendrag", "4 Resultater", "6 Konklusjoner")),
+        ("05-en", "en", ("Summary", "4 Results", "6 Conclusions")),
+        ("05-alt", "nb", ("Sammendrag", "4 Resultater", "6 Konklusjoner")),
+        ("03-notyet", "nb", ("1 Hovedresultat", "6 Konklusjoner")),
+    ],
+)
+def test_power_beside_the_pretest_and_breakdown_in_the_conclusions(rendered, name, lang, sections):
+    from kvk_analysis.report.text import fmt_num
+
+    page = rendered[name].read_text(encoding="utf-8")
+    parts = _sections(page)
+    doc = _results_json(rendered, name)
+    main = doc["results"]["main"]
+    power, honest = main["power"], main["honest"]
+    assert power is not None and honest is not None
+    detect = (
+        "per kvartal med 80 % sannsynlighet"
+        if lang == "nb"
+        else "per quarter with 80 % probability"
+    )
+    pretest = "En felles test" if lang == "nb" else "A joint test"
+    s80 = fmt_num(abs(power["slope_80"]), lang, 3)
+    for section in sections:
+        body = parts[section]
+        assert pretest in body and detect in body and f"{s80} pp" in body, (name, section)
+        # the power sentence follows the pre-test sentence
+        assert body.index(pretest) < body.index(detect), (name, section)
+    # the conclusions cite the breakdown value, or say why there is none
+    concl = parts[sections[-1]]
+    b = honest["breakdown"]
+    if b is None:
+        assert any(
+            w in concl
+            for w in ("ingen bruddverdi", "no breakdown value", "tåler ingen", "withstands none")
+        )
+        assert "så lenge avviket" not in concl and "as long as the departure" not in concl
+    else:
+        digits = next(d for d in (2, 3, 4) if abs(round(b, d) - b) < 1e-9)
+        assert f"M̄ = {fmt_num(b, lang, digits)}" in concl, (name, b)
+        if b > 0:
+            word = "bruddverdi" if lang == "nb" else "breakdown value"
+            assert f"{word} M̄ = {fmt_num(b, lang, digits)}" in concl, (name, b)
+    # the sensitivity figure, linked in the results file with the bias table
+    captions = [_text(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)]
+    robust = "Robuste 95 %-konfidensintervaller" if lang == "nb" else "Robust 95 % confidence"
+    figs = [c for c in captions if robust in c]
+    assert len(figs) == 1 and "M̄ = 0" in figs[0]
+    assert honest["appears_in"][0]["kind"] == "figure"
+    assert power["appears_in"][0]["kind"] == "table"
+    lo, hi = min(honest["event_times"]), max(honest["event_times"])
+    assert f"{lo}–{hi}" in figs[0]
+    if name == "05-alt":  # balance_e 4: the sensitivity parameter is the balanced window
+        assert (lo, hi) == (0, 4)

@@ -227,24 +227,197 @@ def test_pretrend_sentences_never_read_non_rejection_as_proof():
         power=lambda s: 0.8,
     )
     en = text.pretrend_power_sentence(power, test, "en")
-    assert "0.035" in en and "80 %" in en and "Roth 2022" in en and "undetected" in en
-    assert f"{MINUS}0.05" in en  # average bias after the start
+    assert "0.035" in en and "80 %" in en and "Roth 2022" in en
+    assert "does not rule out trends of this size" in en
+    assert f"{MINUS}0.05" in en  # average bias after the start (no headline bias given)
     rejected = SimpleNamespace(**{**test.__dict__, "p_value": 0.01})
-    assert "undetected" not in text.pretrend_power_sentence(power, rejected, "en")
+    assert "does not rule out" not in text.pretrend_power_sentence(power, rejected, "en")
+    # with the headline's bias: compared with the headline estimate
+    nb = text.pretrend_power_sentence(power, test, "nb", headline_bias=0.6, effect=-0.3)
+    assert "0,60\u00a0pp" in nb and "2,0 ganger" in nb and f"({MINUS}0,30\u00a0pp)" in nb
+    assert "utelukker derfor ikke trender" in nb
+    assert "could not be computed" in text.pretrend_power_sentence(None, test, "en")
 
 
-def test_honest_sentence_cites_the_breakdown_value():
-    honest = SimpleNamespace(
-        type="relative_magnitude",
-        breakdown=0.75,
-        robust=pd.DataFrame({"lb": [-1.0], "ub": [-0.1], "method": ["C-LF"], "delta": ["rm"]}),
-        original=pd.DataFrame({"lb": [-0.8], "ub": [-0.2], "method": ["Original"]}),
-        l_vec="first post period",
+def _honest(kind, breakdown, original, grid, lbs, ubs, times=(0, 1, 2, 3)):
+    col = "mbar" if kind == "relative_magnitude" else "m"
+    return SimpleNamespace(
+        type=kind,
+        breakdown=breakdown,
+        robust=pd.DataFrame({"lb": lbs, "ub": ubs, "method": "C-LF", "delta": "rm", col: grid}),
+        original=pd.DataFrame({"lb": [original[0]], "ub": [original[1]], "method": ["Original"]}),
+        parameter="average",
+        event_times=times,
+        alpha=0.05,
     )
-    assert "0,75" in text.honest_sentence(honest, "nb")
-    assert "breakdown value" in text.honest_sentence(honest, "en")
-    none = SimpleNamespace(type="smoothness", breakdown=math.nan)
-    assert "not even the smallest" in text.honest_sentence(none, "en")
+
+
+def test_honest_sentence_cites_the_breakdown_value_and_its_resolution():
+    grid = [0.0, 0.5, 1.0, 1.5, 2.0]
+    found = _honest(
+        "relative_magnitude",
+        0.75,
+        (-0.8, -0.2),
+        [*grid, 0.75],
+        [-0.8, -0.9, -1.2, -1.5, -2.0, -1.0],
+        [-0.2, -0.1, 0.1, 0.3, 0.6, -0.01],
+    )
+    nb = text.honest_sentence(found, "nb")
+    assert "bruddverdi M̄ = 0,75" in nb and "mellom 0,75 og 1,00" in nb
+    assert "kvartal 0–3 etter oppstart" in nb
+    en = text.honest_sentence(found, "en")
+    assert "breakdown value M̄ = 0.75" in en and "between 0.75 and 1.00" in en
+    assert "smaller than the largest" not in en  # the next value tested is 1
+    low = _honest(
+        "relative_magnitude",
+        0.0625,
+        (-0.8, -0.2),
+        [0, 0.0625, 0.125],
+        [-1, -1, -1],
+        [-0.1, -0.01, 0.1],
+    )
+    assert "0.0625" in text.honest_sentence(low, "en")
+    assert "smaller than the largest one" in text.honest_sentence(low, "en")
+    top = _honest("relative_magnitude", 2.0, (-0.8, -0.2), grid, [-1] * 5, [-0.1] * 5)
+    assert "at least this large" in text.honest_sentence(top, "en")
+
+
+def test_honest_sentence_never_claims_robustness_without_it():
+    grid = [0.0, 0.5, 1.0]
+    # the usual interval includes zero: no breakdown value, and it says so
+    orig = _honest("relative_magnitude", math.nan, (-0.5, 0.1), grid, [-0.5] * 3, [0.1] * 3)
+    for lang, words in (("en", "Already the usual confidence interval"), ("nb", "Allerede")):
+        sentence = text.honest_sentence(orig, lang)
+        assert words in sentence and (
+            "no breakdown value" in sentence or "ingen bruddverdi" in sentence
+        )
+        assert "as long as" not in sentence and "så lenge" not in sentence
+    # the usual interval excludes zero, the robust one includes it at the smallest value
+    none = _honest("smoothness", math.nan, (-0.5, -0.1), grid, [-0.5] * 3, [0.2] * 3)
+    en = text.honest_sentence(none, "en")
+    assert "withstands none" in en and "M = 0.000" in en and "as long as" not in en
+    assert "could not be computed" in text.honest_sentence(None, "en")
+    # significant only without any violation (breakdown at the smallest value, 0)
+    zero = _honest("smoothness", 0.0, (-0.5, -0.1), [0.0, 0.05], [-0.5, -0.9], [-0.1, 0.6])
+    en = text.honest_sentence(zero, "en")
+    assert "only under the pre-start trend continuing exactly linearly" in en
+    assert "0.050" in en and "as long as" not in en
+    assert "bare under helt parallelle" in text.honest_sentence(
+        _honest("relative_magnitude", 0.0, (-0.5, -0.1), [0.0, 0.5], [-0.5, -0.9], [-0.1, 0.6]),
+        "nb",
+    )
+    # caption: what Mbar means, and the open intervals only when they reach the grid edge
+    found = _honest(
+        "relative_magnitude", 0.5, (-0.6, -0.2), grid, [-0.6, -0.8, -1.2], [-0.2, -0.05, 0.3]
+    )
+    cap = text.honest_caption(found, "en")
+    assert "M̄ = 0 means parallel trends" in cap and "open" not in cap
+    wide = _honest(
+        "relative_magnitude", 0.5, (-0.6, -0.2), grid, [-0.6, -0.8, -4.0], [-0.2, -0.05, 3.7]
+    )
+    assert "open there" in text.honest_caption(wide, "en")
+
+
+def test_evaluate_power_and_honest_as_the_functions_give_them(panel, results):
+    from kvk_analysis.did import pretrend_power
+    from kvk_analysis.evaluation import honest_sensitivity
+    from kvk_analysis.report.evaluation import (
+        HONEST_MBAR_GRID,
+        HONEST_MIN_E,
+        _trend_bias,
+        honest_window,
+    )
+
+    assert not results.notes
+    dyn = aggte(results.gt, type="dynamic", bstrap=False, cband=False)
+    power = pretrend_power(dyn, min_e=HONEST_MIN_E, pretest=results.pretest, seed=3)
+    assert results.power.slope_80 == pytest.approx(power.slope_80, rel=1e-9)
+    assert results.power.slope_50 == pytest.approx(power.slope_50, rel=1e-9)
+    assert results.power.event_times == results.pretest.event_times
+    pd.testing.assert_frame_equal(results.power.bias, power.bias)
+    # the headline's bias under a linear trend, by hand: cohort means of (t - g + 1) over the
+    # post-start cells, weighted by cohort size (units weighting)
+    gt = results.gt
+    sizes = results.sample.drop_duplicates("kommunenummer").groupby("gname").size()
+    num = den = 0.0
+    for g in np.unique(gt.group):
+        t = gt.time[(gt.group == g) & (gt.time >= g)]
+        num += sizes[g] * np.mean(t - g + 1)
+        den += sizes[g]
+    assert results.power_headline_bias == pytest.approx(power.slope_80 * num / den, rel=1e-9)
+    e = dyn.egt[dyn.egt >= 0]
+    assert _trend_bias(gt, 1.0, "dynamic") == pytest.approx(np.mean(e + 1), rel=1e-12)
+    # HonestDiD on the refitted universal-base event study
+    ugt = att_gt(
+        results.sample,
+        "rate",
+        "tname",
+        "kommunenummer",
+        "gname",
+        control_group="notyettreated",
+        base_period="universal",
+        bstrap=False,
+        cband=False,
+    )
+    udyn = aggte(ugt, type="dynamic", bstrap=False, cband=False)
+    window = honest_window(gt, results.spec)
+    ident = results.identification.set_index("event_time")["n_cohorts"]
+    assert ident[window] == ident.max() and (
+        window + 1 not in ident or ident[window + 1] < ident.max()
+    )
+    kw = {"l_vec": "average", "min_e": HONEST_MIN_E, "max_e": window}
+    rm = honest_sensitivity(udyn, mbar_vec=list(HONEST_MBAR_GRID), **kw)
+    h = results.honest
+    assert h.event_times == tuple(range(0, window + 1)) and h.parameter == "average"
+    pd.testing.assert_frame_equal(h.original, rm.original)
+    on_grid = h.robust.loc[h.robust["mbar"].isin(HONEST_MBAR_GRID)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(on_grid, rm.robust)
+    # the refined breakdown value: its interval (and every smaller one) excludes zero, the
+    # next value's includes it; never below the grid's own breakdown value
+    if not math.isnan(h.breakdown):
+        rob = h.robust.sort_values("mbar")
+        below = rob.loc[rob["mbar"] <= h.breakdown]
+        assert ((below["ub"] < 0) | (below["lb"] > 0)).all()
+        above = rob.loc[rob["mbar"] > h.breakdown]
+        if len(above):
+            first = above.iloc[0]
+            assert first["lb"] <= 0 <= first["ub"]
+        assert math.isnan(rm.breakdown) or h.breakdown >= rm.breakdown
+    sd = honest_sensitivity(udyn, type="smoothness", **kw)
+    pd.testing.assert_frame_equal(results.honest_smoothness.robust, sd.robust)
+    # exported with their keys
+    d = json.loads(json.dumps(results.to_dict()))
+    assert d["power"]["key"] == "power" and d["honest"]["key"] == "honest"
+    assert d["power"]["slope_80"] == pytest.approx(power.slope_80)
+    assert d["honest"]["smoothness"]["type"] == "smoothness"
+    assert len(d["honest"]["robust"]) == len(h.robust)
+    # the bias table: the headline first, then every post-start event time
+    bias = tables.pretrend_bias_report(results, "en")
+    assert bias.iloc[0, 2] == pytest.approx(results.power_headline_bias)
+    assert list(bias.iloc[1:, 0]) == list(
+        power.bias.loc[power.bias["event_time"] >= 0, "event_time"]
+    )
+
+
+def test_universal_base_period_reuses_the_main_fit(panel):
+    from kvk_analysis.evaluation import honest_sensitivity
+    from kvk_analysis.report.evaluation import HONEST_MIN_E, honest_window
+
+    spec = Specification(base_period="universal", inference="analytic", balance_e=3, seed=2)
+    res = evaluate(panel, spec)
+    assert honest_window(res.gt, spec) == 3
+    udyn = aggte(res.gt, type="dynamic", bstrap=False, cband=False, balance_e=3)
+    direct = honest_sensitivity(
+        udyn, type="smoothness", l_vec="average", min_e=HONEST_MIN_E, max_e=3
+    )
+    pd.testing.assert_frame_equal(res.honest_smoothness.robust, direct.robust)
+    assert res.honest.event_times == (0, 1, 2, 3)
+    assert res.power is not None and res.power.base_period == "universal"
+    for lang in ("nb", "en"):
+        concl = " ".join(text.conclusions(res, lang, power=res.power, honest=res.honest))
+        assert text.honest_sentence(res.honest, lang) in concl
+        assert "Roth 2022" in concl
+        assert "Rambachan" in text.sensitivity_methods(res, lang)
 
 
 def test_methods_appendix_lists_thresholds_and_references(results):

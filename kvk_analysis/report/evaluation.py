@@ -84,6 +84,18 @@ COMPARISON_MAX_E = 8
 #: R ``synthdid``'s placebo variance needs as many re-estimations, its jackknife one per
 #: municipality (several hundred), so neither is cheaper here.
 SDID_REPLICATIONS = 20
+# -- sensitivity (Roth 2022 power, Rambachan-Roth 2023 bounds): see _sensitivity -----------
+
+#: Grid of ``Mbar`` (relative magnitudes) of the report's sensitivity figure (R HonestDiD's
+#: README grid).
+HONEST_MBAR_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+#: Bisection steps that refine the breakdown value between the last grid ``Mbar`` whose
+#: interval excludes zero and the next one (3 steps: resolution 0.5 / 8 = 0.0625).
+HONEST_REFINE_STEPS = 3
+
+#: Earliest event time of the sensitivity analysis and the power calculation (two years).
+HONEST_MIN_E = -8
 
 _ROBUST_COLUMNS = [
     "key",
@@ -268,6 +280,20 @@ class EvaluationResults:
         (window :data:`COMPARISON_MIN_E`..:data:`COMPARISON_MAX_E`; Callaway-Sant'Anna is
         ``aggte(gt, type="dynamic")`` of :attr:`gt` over that window, not re-estimated), or
         ``None`` when it could not be computed (see :attr:`notes`).
+    power
+        Power of the pre-test against linear trends (Roth 2022,
+        :class:`~kvk_analysis.did.power.PretrendPower`; slopes in pp per quarter), or
+        ``None``.
+    honest
+        Rambachan-Roth relative-magnitudes sensitivity (:class:`~kvk_analysis.evaluation.
+        honest.HonestResult`, ``Mbar``) of the average effect over the post-start quarters
+        in which every cohort contributes (or the balanced window), or ``None``.
+    honest_smoothness
+        The same parameter under the smoothness restriction (``M``, pp per quarter), or
+        ``None``.
+    power_headline_bias
+        Bias (pp) of the headline estimate under a linear pre-trend of slope
+        ``power.slope_80`` continued after the start (NaN without ``power``).
     """
 
     spec: Specification
@@ -288,6 +314,11 @@ class EvaluationResults:
     leavers: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     comparison: Any = None
+    # -- sensitivity (filled by _sensitivity) -------------------------------------------
+    power: Any = None
+    honest: Any = None
+    honest_smoothness: Any = None
+    power_headline_bias: float = math.nan
 
     # -- convenient views --------------------------------------------------------------
     @property
@@ -479,6 +510,7 @@ class EvaluationResults:
             "notes": list(self.notes),
             "comparison": self._comparison_dict(),
         }
+        out.update(_sensitivity_dict(self))  # power, honest (see _sensitivity)
         return clean(out)
 
     def _comparison_dict(self) -> dict[str, Any] | None:
@@ -501,6 +533,49 @@ class EvaluationResults:
             "sdid_replications": SDID_REPLICATIONS,
             "control_group": self.spec.control_group,
         }
+
+
+def _honest_dict(h: Any) -> dict[str, Any] | None:
+    if h is None:
+        return None
+    col = "mbar" if h.type == "relative_magnitude" else "m"
+    return {
+        "type": h.type,
+        "parameter": h.parameter,
+        "event_times": list(h.event_times),
+        "alpha": h.alpha,
+        "breakdown": h.breakdown,
+        "original": {"lb": float(h.original["lb"].iloc[0]), "ub": float(h.original["ub"].iloc[0])},
+        "robust": [
+            {col: float(r[col]), "lb": float(r["lb"]), "ub": float(r["ub"]), "method": r["method"]}
+            for r in h.robust.to_dict("records")
+        ],
+    }
+
+
+def _sensitivity_dict(res: EvaluationResults) -> dict[str, Any]:
+    """``power`` (key ``"power"``: slopes in pp per quarter, bias table) and ``honest`` (key
+    ``"honest"``: relative magnitudes, with ``smoothness`` inside) of :meth:`to_dict`."""
+    p = res.power
+    power = (
+        None
+        if p is None
+        else {
+            "key": "power",
+            "method": p.method,
+            "event_times": list(p.event_times),
+            "slope_50": p.slope_50,
+            "slope_80": p.slope_80,
+            "unit": "percentage points per quarter",
+            "headline_bias": res.power_headline_bias,
+            "bias": p.bias.to_dict("records"),
+        }
+    )
+    honest = _honest_dict(res.honest)
+    if honest is not None:
+        honest["key"] = "honest"
+        honest["smoothness"] = _honest_dict(res.honest_smoothness)
+    return {"power": power, "honest": honest}
 
 
 def _overall_row(
@@ -633,6 +708,11 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
 
     ``panel`` is the analysis panel (all sectors); ``spec`` defaults to
     ``Specification()``.
+
+    Sensitivity (one block, :func:`_sensitivity`): the pre-test's power against linear trends
+    (Roth 2022) with the headline's bias under the trend detected with 80 % power, and
+    Rambachan-Roth bounds (relative magnitudes and smoothness) of the average post-start
+    effect (fields ``power``, ``power_headline_bias``, ``honest``, ``honest_smoothness``).
     """
     from ..did import aggte, att_gt, pretrend_test
     from ..evaluation.matching import match_controls
@@ -676,6 +756,9 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     except KvkError as exc:
         pretest = None
         notes.append(f"pre-trend test: {exc}")
+    # -- sensitivity: pre-test power (Roth 2022) and HonestDiD bounds (one block) ----------
+    sens = _sensitivity(spec, sample, gt, pretest, notes)
+    # -- end sensitivity --------------------------------------------------------------------
 
     # TWFE with the headline's weighting; the decomposition exists for the unweighted TWFE only
     try:
@@ -815,6 +898,7 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         else pd.DataFrame(columns=["kommunenummer", "kommune", "left"])
     )
     return EvaluationResults(
+        **sens,  # power, honest, honest_smoothness, power_headline_bias (see _sensitivity)
         spec=spec,
         sample=sample,
         gt=gt,
@@ -864,6 +948,154 @@ def _compare(sample: pd.DataFrame, gt: Any, spec: Specification, notes: list[str
     except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"estimator comparison: {exc}")
         return None
+
+
+# ---------------------------------------------------------------------------------------
+# sensitivity: pre-test power (Roth 2022) and Rambachan-Roth (2023) bounds
+# ---------------------------------------------------------------------------------------
+
+
+def honest_window(gt: Any, spec: Specification) -> int | None:
+    """Last event time of the sensitivity analysis's post-start window: the specification's
+    ``balance_e`` if set, else the last quarter after the start in which every cohort
+    contributes (so the averaged effects keep one composition of cohorts); ``None`` when
+    no cohort has a post-start estimate."""
+    if spec.balance_e is not None:
+        return int(spec.balance_e)
+    ident = identification_table(gt, {})
+    post = ident.loc[ident["event_time"] >= 0].sort_values("event_time")
+    if post.empty:
+        return None
+    most = int(post["n_cohorts"].max())
+    last, expected = None, int(post["event_time"].iloc[0])
+    for e, n in zip(post["event_time"], post["n_cohorts"], strict=True):
+        if int(e) != expected or int(n) < most:
+            break
+        last, expected = int(e), expected + 1
+    return last
+
+
+def _trend_bias(gt: Any, slope: float, aggregation: str) -> float:
+    """Bias (pp) of ``aggte(gt, type=aggregation)``'s overall effect under a linear
+    differential trend of ``slope`` pp per quarter that continues after the start: every
+    post-start ATT(g, t) is then biased by ``slope * (t - (g - 1 - anticipation))`` (the
+    distance to its base quarter), and the aggregation is linear in the ATT(g, t)."""
+    from ..did import aggte
+
+    ant = int(gt.params.anticipation)
+    dist = np.asarray(gt.time, dtype=float) - (np.asarray(gt.group, dtype=float) - 1 - ant)
+    trend = np.where(dist > 0, slope * dist, 0.0)
+    biased = dataclasses.replace(gt, att=trend)
+    agg = aggte(biased, type=aggregation, bstrap=False, cband=False, na_rm=True)
+    return float(agg.overall.estimate)
+
+
+def _sensitivity(
+    spec: Specification,
+    sample: pd.DataFrame,
+    gt: Any,
+    pretest: Any,
+    notes: list[str],
+) -> dict[str, Any]:
+    """What the pre-test could detect and how robust the effect is to violations of parallel
+    trends, computed once per report (fields ``power``, ``honest``, ``honest_smoothness``,
+    ``power_headline_bias`` of :class:`EvaluationResults`).
+
+    * Power (Roth 2022, :func:`kvk_analysis.did.pretrend_power`) of the report's own
+      pre-test ``pretest`` (its event times, standard errors and critical value) against
+      linear trends, from the analytic covariance of the event study of ``gt``; and the bias
+      of the headline under the trend detected with 80 % power.
+    * Rambachan-Roth bounds (:func:`kvk_analysis.evaluation.honest_sensitivity`) need a
+      universal base period: ``att_gt`` is refitted with the run's specification and
+      ``base_period="universal"`` (analytic; the main fit is reused when it already has a
+      universal base period).  The parameter is the average effect over the post-start
+      quarters ``0 .. honest_window`` (event times ``HONEST_MIN_E`` to -2 are the
+      pre-periods).  Relative magnitudes (``Mbar``, C-LF) on :data:`HONEST_MBAR_GRID`,
+      with the breakdown value refined by :data:`HONEST_REFINE_STEPS` bisection steps;
+      smoothness (``M``, FLCI) on R's default grid.
+
+    A failure is a note and leaves the field ``None`` (the report says it could not be
+    computed)."""
+    from ..did import aggte, att_gt, pretrend_power
+    from ..evaluation import honest_sensitivity
+    from ..evaluation.honest import _breakdown
+
+    out: dict[str, Any] = {
+        "power": None,
+        "honest": None,
+        "honest_smoothness": None,
+        "power_headline_bias": math.nan,
+    }
+    if pretest is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                dyn = aggte(gt, type="dynamic", bstrap=False, cband=False)
+                power = pretrend_power(
+                    dyn, min_e=HONEST_MIN_E, alpha=spec.alpha, pretest=pretest, seed=spec.seed
+                )
+            out["power"] = power
+            out["power_headline_bias"] = _trend_bias(gt, power.slope_80, HEADLINE_AGGREGATION)
+        except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
+            notes.append(f"pre-test power: {exc}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            if spec.base_period == "universal":
+                ugt = gt
+            else:
+                ugt = att_gt(
+                    sample,
+                    "rate",
+                    "tname",
+                    "kommunenummer",
+                    "gname",
+                    **spec.att_gt_kwargs(base_period="universal", bstrap=False, cband=False),
+                )
+            extra = {"balance_e": int(spec.balance_e)} if spec.balance_e is not None else {}
+            udyn = aggte(ugt, type="dynamic", bstrap=False, cband=False, **extra)
+            window = honest_window(gt, spec)
+            common = {
+                "l_vec": "average",
+                "alpha": spec.alpha,
+                "min_e": HONEST_MIN_E,
+                "max_e": window,
+            }
+            rm = honest_sensitivity(
+                udyn, type="relative_magnitude", mbar_vec=list(HONEST_MBAR_GRID), **common
+            )
+            grid = sorted(float(x) for x in rm.robust["mbar"])
+            b = rm.breakdown
+            if not math.isnan(b) and b < grid[-1]:
+                lo, hi = b, grid[grid.index(b) + 1]
+                extra_rows = []
+                for _ in range(int(HONEST_REFINE_STEPS)):
+                    mid = (lo + hi) / 2
+                    one = honest_sensitivity(
+                        udyn, type="relative_magnitude", mbar_vec=[mid], **common
+                    ).robust
+                    extra_rows.append(one)
+                    lb, ub = float(one["lb"].iloc[0]), float(one["ub"].iloc[0])
+                    if np.isnan(lb) or lb <= 0 <= ub:
+                        hi = mid
+                    else:
+                        lo = mid
+                robust = (
+                    pd.concat([rm.robust, *extra_rows], ignore_index=True)
+                    .sort_values("mbar")
+                    .reset_index(drop=True)
+                )
+                rm = dataclasses.replace(
+                    rm,
+                    robust=robust,
+                    breakdown=_breakdown(robust, rm.original, "mbar"),
+                    grid_step=math.nan,
+                )
+            out["honest"] = rm
+            out["honest_smoothness"] = honest_sensitivity(udyn, type="smoothness", **common)
+    except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
+        notes.append(f"sensitivity (HonestDiD): {exc}")
+    return out
 
 
 def specification_from_parameters(params: dict[str, Any]) -> Specification:

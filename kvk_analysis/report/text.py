@@ -1346,112 +1346,361 @@ def honest_pretrend_sentence(
     )
 
 
-def pretrend_power_sentence(power: Any, pretest: Any, lang: str = "nb") -> str:
-    """What the pre-test could have detected (Roth 2022): the linear pre-trend slope (pp per
-    quarter) detected with 50 % and 80 % power and the bias such a trend would cause after
-    the start.  ``power`` has ``slope_50``, ``slope_80``, ``bias`` (DataFrame ``event_time,
-    bias``) and ``min_e``; ``pretest`` gives the p-value."""
+def _rejected(pretest: Any) -> bool:
+    p = getattr(pretest, "p_value", pretest)
+    return not _is_missing(p) and float(p) < float(getattr(pretest, "alp", 0.05))
+
+
+def pretrend_power_sentence(
+    power: Any,
+    pretest: Any,
+    lang: str = "nb",
+    *,
+    headline_bias: Any = None,
+    effect: Any = None,
+) -> str:
+    """What the pre-test could have detected (Roth 2022): the slope of a linear difference in
+    trends (pp per quarter) that the test detects with 80 % and 50 % probability, and the
+    bias such a trend would cause after the start.
+
+    ``power`` has ``slope_50``, ``slope_80`` and ``bias`` (DataFrame ``event_time, bias``);
+    ``pretest`` gives the p-value (``p_value``, ``alp``).  ``headline_bias`` (pp): the bias of
+    the headline under the 80 % slope (:attr:`EvaluationResults.power_headline_bias`), compared
+    with the headline ``effect`` (pp); without it the average bias over the post-start event
+    times of ``power.bias`` is given.  A non-rejection is never read as parallel trends: the
+    sentence then says that trends of this size may be present."""
     lang = check_lang(lang)
+    nb = lang == "nb"
     s50 = getattr(power, "slope_50", None)
     s80 = getattr(power, "slope_80", None)
-    if _is_missing(s80):
+    if power is None or _is_missing(s80):
         return (
             "Styrken til testen før oppstart kunne ikke beregnes."
-            if lang == "nb"
+            if nb
             else "The power of the pre-test could not be computed."
         )
-    bias = getattr(power, "bias", None)
-    post_bias = None
-    if bias is not None and len(bias):
-        post = bias.loc[bias["event_time"] >= 0, "bias"]
-        post_bias = float(post.mean()) if len(post) else None
-    rejected = not _is_missing(getattr(pretest, "p_value", pretest)) and float(
-        getattr(pretest, "p_value", pretest)
-    ) < float(getattr(pretest, "alp", 0.05))
-    if lang == "nb":
+    a80 = fmt_pp(abs(float(s80)), lang, 3)
+    if nb:
         text = (
-            f"Testen oppdager en lineær trend før oppstart på {fmt_pp(abs(float(s80)), lang, 3)} "
-            f"per kvartal med 80 % sannsynlighet"
+            f"Testen oppdager en lineær forskjell i trend før oppstart på {a80} per kvartal "
+            "med 80 % sannsynlighet"
             + (
-                f" og en på {fmt_pp(abs(float(s50)), lang, 3)} med 50 % sannsynlighet"
+                f" og en på {fmt_pp(abs(float(s50)), lang, 3)} per kvartal med 50 % sannsynlighet"
                 if not _is_missing(s50)
                 else ""
             )
             + " (Roth 2022)."
         )
-        if post_bias is not None:
-            text += (
-                f" En slik trend som testen ville oversett i ett av fem tilfeller, ville skjevt "
-                f"effektanslagene etter oppstart med i gjennomsnitt {fmt_pp(post_bias, lang, 2)}."
+    else:
+        text = (
+            f"The test detects a linear difference in trends before the start of {a80} per "
+            "quarter with 80 % probability"
+            + (
+                f" and one of {fmt_pp(abs(float(s50)), lang, 3)} per quarter with 50 % probability"
+                if not _is_missing(s50)
+                else ""
             )
-        if not rejected:
-            text += " Trender mindre enn dette kan ha gått uoppdaget."
-        return text
-    text = (
-        f"The test detects a linear pre-trend of {fmt_pp(abs(float(s80)), lang, 3)} per quarter "
-        "with 80 % probability"
-        + (
-            f" and one of {fmt_pp(abs(float(s50)), lang, 3)} with 50 % probability"
-            if not _is_missing(s50)
-            else ""
+            + " (Roth 2022)."
         )
-        + " (Roth 2022)."
-    )
-    if post_bias is not None:
+    if not _is_missing(headline_bias):
+        hb = abs(float(headline_bias))
+        ratio = abs(hb / float(effect)) if not _is_missing(effect) and float(effect) != 0 else None
+        if nb:
+            text += (
+                " Fortsatte en slik trend, som testen overser i ett av fem tilfeller, etter "
+                f"oppstart, ville den flytte hovedestimatet med {fmt_pp(hb, lang, 2)} (opp eller "
+                "ned etter trendens fortegn)"
+                + (
+                    f", {fmt_num(ratio, lang, 1)} ganger hovedestimatets størrelse "
+                    f"({fmt_pp(effect, lang, 2)})."
+                    if ratio is not None
+                    else "."
+                )
+            )
+        else:
+            text += (
+                " Were such a trend, which the test misses one time in five, to continue after "
+                f"the start, it would shift the headline estimate by {fmt_pp(hb, lang, 2)} (up or "
+                "down with the sign of the trend)"
+                + (
+                    f", {fmt_num(ratio, lang, 1)} times the size of the headline estimate "
+                    f"({fmt_pp(effect, lang, 2)})."
+                    if ratio is not None
+                    else "."
+                )
+            )
+    else:
+        bias = getattr(power, "bias", None)
+        if bias is not None and len(bias):
+            post = bias.loc[bias["event_time"] >= 0, "bias"]
+            if len(post):
+                mean = fmt_pp(float(post.mean()), lang, 2)
+                text += (
+                    " En slik trend, som testen overser i ett av fem tilfeller, ville skjevt "
+                    f"effektanslagene etter oppstart med i gjennomsnitt {mean}."
+                    if nb
+                    else " Such a trend, which the test misses one time in five, would bias the "
+                    f"post-start estimates by {mean} on average."
+                )
+    if not _rejected(pretest):
         text += (
-            " Such a trend, which the test would miss one time in five, would bias the "
-            f"post-start estimates by {fmt_pp(post_bias, lang, 2)} on average."
+            " At testen ikke forkastet, utelukker derfor ikke trender av denne størrelsen."
+            if nb
+            else " That the test did not reject therefore does not rule out trends of this size."
         )
-    if not rejected:
-        text += " Smaller trends may have gone undetected."
     return text
 
 
-def honest_sentence(honest: Any, lang: str = "nb") -> str:
-    """Rambachan-Roth sensitivity in words: the breakdown value (largest ``Mbar``/``M`` at
-    which the robust interval still excludes zero) of a ``HonestResult`` (``.breakdown``,
-    ``.type`` ``"relative_magnitude"`` or ``"smoothness"``, ``.robust``)."""
-    lang = check_lang(lang)
-    kind = getattr(honest, "type", "relative_magnitude")
-    b = getattr(honest, "breakdown", float("nan"))
-    rm = kind == "relative_magnitude"
-    if _is_missing(b):
-        if lang == "nb":
+def _honest_parameter(honest: Any, lang: str) -> str:
+    """The parameter of a HonestResult in words ("the average effect in quarters 0–11 after
+    the start")."""
+    times = tuple(getattr(honest, "event_times", ()) or ())
+    param = str(getattr(honest, "parameter", ""))
+    nb = lang == "nb"
+    if param == "average" and times:
+        lo, hi = min(times), max(times)
+        if lo == hi:
             return (
-                "Sensitivitetsanalysen (Rambachan og Roth 2023) gir ikke et intervall som utelukker "
-                "null for noen av de undersøkte avvikene fra parallelle trender, heller ikke for "
-                "det minste."
+                f"effekten i kvartal {lo} etter oppstart"
+                if nb
+                else (f"the effect in quarter {lo} after the start")
             )
         return (
-            "The sensitivity analysis (Rambachan and Roth 2023) gives no interval that excludes "
-            "zero for any of the departures from parallel trends considered, not even the "
-            "smallest."
+            f"gjennomsnittseffekten i kvartal {lo}–{hi} etter oppstart"
+            if nb
+            else f"the average effect in quarters {lo}–{hi} after the start"
         )
-    if lang == "nb":
-        if rm:
-            return (
-                "Sensitivitetsanalysen (Rambachan og Roth 2023) viser at konklusjonen om en "
-                "effekt holder så lenge avviket fra parallelle trender etter oppstart er høyst "
-                f"{fmt_num(b, lang, 2)} ganger det største avviket før oppstart (bruddpunkt "
-                f"M̄ = {fmt_num(b, lang, 2)})."
-            )
+    if param.startswith("e="):
         return (
-            "Sensitivitetsanalysen (Rambachan og Roth 2023) viser at konklusjonen om en effekt "
-            f"holder så lenge trendens helning endrer seg med høyst {fmt_pp(b, lang, 3)} per "
-            f"kvartal (bruddpunkt M = {fmt_num(b, lang, 3)})."
+            f"effekten i kvartal {param[2:]} etter oppstart"
+            if nb
+            else f"the effect in quarter {param[2:]} after the start"
+        )
+    return "effektene etter oppstart" if nb else "the post-start effects"
+
+
+def _honest_grid(honest: Any) -> tuple[str, list[float]]:
+    robust = getattr(honest, "robust", None)
+    col = "mbar" if getattr(honest, "type", "relative_magnitude") == "relative_magnitude" else "m"
+    if robust is None or col not in getattr(robust, "columns", ()):
+        return col, []
+    return col, sorted(float(x) for x in robust[col])
+
+
+def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
+    """Rambachan-Roth sensitivity in words, true in every case.
+
+    ``honest``: a :class:`~kvk_analysis.evaluation.honest.HonestResult` (``.type``
+    ``"relative_magnitude"`` or ``"smoothness"``, ``.breakdown``, ``.robust``, ``.original``,
+    ``.parameter``, ``.event_times``).  Names the parameter and (a) when the usual interval
+    already includes zero, says so (there is no breakdown value and nothing to be robust);
+    (b) when the robust interval includes zero already at the smallest value considered, says
+    that the conclusion is robust to none of the departures considered; (c) otherwise gives
+    the breakdown value with its resolution: the next value tested, at which the interval
+    includes zero (or "at least" when it never does on the grid).  ``None``: the analysis
+    could not be computed."""
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    if honest is None:
+        return (
+            "Sensitivitetsanalysen for brudd på parallelle trender kunne ikke beregnes."
+            if nb
+            else "The sensitivity analysis for violations of parallel trends could not be computed."
+        )
+    rm = getattr(honest, "type", "relative_magnitude") == "relative_magnitude"
+    cite_txt = (" (Rambachan og Roth 2023)" if nb else " (Rambachan and Roth 2023)") if cite else ""
+    if nb:
+        who = (
+            "Sensitivitetsanalysen med " + ("relative størrelser" if rm else "glatthet") + cite_txt
+        )
+    else:
+        who = (
+            "The sensitivity analysis with "
+            + ("relative magnitudes" if rm else "smoothness")
+            + cite_txt
+        )
+    param = _honest_parameter(honest, lang)
+    col, grid = _honest_grid(honest)
+    name = "M̄" if rm else "M"
+    b = getattr(honest, "breakdown", float("nan"))
+    orig = getattr(honest, "original", None)
+    o_lb = float(orig["lb"].iloc[0]) if orig is not None and len(orig) else float("nan")
+    o_ub = float(orig["ub"].iloc[0]) if orig is not None and len(orig) else float("nan")
+
+    def value(x: float) -> str:  # Mbar: as few decimals as show it exactly (0,5; 0,0625)
+        if not rm:
+            return fmt_num(x, lang, 3)
+        return fmt_num(x, lang, next((d for d in (2, 3, 4) if abs(round(x, d) - x) < 1e-9), 4))
+
+    if not _is_missing(o_lb) and o_lb <= 0 <= o_ub:
+        ci = f"{fmt_num(o_lb, lang, 2)} {label('to', lang)} {fmt_num(o_ub, lang, 2)}"
+        return (
+            f"Allerede det vanlige konfidensintervallet for {param} omfatter null ({ci} pp), "
+            "så det finnes ingen bruddverdi: selv med helt parallelle trender er den ikke "
+            "signifikant forskjellig fra null, og sensitivitetsanalysen kan ikke gjøre den "
+            "sikrere."
+            if nb
+            else f"Already the usual confidence interval for {param} includes zero ({ci} pp), so "
+            "there is no breakdown value: even under exactly parallel trends it is not "
+            "significantly different from zero, and the sensitivity analysis cannot make it more "
+            "certain."
+        )
+    if _is_missing(b):
+        smallest = grid[0] if grid else 0.0
+        meaning = (
+            ("ingen brudd etter oppstart" if nb else "no violation after the start")
+            if rm
+            else (
+                "en trend før oppstart som fortsetter lineært"
+                if nb
+                else "a pre-start trend that continues linearly"
+            )
+        )
+        return (
+            f"{who} gir for {param} et intervall som omfatter null allerede ved den minste "
+            f"verdien som er undersøkt ({name} = {value(smallest)}: {meaning}), selv om det "
+            "vanlige intervallet utelukker null: konklusjonen om en effekt tåler ingen av de "
+            "undersøkte avvikene fra parallelle trender."
+            if nb
+            else f"{who} gives for {param} an interval that includes zero already at the "
+            f"smallest value considered ({name} = {value(smallest)}: {meaning}), although the "
+            "usual interval excludes zero: the conclusion of an effect withstands none of the "
+            "departures from parallel trends considered."
+        )
+    b = float(b)
+    above = [g for g in grid if g > b + 1e-12]
+    if b <= 0 and above:  # excludes zero only with no violation at all (the smallest value)
+        exact = (
+            (
+                "helt parallelle trender etter oppstart"
+                if nb
+                else "exactly parallel trends after the start"
+            )
+            if rm
+            else (
+                "at trenden før oppstart fortsetter helt lineært"
+                if nb
+                else "the pre-start trend continuing exactly linearly"
+            )
+        )
+        return (
+            f"{who} viser at {param} er signifikant forskjellig fra null bare under {exact} "
+            f"({name} = {value(b)}); allerede ved neste verdi som er prøvd, {value(above[0])}, "
+            "omfatter intervallet null: konklusjonen om en effekt tåler nesten ingen avvik fra "
+            "parallelle trender."
+            if nb
+            else f"{who} shows that {param} is significantly different from zero only under "
+            f"{exact} ({name} = {value(b)}); already at the next value tested, "
+            f"{value(above[0])}, the interval includes zero: the conclusion of an effect "
+            "withstands almost no departure from parallel trends."
         )
     if rm:
-        return (
-            "The sensitivity analysis (Rambachan and Roth 2023) shows that the conclusion of an "
-            "effect holds as long as the post-start departure from parallel trends is at most "
-            f"{fmt_num(b, lang, 2)} times the largest pre-start departure (breakdown value "
-            f"M̄ = {fmt_num(b, lang, 2)})."
+        core = (
+            f"{who} viser at {param} er signifikant forskjellig fra null så lenge avviket fra "
+            "parallelle trender etter oppstart endrer seg fra ett kvartal til det neste med "
+            f"høyst {value(b)} ganger den største slike endringen før oppstart (bruddverdi "
+            f"{name} = {value(b)}"
+            if nb
+            else f"{who} shows that {param} is significantly different from zero as long as the "
+            "departure from parallel trends after the start changes from one quarter to the "
+            f"next by at most {value(b)} times the largest such change before the start "
+            f"(breakdown value {name} = {value(b)}"
         )
-    return (
-        "The sensitivity analysis (Rambachan and Roth 2023) shows that the conclusion of an "
-        f"effect holds as long as the slope of the trend changes by at most {fmt_pp(b, lang, 3)} "
-        f"per quarter (breakdown value M = {fmt_num(b, lang, 3)})."
-    )
+    else:
+        core = (
+            f"{who} viser at {param} er signifikant forskjellig fra null så lenge helningen i "
+            f"forskjellen i trend endrer seg med høyst {fmt_pp(b, lang, 3)} per kvartal "
+            f"(bruddverdi {name} = {value(b)}"
+            if nb
+            else f"{who} shows that {param} is significantly different from zero as long as "
+            f"the slope of the difference in trends changes by at most {fmt_pp(b, lang, 3)} per "
+            f"quarter (breakdown value {name} = {value(b)}"
+        )
+    if above:
+        nxt = above[0]
+        core += (
+            f"; ved neste verdi som er prøvd, {value(nxt)}, omfatter intervallet null, så den "
+            f"eksakte bruddverdien ligger mellom {value(b)} og {value(nxt)})."
+            if nb
+            else f"; at the next value tested, {value(nxt)}, the interval includes zero, so the "
+            f"exact breakdown value lies between {value(b)} and {value(nxt)})."
+        )
+        if rm and nxt < 1:
+            core += (
+                " Endringer i avviket etter oppstart som er mindre enn den største før oppstart, "
+                "kan altså være nok til at intervallet omfatter null."
+                if nb
+                else " Changes in the departure after the start smaller than the largest one "
+                "before the start could thus be enough for the interval to include zero."
+            )
+    else:
+        core += (
+            "; intervallet utelukker null for alle verdier som er prøvd, så bruddverdien er "
+            "minst så stor)."
+            if nb
+            else "; the interval excludes zero for every value tested, so the breakdown value is "
+            "at least this large)."
+        )
+    return core
+
+
+def honest_caption(honest: Any, lang: str = "nb") -> str:
+    """Caption of the sensitivity figure: what is plotted, what ``Mbar`` (or ``M``) means and,
+    when a robust interval reaches the edge of the search range, that it is open there."""
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    rm = getattr(honest, "type", "relative_magnitude") == "relative_magnitude"
+    param = _honest_parameter(honest, lang)
+    alpha = float(getattr(honest, "alpha", 0.05))
+    level = fmt_pct((1 - alpha) * 100, lang, 0)
+    if rm:
+        what = (
+            f"Robuste {level}-konfidensintervaller for {param} (prosentpoeng) når avviket fra "
+            "parallelle trender etter oppstart kan endre seg fra ett kvartal til det neste med "
+            "opptil M̄ ganger den største slike endringen før oppstart (relative størrelser, "
+            "Rambachan og Roth 2023, metode C-LF); M̄ = 0 betyr parallelle trender etter "
+            "oppstart, M̄ = 1 endringer like store som den største før oppstart. Til venstre det "
+            "vanlige intervallet"
+            if nb
+            else f"Robust {level} confidence intervals for {param} (percentage points) when the "
+            "departure from parallel trends after the start may change from one quarter to the "
+            "next by up to M̄ times the largest such change before the start (relative "
+            "magnitudes, Rambachan and Roth 2023, method C-LF); M̄ = 0 means parallel trends "
+            "after the start, M̄ = 1 changes as large as the largest before the start. Left: the "
+            "usual interval"
+        )
+    else:
+        what = (
+            f"Robuste {level}-konfidensintervaller for {param} (prosentpoeng) når helningen i "
+            "forskjellen i trend kan endre seg med høyst M prosentpoeng per kvartal (glatthet, "
+            "Rambachan og Roth 2023); M = 0 betyr at en lineær trend før oppstart fortsetter. "
+            "Til venstre det vanlige intervallet"
+            if nb
+            else f"Robust {level} confidence intervals for {param} (percentage points) when the "
+            "slope of the difference in trends may change by at most M percentage points per "
+            "quarter (smoothness, Rambachan and Roth 2023); M = 0 means a linear pre-start "
+            "trend continues. Left: the usual interval"
+        )
+    text = what + "."
+    robust = getattr(honest, "robust", None)
+    orig = getattr(honest, "original", None)
+    if rm and robust is not None and orig is not None and len(orig):
+        from scipy.stats import norm
+
+        lb, ub = float(orig["lb"].iloc[0]), float(orig["ub"].iloc[0])
+        sd = (ub - lb) / (2 * float(norm.ppf(1 - alpha / 2)))
+        est = (lb + ub) / 2
+        lo_edge, hi_edge = min(-20 * sd, est - 20 * sd), max(20 * sd, est + 20 * sd)
+        tol = 0.01 * (hi_edge - lo_edge)
+        if ((robust["lb"] <= lo_edge + tol) | (robust["ub"] >= hi_edge - tol)).any():
+            text += (
+                " Intervaller som når kanten av søkeområdet (20 standardfeil rundt anslaget), "
+                "er åpne der og egentlig bredere enn tegnet."
+                if nb
+                else " Intervals that reach the edge of the search range (20 standard errors "
+                "around the estimate) are open there and really wider than drawn."
+            )
+    return text
 
 
 def placebo_sentence(results: Any, lang: str = "nb") -> str:
@@ -1908,7 +2157,15 @@ def conclusions(
             honest_pretrend_sentence(results.pretest, lang, dynamic=results.dynamic, effect=est)
         )
     if power is not None:
-        lim.append(pretrend_power_sentence(power, results.pretest, lang))
+        lim.append(
+            pretrend_power_sentence(
+                power,
+                results.pretest,
+                lang,
+                headline_bias=getattr(results, "power_headline_bias", None),
+                effect=est,
+            )
+        )
     pl = placebo_sentence(results, lang)
     if pl:
         lim.append(pl)
@@ -2134,6 +2391,118 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
             "thresholds in the code, listed in the table below.",
         ]
     )
+
+
+def sensitivity_methods(results: Any, lang: str = "nb") -> str:
+    """The methods-appendix section on pre-test power (Roth 2022) and sensitivity bounds
+    (Rambachan and Roth 2023) as markdown (``###`` heading), generated from the results:
+    the pre-test's event times, the sensitivity parameter's window, the ``Mbar`` grid and how
+    the breakdown value is read (its resolution)."""
+    from .evaluation import HONEST_MBAR_GRID, HONEST_MIN_E, HONEST_REFINE_STEPS
+
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    power = getattr(results, "power", None)
+    honest = getattr(results, "honest", None)
+    grid = ", ".join(fmt_num(g, lang, 1) for g in HONEST_MBAR_GRID)
+    step = (HONEST_MBAR_GRID[1] - HONEST_MBAR_GRID[0]) / 2 ** int(HONEST_REFINE_STEPS)
+    res = fmt_num(step, lang, 4).rstrip("0")
+    param = _honest_parameter(honest, lang) if honest is not None else None
+    spec = getattr(results, "spec", None)
+    universal = getattr(spec, "base_period", "varying") == "universal"
+    balanced = getattr(spec, "balance_e", None) is not None
+    parts = ["### Sensitivitet og styrke" if nb else "### Sensitivity and power"]
+    if nb:
+        times = (
+            f"kvartal {fmt_int(min(power.event_times), lang)} til "
+            f"{fmt_int(max(power.event_times), lang)}"
+            if power is not None
+            else "kvartalene før oppstart"
+        )
+        parts.append(
+            "*Styrken til testen før oppstart* (Roth 2022): testen av at effektene i "
+            f"{times} før oppstart er null (maks-|t| med bootstrap-kritisk verdi) oppdager "
+            "en lineær forskjell i trend med en sannsynlighet som avhenger av helningen. "
+            "Rapporten gir helningen (prosentpoeng per kvartal) som oppdages med 50 % og 80 % "
+            "sannsynlighet, regnet ut fra kovariansen til hendelsesstudiens estimater, og "
+            "skjevheten en slik trend med 80 %-helningen ville gi i estimatene etter oppstart "
+            "hvis den fortsatte: ubetinget, og betinget av at testen ikke forkaster (å "
+            "velge analyser etter en test kan endre skjevheten). At testen ikke forkaster, "
+            "utelukker ikke trender av denne størrelsen."
+        )
+        parts.append(
+            "*Sensitivitet for brudd på parallelle trender* (Rambachan og Roth 2023): "
+            + (
+                "hendelsesstudien med universell basisperiode (som i hovedanalysen) brukes, "
+                if universal
+                else "hendelsesstudien estimeres på nytt med universell basisperiode (samme "
+                "spesifikasjon ellers), "
+            )
+            + "og robuste konfidensintervaller beregnes for "
+            f"{param or 'gjennomsnittseffekten etter oppstart'} ("
+            + (
+                "det balanserte vinduet i spesifikasjonen"
+                if balanced
+                else "kvartalene der alle puljer bidrar"
+            )
+            + "). Med *relative størrelser* kan avviket fra "
+            "parallelle trender endre seg fra ett kvartal til det neste etter oppstart med "
+            "høyst M̄ ganger den største slike endringen i kvartal "
+            f"{fmt_int(HONEST_MIN_E, lang)} til −1 (metode C-LF); med *glatthet* kan helningen i forskjellen "
+            "i trend endre seg med høyst M prosentpoeng per kvartal (metode FLCI). "
+            f"*Bruddverdien* er den største M̄ der intervallet (og intervallet ved alle mindre "
+            f"M̄) utelukker null. Den søkes på rutenettet M̄ = {grid} og forfines med "
+            f"{fmt_int(HONEST_REFINE_STEPS, lang)} halveringer mellom siste verdi som utelukker "
+            f"null og neste (oppløsning {res}); den eksakte bruddverdien ligger mellom den "
+            "oppgitte og neste prøvde verdi. Omfatter det vanlige intervallet null, finnes "
+            "ingen bruddverdi."
+        )
+    else:
+        times = (
+            f"quarters {fmt_int(min(power.event_times), lang)} to "
+            f"{fmt_int(max(power.event_times), lang)}"
+            if power is not None
+            else "the quarters before the start"
+        )
+        parts.append(
+            "*Power of the pre-test* (Roth 2022): the test that the effects in "
+            f"{times} before the start are zero (max-|t| with a bootstrap critical value) "
+            "detects a linear difference in trends with a probability that depends on its "
+            "slope. The report gives the slope (percentage points per quarter) detected with "
+            "50 % and 80 % probability, computed from the covariance of the event-study "
+            "estimates, and the bias a trend with the 80 % slope would cause in the post-start "
+            "estimates if it continued: unconditionally, and conditional on the test not "
+            "rejecting (choosing analyses after a test can change the bias). That the test does "
+            "not reject does not rule out trends of this size."
+        )
+        parts.append(
+            "*Sensitivity to violations of parallel trends* (Rambachan and Roth 2023): "
+            + (
+                "the event study with a universal base period (as in the main analysis) is used, "
+                if universal
+                else "the event study is re-estimated with a universal base period (otherwise "
+                "the same specification), "
+            )
+            + "and robust confidence intervals are computed for "
+            f"{param or 'the average effect after the start'} ("
+            + (
+                "the balanced window of the specification"
+                if balanced
+                else "the quarters to which every cohort contributes"
+            )
+            + "). Under *relative magnitudes* the "
+            "departure from parallel trends may change from one quarter to the next after the "
+            "start by at most M̄ times the largest such change in quarters "
+            f"{fmt_int(HONEST_MIN_E, lang)} to −1 (method C-LF); under *smoothness* the slope of the "
+            "difference in trends may change by at most M percentage points per quarter (method "
+            f"FLCI). The *breakdown value* is the largest M̄ at which the interval (and the "
+            f"interval at every smaller M̄) excludes zero. It is searched on the grid M̄ = {grid} "
+            f"and refined by {fmt_int(HONEST_REFINE_STEPS, lang)} bisections between the last "
+            f"value that excludes zero and the next (resolution {res}); the exact breakdown value "
+            "lies between the one reported and the next value tested. When the usual interval "
+            "includes zero there is no breakdown value."
+        )
+    return "\n\n".join(parts)
 
 
 def method_summary(results: Any, lang: str = "nb", *, appendix: str | None = "B") -> str:
