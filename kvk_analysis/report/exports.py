@@ -690,11 +690,18 @@ class _Docx:
     def save(self, path: Path, meta: Mapping[str, Any]) -> None:
         self.page_furniture(meta)
         props = self.doc.core_properties
-        props.title = str(meta.get("title") or "")
-        props.subject = str(meta.get("subtitle") or "")
+        # Word's core properties hold at most 255 characters (python-docx refuses more); the
+        # full title and subtitle are in the document itself.
+        props.title = _clip(str(meta.get("title") or ""), 255)
+        props.subject = _clip(str(meta.get("subtitle") or ""), 255)
         props.language = "nb-NO" if self.lang == "nb" else "en-GB"
         props.author = "kvk"
         self.doc.save(str(path))
+
+
+def _clip(value: str, limit: int) -> str:
+    """``value`` cut to at most ``limit`` characters, ending with an ellipsis when cut."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 #: Label keys (:mod:`.text`) of the provenance sections, as the HTML shows them.

@@ -1,0 +1,161 @@
+"""The real-data route end to end: the multi-table SSB archive fixture (synthetic numbers in the
+genuine layouts) and the documented registry -> build -> notebook 05, read as a reader would.
+
+Two renders, run together: the fixture as it is (its README says ``status: synthetic``, so the
+report must carry the simulated-data banner and list the tables as simulated) and a copy in a
+temporary folder whose provenance note says ``status: real`` (no banner, every input real).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kvk_analysis import config
+from kvk_analysis.report.batch import Job, run_jobs
+
+ARCHIVE = Path(__file__).parent / "data" / "ssb_archive"
+TABLES = sorted(ARCHIVE.glob("tab-*"))
+REGISTRY = config.COHORTS_DIR / "kvk_participants_documented.csv"
+NOTEBOOK = config.NOTEBOOKS_DIR / "05-evaluation-report.ipynb"
+
+
+def _text(page: str) -> str:
+    plain = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", " ", plain)))
+    return re.sub(r"\s+", " ", plain.replace("\u00a0", " ")).strip()
+
+
+def _section(page: str, heading: str, next_heading: str) -> str:
+    body = _text(page.split('<section class="kvk-provenance">')[0])
+    start = body.index(heading, body.index("Summary"))
+    return body[start : body.index(next_heading, start)]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, str]:
+    """name -> rendered HTML: ``synthetic`` (the fixture, English) and ``real`` (a copy marked
+    real, Norwegian)."""
+    root = tmp_path_factory.mktemp("realdata")
+    real = root / "ssb_download"
+    real.mkdir()
+    for t in TABLES:
+        shutil.copy(t, real / t.name)
+    (real / "PROVENANCE.md").write_text(
+        "# SSB archive tables downloaded from ssb.no\n\nstatus: real\n", encoding="utf-8"
+    )
+    common = {
+        "source": "ssb-table",
+        "registry_path": str(REGISTRY),
+        "measure": "doctor_certified",
+        "bootstrap_draws": 49,
+    }
+    jobs = [
+        Job(
+            "synthetic",
+            NOTEBOOK,
+            {
+                **common,
+                "sickleave_paths": [str(t) for t in TABLES],
+                "processed_dir": str(root / "processed-synthetic"),
+                "lang": "en",
+            },
+            root / "reports",
+            formats=("html",),
+            cwd=config.ROOT,
+        ),
+        Job(
+            "real",
+            NOTEBOOK,
+            {
+                **common,
+                "sickleave_paths": [str(real / t.name) for t in TABLES],
+                "processed_dir": str(root / "processed-real"),
+            },
+            root / "reports",
+            formats=("html",),
+            cwd=config.ROOT,
+        ),
+    ]
+    results = run_jobs(jobs, workers=2, resume=False, progress=False)
+    failed = {r.job.name: r.error for r in results if r.status == "failed"}
+    assert not failed
+    return {r.job.name: Path(r.files["html"]).read_text(encoding="utf-8") for r in results}
+
+
+def test_route_renders_whole_report_without_errors(reports):
+    for name, page in reports.items():
+        for bad in ("Traceback", "Error:", "UserWarning", "Warning:", " nan ", "NaN", "<Figure"):
+            assert bad not in _text(page), (name, bad)
+    text = _text(reports["synthetic"])
+    for heading in ("2 Data", "5 Robustness", "6 Conclusions", "Appendix A: Data", "Provenance"):
+        assert heading in text
+
+
+def test_data_section_states_the_definition_beside_ks(reports):
+    data = _section(reports["synthetic"], "2 Data", "3 Method")
+    assert "doctor-certified sick leave of all lengths" in data
+    assert "municipality where they live" in data  # residence-based
+    assert "of all employees" in data
+    assert "self-certified" in data and "employing municipality" in data  # KS's definition
+    assert "diluted" in data  # what the difference means for the evaluation
+    assert "What the outcome measures" in data and "Municipality of residence" in data
+    assert "Doctor-certified only" in data and "Self- and doctor-certified" in data
+    # the panel's gaps are counted, not hidden (Asker lacks four quarters)
+    assert "4 cells lack a sick-leave rate" in data and "Every cell has" not in data
+    nb = _section(reports["real"], "2 Data", "3 Metode")
+    assert "legemeldt sykefravær av alle lengder" in nb and "kommunen de bor i" in nb
+
+
+def test_registry_sentence_counts_documented_participants(reports):
+    data = _section(reports["synthetic"], "2 Data", "3 Method")
+    assert "documents 33 of the about 138-140 participants, 18 of them with a known pulje" in data
+    assert "never used as a control" in data
+    assert "at most 4 treated municipalities" in data  # what it does to power
+    nb = _section(reports["real"], "2 Data", "3 Metode")
+    assert "33" in nb and "brukes aldri som kontroll" in nb
+
+
+def test_synthetic_fixture_is_listed_as_simulated_with_the_banner(reports):
+    page = reports["synthetic"]
+    text = _text(page)
+    assert "SIMULATED DATA" in text
+    data = _section(page, "2 Data", "3 Method")
+    assert (
+        "Real inputs: kvk_participants_documented.csv; simulated inputs: tab-2005-09-01.txt" in data
+    )
+    prov = _text(page.split('<section class="kvk-provenance">')[1])
+    assert (
+        "tab-2010-12-01.txt: simulated (README.md of its folder says 'status: synthetic')" in prov
+    )
+    assert "kvk_participants_documented.csv: real" in prov
+
+
+def test_inputs_marked_real_have_no_banner(reports):
+    page = reports["real"]
+    text = _text(page)
+    assert "SIMULERTE DATA" not in text and "SIMULATED DATA" not in text
+    assert "simulerte data" not in text.lower()
+    data = _section(page, "2 Data", "3 Metode")
+    assert "Ekte inndata: tab-2005-09-01.txt" in data and "imulerte inndata" not in data
+    prov = _text(page.split('<section class="kvk-provenance">')[1])
+    assert "tab-2010-12-01.txt: real (PROVENANCE.md of its folder says 'status: real')" in prov
+    assert ": simulated" not in prov
+
+
+def test_analyses_the_data_cannot_support_are_explained(reports):
+    text = _text(reports["synthetic"].split('<section class="kvk-provenance">')[0])
+    # no contracted days in published tables: no pre-programme level, no covariate run
+    assert "which these data do not have" in text
+    assert "No estimate (a dash in the tables): with covariates" in text
+    # cohorts of two municipalities: estimates without a standard error are not called
+    # significant or not
+    assert "Without a standard error, so whether the estimate differs from zero is unknown" in text
+    assert "none of them has a standard error" in text and "0 of 2 are statistically" not in text
+    # subgroups of fewer than 10 participants are not compared
+    assert "No sector or municipality size has an estimate with at least 10 participants" in text
+    assert "differs by more than a factor" not in text
