@@ -30,10 +30,13 @@ def _text(page: str) -> str:
     return re.sub(r"\s+", " ", plain.replace("\u00a0", " ")).strip()
 
 
-def _section(page: str, heading: str, next_heading: str) -> str:
-    body = _text(page.split('<section class="kvk-provenance">')[0])
-    start = body.index(heading, body.index("Summary"))
-    return body[start : body.index(next_heading, start)]
+def _section(page: str, heading: str, next_heading: str = "") -> str:
+    """Visible text of the section under the ``<h2>`` ``heading`` (the title page's table of
+    contents is not a section)."""
+    body = page.split('<section class="kvk-provenance">')[0]
+    parts = re.split(r"<h2[^>]*>(.*?)</h2>", body, flags=re.S)
+    found = {_text(h): _text(c) for h, c in zip(parts[1::2], parts[2::2], strict=True)}
+    return found[heading]
 
 
 @pytest.fixture(scope="module")
@@ -147,15 +150,39 @@ def test_inputs_marked_real_have_no_banner(reports):
     assert ": simulated" not in prov
 
 
+def _table(page: str, caption: str) -> list[list[str]]:
+    """Body rows (cell texts) of the numbered table whose caption contains ``caption``."""
+    for fig in re.findall(r'<figure class="kvk-tablefig.*?</figure>', page, flags=re.S):
+        if caption in _text(re.search(r"<figcaption>(.*?)</figcaption>", fig, re.S).group(1)):
+            return [
+                [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+                for row in re.findall(r"<tr>(.*?)</tr>", fig.split("<tbody>")[-1], re.S)
+            ]
+    raise AssertionError(f"no table {caption!r}")
+
+
 def test_analyses_the_data_cannot_support_are_explained(reports):
-    text = _text(reports["synthetic"].split('<section class="kvk-provenance">')[0])
+    page = reports["synthetic"]
+    text = _text(page.split('<section class="kvk-provenance">')[0])
     # no contracted days in published tables: no pre-programme level, no covariate run
     assert "which these data do not have" in text
+    cohorts = _table(page, "Cohorts and comparison municipalities")
+    assert all(row[-1] == "–" for row in cohorts)  # the pre-programme level the sentence names
     assert "No estimate (a dash in the tables): with covariates" in text
-    # cohorts of two municipalities: estimates without a standard error are not called
-    # significant or not
-    assert "Without a standard error, so whether the estimate differs from zero is unknown" in text
-    assert "none of them has a standard error" in text and "0 of 2 are statistically" not in text
+    # every row of the robustness table without a standard error is named as such, and the
+    # placebo sentence counts significance only among placebos that have one
+    rows = _table(page, "Overall effect under alternative specifications")
+    no_se = [r[0] for r in rows if r[1] != "–" and r[2] == "–" and not r[0].startswith("Placebo")]
+    for label in no_se:
+        assert label[:1].lower() + label[1:] in text.split("Without a standard error")[1], label
+    placebo = [r for r in rows if r[0].startswith("Placebo")]
+    with_se = [r for r in placebo if r[2] != "–"]
+    if not with_se:
+        assert "none of them has a standard error" in text
+    elif len(with_se) < len(placebo):
+        assert f"of the {len(with_se)} with a standard error are statistically" in text
+    else:
+        assert f"of {len(placebo)} are statistically significant" in text
     # subgroups of fewer than 10 participants are not compared
     assert "No sector or municipality size has an estimate with at least 10 participants" in text
     assert "differs by more than a factor" not in text

@@ -1189,6 +1189,20 @@ def headline_sentences(results: Any, lang: str = "nb", *, decimals: int = 2) -> 
     name = AGGREGATION_LABELS["group"][lang].lower()
     comp = comparison_phrase(spec.control_group, lang)
     other_ci = fmt_ci(other["conf_low"], other["conf_high"], lang, decimals, level=1 - spec.alpha)
+    if _is_missing(other["estimate"]):  # e.g. no contracted working days in published tables
+        if lang == "nb":
+            return (
+                f"{main} Tallet er hovedestimatet, {name}, {_WITH[spec.weighting]['nb']}, "
+                f"og deltakerne sammenlignes med {comp}. Et anslag "
+                f"{_WITH[spec.other_weighting]['nb']} kan ikke lages: dataene mangler avtalte "
+                "dagsverk for noen kommune-kvartaler."
+            )
+        return (
+            f"{main} This is the headline estimate, the {name}, "
+            f"{_WITH[spec.weighting]['en']}, and participants are compared with {comp}. No "
+            f"estimate {_WITH[spec.other_weighting]['en']} can be made: the data lack contracted "
+            "working days for some municipality-quarters."
+        )
     if lang == "nb":
         return (
             f"{main} Tallet er hovedestimatet, {name}, {_WITH[spec.weighting]['nb']}, "
@@ -1536,6 +1550,14 @@ def robustness_summary(results: Any, lang: str = "nb") -> str:
     ) + "".join(" " + m for m in missing)
 
 
+def _other_weighting_missing(results: Any) -> bool:
+    """True when the estimate with the other weighting could not be made (no days)."""
+    try:
+        return _is_missing(results.row(f"weighting:{results.spec.other_weighting}")["estimate"])
+    except Exception:  # a results object without that row
+        return False
+
+
 def _significance_count(n_sig: int, n_ci: int, n: int, lang: str) -> str:
     """``"k of n are statistically significant."``, counted only among the estimates that have
     an interval, and saying how many have none (their significance is unknown)."""
@@ -1566,6 +1588,12 @@ def _unavailable_reason(row: Any, results: Any, lang: str) -> str:
     nb = lang == "nb"
     note = str(getattr(row, "note", "") or "")
     sample = getattr(results, "sample", None)
+    if "contracted working days" in note:
+        return (
+            "dataene mangler avtalte dagsverk for noen kommune-kvartaler"
+            if nb
+            else "the data lack contracted working days for some municipality-quarters"
+        )
     if "never-treated" in note or "gname == 0" in note:
         return (
             "ingen kommune som aldri deltok å sammenligne med"
@@ -2117,8 +2145,13 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                     if spec.weighting == "units"
                     else "per avtalt dagsverk"
                 )
-                + f"; anslaget {_WITH[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
-                "hver kommunes avtalte dagsverk i første kvartal i utvalget.",
+                + (
+                    f"; anslaget {_WITH[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
+                    "hver kommunes avtalte dagsverk i første kvartal i utvalget."
+                    if not _other_weighting_missing(results)
+                    else f"; et anslag {_WITH[spec.other_weighting]['nb']} kan ikke lages, fordi "
+                    "dataene mangler avtalte dagsverk for noen kommune-kvartaler."
+                ),
                 "### Forutsetninger",
                 f"1. *Parallelle trender:* uten programmet ville sykefraværet i deltakerkommunene "
                 f"ha utviklet seg som i sammenligningsgruppen ({comp}).\n"
@@ -2189,9 +2222,14 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                 if spec.weighting == "units"
                 else "per contracted working day"
             )
-            + f"; the estimate {_WITH[spec.other_weighting]['en']} is shown beside it. "
-            "The weights are each municipality's contracted working days in its first quarter in "
-            "the sample.",
+            + (
+                f"; the estimate {_WITH[spec.other_weighting]['en']} is shown beside it. "
+                "The weights are each municipality's contracted working days in its first quarter "
+                "in the sample."
+                if not _other_weighting_missing(results)
+                else f"; no estimate {_WITH[spec.other_weighting]['en']} can be made, as the data "
+                "lack contracted working days for some municipality-quarters."
+            ),
             "### Assumptions",
             "1. *Parallel trends:* without the programme, sick leave in the participating "
             f"municipalities would have developed as in the comparison group ({comp}).\n"
