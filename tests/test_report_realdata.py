@@ -186,3 +186,96 @@ def test_analyses_the_data_cannot_support_are_explained(reports):
     # subgroups of fewer than 10 participants are not compared
     assert "No sector or municipality size has an estimate with at least 10 participants" in text
     assert "differs by more than a factor" not in text
+
+
+# -- the library on such data, without a render ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory):
+    import pandas as pd
+
+    from kvk_analysis.build import build_data
+
+    out = tmp_path_factory.mktemp("processed")
+    build_data(
+        TABLES,
+        REGISTRY,
+        processed_dir=out,
+        params={"measure": "doctor_certified", "source": "ssb-table"},
+        progress=False,
+    )
+    return pd.read_parquet(out / "panel.parquet")
+
+
+def _spec(weighting: str = "units"):
+    from kvk_analysis.report.evaluation import specification_from_parameters
+
+    return specification_from_parameters(
+        {"measure": "doctor_certified", "weighting": weighting, "inference": "analytic"}
+    )
+
+
+def test_describe_panel_counts_absent_rows_as_missing_cells(panel):
+    from kvk_analysis.report import text
+
+    assert panel["rate"].notna().all()  # the gaps are absent rows, not NaN rates
+    assert "4 cells lack a sick-leave rate" in text.describe_panel(panel, "en")
+    assert "4 celler mangler" in text.describe_panel(panel, "nb")
+
+
+def test_days_weighting_without_days_is_stated_not_invented(panel):
+    import numpy as np
+
+    from kvk_analysis.errors import ReportError
+    from kvk_analysis.report import text
+    from kvk_analysis.report.evaluation import evaluate
+
+    no_days = panel.copy()
+    no_days.loc[no_days["period"].astype(str) == "2006Q3", "weight"] = np.nan
+    results = evaluate(no_days, _spec("units"))
+    row = results.row("weighting:days")
+    assert np.isnan(row["estimate"]) and "contracted working days" in row["note"]
+    assert not np.isnan(results.row("headline")["estimate"])
+    en = text.headline_sentences(results, "en")
+    assert "No estimate weighted by contracted working days can be made" in en
+    assert "the data lack contracted working days" in text.methods_appendix(results, "en")
+    assert "overall effect, weighted by contracted working days: the data lack" in (
+        text.robustness_summary(results, "en")
+    )
+    assert "kan ikke lages" in text.headline_sentences(results, "nb")
+    with pytest.raises(ReportError, match="weighting 'days' needs contracted working days"):
+        evaluate(no_days, _spec("days"))
+
+
+def test_significance_is_counted_only_where_there_is_a_standard_error():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from kvk_analysis.report import text
+
+    def results(se):
+        rob = pd.DataFrame(
+            {
+                "key": ["headline", "placebo:4:III", "placebo:4:IV"],
+                "kind": ["main", "placebo", "placebo"],
+                "estimate": [0.5, 0.1, -0.4],
+                "std_error": [0.1, se[0], se[1]],
+                "conf_low": [0.3, 0.1 - 2 * se[0], -0.4 - 2 * se[1]],
+                "conf_high": [0.7, 0.1 + 2 * se[0], -0.4 + 2 * se[1]],
+            }
+        )
+        return SimpleNamespace(
+            robustness=rob, row=lambda key: rob.set_index("key").loc[key].to_dict()
+        )
+
+    nan = float("nan")
+    assert "0 of 2 are statistically significant" in text.placebo_sentence(
+        results([1.0, 1.0]), "en"
+    )
+    both = text.placebo_sentence(results([nan, nan]), "en")
+    assert "none of them has a standard error" in both and "0 of 2" not in both
+    one = text.placebo_sentence(results([nan, 0.1]), "en")
+    assert "1 of the 1 with a standard error are statistically significant (1 has none)" in one
+    assert "ingen av dem har standardfeil" in text.placebo_sentence(results([nan, nan]), "nb")

@@ -1580,7 +1580,8 @@ def _significance_count(n_sig: int, n_ci: int, n: int, lang: str) -> str:
         f"signifikante ({fmt_int(n - n_ci, lang)} mangler standardfeil)."
         if nb
         else f"{fmt_int(n_sig, lang)} of the {fmt_int(n_ci, lang)} with a standard error are "
-        f"statistically significant ({fmt_int(n - n_ci, lang)} have none)."
+        f"statistically significant ({fmt_int(n - n_ci, lang)} "
+        f"{'has' if n - n_ci == 1 else 'have'} none)."
     )
 
 
