@@ -138,7 +138,7 @@ def test_synthetic_fixture_is_listed_as_simulated_with_the_banner(reports):
     assert (
         "tab-2010-12-01.txt: simulated (README.md of its folder says 'status: synthetic')" in prov
     )
-    assert "kvk_participants_documented.csv: real" in prov
+    assert "kvk_participants_documented.csv: real" in prov and "Real or simulated" in prov
 
 
 def test_inputs_marked_real_have_no_banner(reports):
@@ -149,8 +149,9 @@ def test_inputs_marked_real_have_no_banner(reports):
     data = _section(page, "2 Data", "3 Metode")
     assert "Ekte inndata: tab-2005-09-01.txt" in data and "imulerte inndata" not in data
     prov = _text(page.split('<section class="kvk-provenance">')[1])
-    assert "tab-2010-12-01.txt: real (PROVENANCE.md of its folder says 'status: real')" in prov
-    assert ": simulated" not in prov
+    assert "Ekte eller simulert" in prov
+    assert "tab-2010-12-01.txt: ekte (PROVENANCE.md of its folder says 'status: real')" in prov
+    assert ": simulert" not in prov and "input_status" not in prov
 
 
 def _table(page: str, caption: str) -> list[list[str]]:

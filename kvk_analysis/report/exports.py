@@ -709,6 +709,7 @@ _PROVENANCE_LABELS = {
     "notebook": "prov_notebook",
     "parameter": "prov_parameters",
     "input": "prov_inputs",
+    "input_status": "prov_input_status",
     "python": "prov_packages",
     "package": "prov_packages",
     "git": "prov_git",

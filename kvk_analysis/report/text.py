@@ -204,6 +204,7 @@ LABELS: dict[str, dict[str, str]] = {
     "prov_date": {"nb": "Laget", "en": "Created"},
     "prov_python": {"nb": "Python", "en": "Python"},
     "prov_parameters": {"nb": "Parametere", "en": "Parameters"},
+    "prov_input_status": {"nb": "Ekte eller simulert", "en": "Real or simulated"},
     "prov_inputs": {"nb": "Inndata", "en": "Input files"},
     "prov_packages": {"nb": "Programvareversjoner", "en": "Software versions"},
     # column labels used in tables
