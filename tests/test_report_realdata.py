@@ -283,3 +283,33 @@ def test_significance_is_counted_only_where_there_is_a_standard_error():
     one = text.placebo_sentence(results([nan, 0.1]), "en")
     assert "1 of the 1 with a standard error are statistically significant (1 has none)" in one
     assert "ingen av dem har standardfeil" in text.placebo_sentence(results([nan, nan]), "nb")
+
+
+@pytest.mark.slow
+def test_route_pdf_carries_banner_definition_and_registry(tmp_path):
+    """The PDF of the route (WeasyPrint, slower): the banner on the title page, the
+    definition and the registry in the data section, the statuses in the provenance."""
+    pypdf = pytest.importorskip("pypdf")
+    job = Job(
+        "route-pdf",
+        NOTEBOOK,
+        {
+            "sickleave_paths": [str(t) for t in TABLES],
+            "source": "ssb-table",
+            "registry_path": str(REGISTRY),
+            "measure": "doctor_certified",
+            "processed_dir": str(tmp_path / "processed"),
+            "bootstrap_draws": 49,
+        },
+        tmp_path / "reports",
+        formats=("html", "pdf"),
+        cwd=config.ROOT,
+    )
+    (result,) = run_jobs([job], workers=1, resume=False, progress=False)
+    assert result.status != "failed", result.error
+    pages = [p.extract_text() for p in pypdf.PdfReader(result.files["pdf"]).pages]
+    assert "SIMULERTE DATA" in pages[0]
+    text = re.sub(r"\s+", " ", " ".join(pages))
+    assert "kommunen de bor i" in text and "Bare legemeldt" in text
+    assert "Kohortregisteret dokumenterer 33" in text
+    assert "Ekte eller simulert" in text
