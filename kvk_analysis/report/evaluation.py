@@ -581,6 +581,8 @@ def _sensitivity_dict(res: EvaluationResults) -> dict[str, Any]:
 def _overall_row(
     key: str, kind: str, aggregation: str, agg: Any, data: pd.DataFrame | None, note: str = ""
 ) -> dict[str, Any]:
+    if agg is None:  # not estimable on these data (e.g. weighting by days without days)
+        return _failed_row(key, kind, aggregation, data, ValueError(note or NO_DAYS_NOTE))
     ov = agg.overall
     row = {
         "key": key,
@@ -599,6 +601,10 @@ def _overall_row(
         row["n_units"] = int(data["kommunenummer"].nunique())
         row["n_treated"] = int(data.loc[data["gname"] > 0, "kommunenummer"].nunique())
     return row
+
+
+#: Note of the days-weighted estimate when the sample lacks contracted working days.
+NO_DAYS_NOTE = "no contracted working days in some municipality-quarters of the sample"
 
 
 def _failed_row(key: str, kind: str, aggregation: str, data: pd.DataFrame | None, exc: Exception):
@@ -730,6 +736,14 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     sample = analysis_sample(
         panel, sector=spec.sector, cohorts=spec.cohorts, start=spec.start, end=spec.end
     )
+    # Published tables without days leave ``weight`` missing: weighting by days is then not
+    # possible (never filled in); the headline cannot use it, the second estimate is dropped.
+    n_no_days = int(sample["weight"].isna().sum()) if "weight" in sample else 0
+    if n_no_days and spec.weighting == "days":
+        raise ReportError(
+            f"weighting 'days' needs contracted working days (column 'weight') in every "
+            f"municipality-quarter of the sample; {n_no_days} have none: use weighting 'units'"
+        )
     with warnings.catch_warnings():  # first-period weights: stated in the methods appendix
         warnings.simplefilter("ignore", UserWarning)
         gt = att_gt(sample, "rate", "tname", "kommunenummer", "gname", **spec.att_gt_kwargs())
@@ -740,17 +754,23 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         "dynamic": aggte(gt, type="dynamic", **dyn_extra),
         "calendar": aggte(gt, type="calendar"),
     }
-    with warnings.catch_warnings():  # first-period weights: stated in the methods appendix
-        warnings.simplefilter("ignore", UserWarning)
-        other = att_gt(
-            sample,
-            "rate",
-            "tname",
-            "kommunenummer",
-            "gname",
-            **spec.att_gt_kwargs(weightsname="weight" if spec.other_weighting == "days" else None),
-        )
-    other_weighting = aggte(other, type=HEADLINE_AGGREGATION)
+    if n_no_days and spec.other_weighting == "days":
+        other_weighting = None
+        notes.append(f"weighting by days: {NO_DAYS_NOTE} ({n_no_days})")
+    else:
+        with warnings.catch_warnings():  # first-period weights: stated in the methods appendix
+            warnings.simplefilter("ignore", UserWarning)
+            other = att_gt(
+                sample,
+                "rate",
+                "tname",
+                "kommunenummer",
+                "gname",
+                **spec.att_gt_kwargs(
+                    weightsname="weight" if spec.other_weighting == "days" else None
+                ),
+            )
+        other_weighting = aggte(other, type=HEADLINE_AGGREGATION)
     try:
         pretest = pretrend_test(gt, seed=spec.seed)
     except KvkError as exc:

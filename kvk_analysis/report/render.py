@@ -261,11 +261,33 @@ def compact_provenance_html(table: Any, lang: str) -> str:
                 ),
             )
         )
+    if by.get("input_status"):  # each input real or simulated, with why (provenance.input_status)
+        words = {
+            "real": {"nb": "ekte", "en": "real"},
+            "simulated": {"nb": "simulert", "en": "simulated"},
+        }
+        status_rows = []
+        for k, v in by["input_status"]:
+            status, _, why = v.partition(" ")
+            shown = words.get(status, {}).get(lang, status)
+            status_rows.append(
+                f'<div class="kvk-prov-file">{esc(k)}: {esc(shown)} {esc(why)}</div>'
+            )
+        rows.append((label("prov_input_status", lang), "".join(status_rows)))
     for section, key in (("git", "prov_git"), ("date", "prov_date")):
         for _, value in by.get(section, []):
             rows.append((label(key, lang), esc(value)))
     for section, items in by.items():  # sections added to provenance_table later
-        if section not in {"notebook", "parameter", "input", "python", "package", "git", "date"}:
+        if section not in {
+            "notebook",
+            "parameter",
+            "input",
+            "input_status",
+            "python",
+            "package",
+            "git",
+            "date",
+        }:
             for k, v in items:
                 rows.append((esc(section), f"{esc(k)}: {esc(v)}"))
     body = "".join(

@@ -204,6 +204,7 @@ LABELS: dict[str, dict[str, str]] = {
     "prov_date": {"nb": "Laget", "en": "Created"},
     "prov_python": {"nb": "Python", "en": "Python"},
     "prov_parameters": {"nb": "Parametere", "en": "Parameters"},
+    "prov_input_status": {"nb": "Ekte eller simulert", "en": "Real or simulated"},
     "prov_inputs": {"nb": "Inndata", "en": "Input files"},
     "prov_packages": {"nb": "Programvareversjoner", "en": "Software versions"},
     # column labels used in tables
@@ -561,12 +562,17 @@ def panel_sentence(
 def describe_panel(panel: Any, lang: str = "nb") -> str:
     """:func:`panel_sentence` of an analysis panel (a DataFrame with ``kommunenummer``,
     ``period``, ``sector`` and ``rate``): its units, quarters (with the span), sectors and the
-    cells without a rate."""
+    cells without a rate (a row with no rate and a municipality-quarter-sector absent from
+    the panel, as in an unbalanced panel built from published tables, both count)."""
+    n_units, n_periods = panel["kommunenummer"].nunique(), panel["period"].nunique()
+    n_sectors = panel["sector"].nunique()
+    have = panel.loc[panel["rate"].notna(), ["kommunenummer", "period", "sector"]]
+    n_missing = n_units * n_periods * n_sectors - len(have.drop_duplicates())
     return panel_sentence(
-        panel["kommunenummer"].nunique(),
-        panel["period"].nunique(),
-        panel["sector"].nunique(),
-        int(panel["rate"].isna().sum()),
+        n_units,
+        n_periods,
+        n_sectors,
+        int(n_missing),
         lang,
         start=panel["period"].min(),
         end=panel["period"].max(),
@@ -1200,6 +1206,20 @@ def headline_sentences(results: Any, lang: str = "nb", *, decimals: int = 2) -> 
     name = AGGREGATION_LABELS["group"][lang].lower()
     comp = comparison_phrase(spec.control_group, lang)
     other_ci = fmt_ci(other["conf_low"], other["conf_high"], lang, decimals, level=1 - spec.alpha)
+    if _is_missing(other["estimate"]):  # e.g. no contracted working days in published tables
+        if lang == "nb":
+            return (
+                f"{main} Tallet er hovedestimatet, {name}, {_WITH[spec.weighting]['nb']}, "
+                f"og deltakerne sammenlignes med {comp}. Et anslag "
+                f"{_WITH[spec.other_weighting]['nb']} kan ikke lages: dataene mangler avtalte "
+                "dagsverk for noen kommune-kvartaler."
+            )
+        return (
+            f"{main} This is the headline estimate, the {name}, "
+            f"{_WITH[spec.weighting]['en']}, and participants are compared with {comp}. No "
+            f"estimate {_WITH[spec.other_weighting]['en']} can be made: the data lack contracted "
+            "working days for some municipality-quarters."
+        )
     if lang == "nb":
         return (
             f"{main} Tallet er hovedestimatet, {name}, {_WITH[spec.weighting]['nb']}, "
@@ -1718,12 +1738,13 @@ def placebo_sentence(results: Any, lang: str = "nb") -> str:
     n_large = int((ratios >= PLACEBO_LARGE).sum())
     n_sig = int(((plac["conf_high"] < 0) | (plac["conf_low"] > 0)).sum())
     n = len(plac)
+    n_ci = int((plac["conf_low"].notna() & plac["conf_high"].notna()).sum())
     pct = fmt_pct(largest * 100, lang, 0)
     if lang == "nb":
         text = (
             f"Placebo-estimatene (oppstart satt kunstig tidligere, bare data fra før den virkelige "
             f"oppstarten) er opptil {pct} av hovedeffekten i absoluttverdi; "
-            f"{fmt_int(n_sig, lang)} av {fmt_int(n, lang)} er statistisk signifikante."
+            + _significance_count(n_sig, n_ci, n, lang)
         )
         if largest < PLACEBO_SMALL:
             text += " De er små i forhold til effekten."
@@ -1739,8 +1760,8 @@ def placebo_sentence(results: Any, lang: str = "nb") -> str:
         return text
     text = (
         "The placebo estimates (start set artificially earlier, only data from before the real "
-        f"start) are up to {pct} of the main effect in absolute value; {fmt_int(n_sig, lang)} of "
-        f"{fmt_int(n, lang)} are statistically significant."
+        f"start) are up to {pct} of the main effect in absolute value; "
+        + _significance_count(n_sig, n_ci, n, lang)
     )
     if largest < PLACEBO_SMALL:
         text += " They are small relative to the effect."
@@ -1764,6 +1785,16 @@ def robustness_summary(results: Any, lang: str = "nb") -> str:
     lang = check_lang(lang)
     rob = results.robustness
     alt = rob.loc[(rob["kind"] == "robustness") & rob["estimate"].notna()]
+    missing = unavailable_sentences(results, lang)
+    if alt.empty:
+        return " ".join(
+            [
+                "Ingen av de alternative spesifikasjonene kunne estimeres på disse dataene."
+                if lang == "nb"
+                else "None of the alternative specifications could be estimated on these data.",
+                *missing,
+            ]
+        )
     est = float(results.row("headline")["estimate"])
     neg = est < 0
     same = int(((alt["estimate"] < 0) if neg else (alt["estimate"] > 0)).sum())
@@ -1776,13 +1807,124 @@ def robustness_summary(results: Any, lang: str = "nb") -> str:
             f"estimatet samme fortegn som hovedestimatet, og i {fmt_int(excl, lang)} av dem "
             f"utelukker konfidensintervallet null; estimatene ligger mellom "
             f"{fmt_pp(lo, lang, 2)} og {fmt_pp(hi, lang, 2)}."
-        )
+        ) + "".join(" " + m for m in missing)
     return (
         f"In {fmt_int(same, lang)} of {fmt_int(n, lang)} alternative specifications the estimate "
         f"has the same sign as the headline, and in {fmt_int(excl, lang)} of them the confidence "
         f"interval excludes zero; the estimates range from {fmt_pp(lo, lang, 2)} to "
         f"{fmt_pp(hi, lang, 2)}."
+    ) + "".join(" " + m for m in missing)
+
+
+def _other_weighting_missing(results: Any) -> bool:
+    """True when the estimate with the other weighting could not be made (no days)."""
+    try:
+        return _is_missing(results.row(f"weighting:{results.spec.other_weighting}")["estimate"])
+    except Exception:  # a results object without that row
+        return False
+
+
+def _significance_count(n_sig: int, n_ci: int, n: int, lang: str) -> str:
+    """``"k of n are statistically significant."``, counted only among the estimates that have
+    an interval, and saying how many have none (their significance is unknown)."""
+    nb = lang == "nb"
+    if n_ci == n:
+        return (
+            f"{fmt_int(n_sig, lang)} av {fmt_int(n, lang)} er statistisk signifikante."
+            if nb
+            else f"{fmt_int(n_sig, lang)} of {fmt_int(n, lang)} are statistically significant."
+        )
+    if n_ci == 0:
+        return (
+            "ingen av dem har standardfeil, så om de er statistisk signifikante, er ukjent."
+            if nb
+            else "none of them has a standard error, so whether they are statistically "
+            "significant is unknown."
+        )
+    return (
+        f"{fmt_int(n_sig, lang)} av de {fmt_int(n_ci, lang)} som har standardfeil, er statistisk "
+        f"signifikante ({fmt_int(n - n_ci, lang)} mangler standardfeil)."
+        if nb
+        else f"{fmt_int(n_sig, lang)} of the {fmt_int(n_ci, lang)} with a standard error are "
+        f"statistically significant ({fmt_int(n - n_ci, lang)} "
+        f"{'has' if n - n_ci == 1 else 'have'} none)."
     )
+
+
+def _unavailable_reason(row: Any, results: Any, lang: str) -> str:
+    nb = lang == "nb"
+    note = str(getattr(row, "note", "") or "")
+    sample = getattr(results, "sample", None)
+    if "contracted working days" in note:
+        return (
+            "dataene mangler avtalte dagsverk for noen kommune-kvartaler"
+            if nb
+            else "the data lack contracted working days for some municipality-quarters"
+        )
+    if "never-treated" in note or "gname == 0" in note:
+        return (
+            "ingen kommune som aldri deltok å sammenligne med"
+            if nb
+            else "no municipality that never took part to compare with"
+        )
+    if (
+        row.key == "covariates"
+        and sample is not None
+        and "pre_level" in sample
+        and sample["pre_level"].isna().any()
+    ):
+        return (
+            "sykefraværet før programmet (2005–2006, regnet fra avtalte dagsverk) mangler i "
+            "disse dataene"
+            if nb
+            else "the pre-programme sick-leave level (2005–2006, computed from contracted "
+            "working days) is missing in these data"
+        )
+    return "kunne ikke estimeres på disse dataene" if nb else "could not be estimated on these data"
+
+
+def unavailable_sentences(results: Any, lang: str = "nb") -> list[str]:
+    """Sentences naming the rows of the robustness table (placebos excluded: see
+    :func:`placebo_sentence`) and of the sector/size tables that have no estimate (with the
+    reason when it is known) or an estimate without a standard error; empty when every row
+    has both.  For small or incomplete panels (few documented participants, no contracted
+    days), where the tables show a dash."""
+    import pandas as pd
+
+    lang = check_lang(lang)
+    nb = lang == "nb"
+    frames = [results.robustness.loc[results.robustness["kind"] == "robustness"]]
+    sub = getattr(results, "subgroups", None)
+    if sub is not None and len(sub):
+        frames.append(sub.loc[sub["key"] != "sector:all"])
+    rows = pd.concat(frames, ignore_index=True)
+    out = []
+    none = rows.loc[rows["estimate"].isna()]
+    if len(none):
+        parts = [
+            f"{_first_lower(estimate_label(r.key, lang, results))}: "
+            f"{_unavailable_reason(r, results, lang)}"
+            for r in none.itertuples()
+        ]
+        out.append(
+            ("Uten estimat (strek i tabellene): " if nb else "No estimate (a dash in the tables): ")
+            + "; ".join(parts)
+            + "."
+        )
+    no_se = rows.loc[rows["estimate"].notna() & rows["std_error"].isna()]
+    if len(no_se):
+        names = ", ".join(_first_lower(estimate_label(k, lang, results)) for k in no_se["key"])
+        out.append(
+            f"Uten standardfeil, så om estimatet skiller seg fra null er ukjent: {names}."
+            if nb
+            else f"Without a standard error, so whether the estimate differs from zero is "
+            f"unknown: {names}."
+        )
+    return out
+
+
+def _first_lower(label: str) -> str:
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def twfe_bacon_sentences(results: Any, lang: str = "nb") -> str:
@@ -2070,6 +2212,20 @@ def conclusions(
                 "municipality sizes). The differences are not formally tested and may be chance "
                 "where the intervals overlap."
             )
+    elif len(sub) and not any(
+        r.key != "sector:all"
+        and not _is_missing(r.estimate)
+        and (r.n_treated or 0) >= MIN_SUBGROUP_TREATED
+        for r in sub.itertuples()
+    ):
+        out.append(
+            f"Ingen sektor eller kommunestørrelse har et estimat med minst "
+            f"{MIN_SUBGROUP_TREATED} deltakere, så forskjeller mellom undergrupper er ikke vurdert."
+            if nb
+            else "No sector or municipality size has an estimate with at least "
+            f"{MIN_SUBGROUP_TREATED} participants, so differences between subgroups are not "
+            "assessed."
+        )
     elif len(sub):
         out.append(
             f"Ingen sektor eller kommunestørrelse har et estimat som avviker mer enn en faktor "
@@ -2282,8 +2438,13 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                     if spec.weighting == "units"
                     else "per avtalt dagsverk"
                 )
-                + f"; anslaget {_WITH[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
-                "hver kommunes avtalte dagsverk i første kvartal i utvalget.",
+                + (
+                    f"; anslaget {_WITH[spec.other_weighting]['nb']} vises ved siden av. Vektene er "
+                    "hver kommunes avtalte dagsverk i første kvartal i utvalget."
+                    if not _other_weighting_missing(results)
+                    else f"; et anslag {_WITH[spec.other_weighting]['nb']} kan ikke lages, fordi "
+                    "dataene mangler avtalte dagsverk for noen kommune-kvartaler."
+                ),
                 "### Forutsetninger",
                 f"1. *Parallelle trender:* uten programmet ville sykefraværet i deltakerkommunene "
                 f"ha utviklet seg som i sammenligningsgruppen ({comp}).\n"
@@ -2356,9 +2517,14 @@ def methods_appendix(results: Any, lang: str = "nb") -> str:
                 if spec.weighting == "units"
                 else "per contracted working day"
             )
-            + f"; the estimate {_WITH[spec.other_weighting]['en']} is shown beside it. "
-            "The weights are each municipality's contracted working days in its first quarter in "
-            "the sample.",
+            + (
+                f"; the estimate {_WITH[spec.other_weighting]['en']} is shown beside it. "
+                "The weights are each municipality's contracted working days in its first quarter "
+                "in the sample."
+                if not _other_weighting_missing(results)
+                else f"; no estimate {_WITH[spec.other_weighting]['en']} can be made, as the data "
+                "lack contracted working days for some municipality-quarters."
+            ),
             "### Assumptions",
             "1. *Parallel trends:* without the programme, sick leave in the participating "
             f"municipalities would have developed as in the comparison group ({comp}).\n"
