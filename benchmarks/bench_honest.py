@@ -14,12 +14,14 @@ universal base period and the event study ``aggte(type="dynamic")``, then times
 * the PyPI ``honestdid`` port (torch) on the same inputs when it is installed (extra
   ``honest-check``), for the ratio.
 
-Prints seconds per call (best of ``--repeat``).
+Prints seconds per call (best of ``--repeat``) and the machine's load average (1 minute)
+at each timing: on a shared machine the timings are only comparable at similar load.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -62,7 +64,8 @@ def main() -> None:
         "pretrend_power sup-t": lambda: pretrend_power(dyn, pretest=pretrend_test(res, seed=1)),
     }
     for name, fn in rows.items():
-        print(f"{name:32s} {best_of(fn, args.repeat):8.2f} s")
+        seconds = best_of(fn, args.repeat)
+        print(f"{name:32s} {seconds:8.2f} s   (load {os.getloadavg()[0]:.2f})")
     try:
         import honestdid as hd
     except ImportError:
