@@ -292,3 +292,31 @@ def test_against_pypi_honestdid_port(ehec) -> None:
     step = 40 * math.sqrt(sigma[5, 5]) / 999
     assert abs(ours["lb"].iloc[0] - float(theirs["lb"].iloc[0])) <= 2 * step
     assert abs(ours["ub"].iloc[0] - float(theirs["ub"].iloc[0])) <= 2 * step
+
+
+def test_least_favorable_quantile_from_top_draws_equals_all_draws() -> None:
+    """The LF critical value solves only the draws that can reach the top order statistics;
+    it must equal the quantile of all 1,000 draws solved one by one."""
+    from kvk_analysis.evaluation.honest import (
+        _construct_gamma,
+        _create_a_rm,
+        _EtaLP,
+        _post_rows,
+        _r_rmvnorm,
+        _top_eta,
+    )
+
+    rng = np.random.default_rng(5)
+    npre, npost = 4, 4
+    for trial in range(6):
+        root = rng.normal(size=(npre + npost, npre + npost))
+        sigma = root @ root.T / 10 + np.eye(npre + npost) * 0.05
+        a = _create_a_rm(npre, npost, [0.5, 1.0, 2.0][trial % 3], -(trial % npre), trial % 2 == 0)
+        rows = _post_rows(a, npre)
+        x_t = (a[:, npre:] @ np.linalg.inv(_construct_gamma(np.ones(npost) / npost)))[:, 1:]
+        sig_y = (a @ sigma @ a.T)[np.ix_(rows, rows)]
+        w = np.column_stack([np.sqrt(np.diag(sig_y)), x_t[rows]])
+        xi = _r_rmvnorm(1000, sig_y, trial)
+        full = _EtaLP(w).eta_many(xi)
+        top = _top_eta(_EtaLP(w), xi, 0.995)
+        assert np.nanquantile(top, 0.995) == pytest.approx(np.nanquantile(full, 0.995), abs=1e-12)
