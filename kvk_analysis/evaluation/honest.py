@@ -1018,24 +1018,31 @@ def _simulated_folded_quantile(p: float, mu: float, seed: int, n: int = 10**6) -
     # |z + mu| sorted = merge of (z + mu) for z >= -mu (ascending) and -(z + mu) for
     # z < -mu (ascending when read backwards); select order statistics from the two runs
     k = int(np.searchsorted(z, -mu, side="left"))
-    up = z[k:] + mu
-    down = -(z[:k][::-1] + mu)
+    n_up, n_down = z.size - k, k
+
+    # read lazily (no copy of the 10^6 draws per call): up[i] = z[k + i] + mu and
+    # down[i] = -(z[k - 1 - i] + mu), the same floating-point operations as materialising them
+    def up(i: int) -> float:
+        return float(z[k + i] + mu)
+
+    def down(i: int) -> float:
+        return float(-(z[k - 1 - i] + mu))
 
     def kth(j: int) -> float:  # j-th smallest (0-based) of the union of two sorted arrays
-        lo, hi = max(0, j - down.size + 1), min(j + 1, up.size)
+        lo, hi = max(0, j - n_down + 1), min(j + 1, n_up)
         # number i of elements taken from `up`: up[i-1] <= down[j-i] and down[j-i-1] < up[i]
         while lo < hi:
             i = (lo + hi) // 2
-            if up[i] < down[j - i]:
+            if up(i) < down(j - i):
                 lo = i + 1
             else:
                 hi = i
         i = lo
         cands = []
         if i > 0:
-            cands.append(up[i - 1])
+            cands.append(up(i - 1))
         if j - i >= 0:
-            cands.append(down[j - i])
+            cands.append(down(j - i))
         return float(max(cands))
 
     h = (n - 1) * p
