@@ -11,15 +11,20 @@ universal base period and the event study ``aggte(type="dynamic")``, then times
   ``full`` grid search) for the first post period and the average of the post periods;
 * ``honest_sensitivity(type="smoothness")`` (FLCI, R's default M grid);
 * ``pretrend_power`` (sup-t, with the report's pre-test);
+* all the calls the report makes (``report.evaluation._sensitivity``: relative magnitudes
+  for the average on Mbar 0, 0.5, ..., 2 plus three single-Mbar bisection steps, smoothness
+  for the average, the power);
 * the PyPI ``honestdid`` port (torch) on the same inputs when it is installed (extra
   ``honest-check``), for the ratio.
 
-Prints seconds per call (best of ``--repeat``).
+Prints seconds per call (best of ``--repeat``) and the machine's load average (1 minute)
+at each timing: on a shared machine the timings are only comparable at similar load.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -54,15 +59,29 @@ def main() -> None:
     n_pre = int(np.sum((dyn.egt >= -8) & (dyn.egt < -1)))
     n_post = int(np.sum((dyn.egt >= 0) & (dyn.egt <= args.max_e)))
     print(f"event study: {n_pre} pre-periods, {n_post} post-periods, {args.n_units} units")
+    pretest = pretrend_test(res, seed=1)
+
+    def report_calls() -> None:
+        # as kvk_analysis.report.evaluation._sensitivity: Mbar 0, 0.5, ..., 2 for the average
+        # of the post periods, three bisection steps (one Mbar each), smoothness, power
+        avg = {"l_vec": "average", **kw}
+        honest_sensitivity(dyn, mbar_vec=[0, 0.5, 1, 1.5, 2], **avg)
+        for mbar in (0.25, 0.125, 0.1875):
+            honest_sensitivity(dyn, mbar_vec=[mbar], **avg)
+        honest_sensitivity(dyn, type="smoothness", **avg)
+        pretrend_power(dyn, pretest=pretest)
+
     rows = {
         "RM C-LF e=0 (refine)": lambda: honest_sensitivity(dyn, **kw),
         "RM C-LF e=0 (full grid)": lambda: honest_sensitivity(dyn, grid_search="full", **kw),
         "RM C-LF average (refine)": lambda: honest_sensitivity(dyn, l_vec="average", **kw),
         "SD FLCI e=0": lambda: honest_sensitivity(dyn, type="smoothness", **kw),
-        "pretrend_power sup-t": lambda: pretrend_power(dyn, pretest=pretrend_test(res, seed=1)),
+        "pretrend_power sup-t": lambda: pretrend_power(dyn, pretest=pretest),
+        "report's set of calls": report_calls,
     }
     for name, fn in rows.items():
-        print(f"{name:32s} {best_of(fn, args.repeat):8.2f} s")
+        seconds = best_of(fn, args.repeat)
+        print(f"{name:36s} {seconds:8.2f} s   (load {os.getloadavg()[0]:.2f})")
     try:
         import honestdid as hd
     except ImportError:

@@ -312,6 +312,16 @@ class _HighsLP:
         self._rows = np.arange(m, dtype=np.int32)
         self._cols = np.arange(n, dtype=np.int32)
         self._optimal = highspy.HighsModelStatus.kOptimal
+        self._basic = highspy.HighsBasisStatus.kBasic
+
+    def nonbasic_rows(self) -> np.ndarray | None:
+        """Rows not in HiGHS's optimal basis (its tight rows), or None when a column is
+        nonbasic (then the basis is not one of ``rows`` alone)."""
+        basis = self._h.getBasis()
+        basic = self._basic
+        if any(c != basic for c in basis.col_status):
+            return None
+        return np.array([i for i, r in enumerate(basis.row_status) if r != basic], dtype=np.intp)
 
     def solve(
         self,
@@ -389,6 +399,22 @@ class _EtaLP:
     def _basis_of(self, z: np.ndarray, y: np.ndarray, lam: np.ndarray) -> np.ndarray | None:
         """k + 1 tight rows, containing the dual's support, with an invertible W_B."""
         k1 = self.w.shape[1]
+        e1 = np.eye(k1)[0]
+        # HiGHS's own optimal basis, when it has k + 1 nonbasic rows (the usual case): its
+        # dual is the solver's dual, so no search over tight rows is needed
+        rows_h = self._model.nonbasic_rows() if self._model is not None else None
+        if rows_h is not None and rows_h.size == k1:
+            try:
+                lam_h = np.linalg.solve(self.w[rows_h].T, e1)
+            except np.linalg.LinAlgError:
+                lam_h = None
+            if (
+                lam_h is not None
+                and not np.any(lam_h < -1e-9)
+                and np.allclose(lam_h, lam[rows_h], atol=1e-7)
+                and not np.any(np.delete(lam, rows_h) > 0)
+            ):
+                return rows_h
         support = list(np.flatnonzero(lam > 0))
         if support and np.linalg.matrix_rank(self.w[support]) < len(support):
             return None
@@ -449,8 +475,51 @@ def _lf_cv_nuisance(
     """R ``.compute_least_favorable_cv`` with a nuisance parameter (R's own draws)."""
     sd = np.sqrt(np.diag(sigma))
     xi = _r_rmvnorm(sims, sigma, seed)
-    eta = _EtaLP(np.column_stack([sd, x_t])).eta_many(xi)
+    eta = _top_eta(_EtaLP(np.column_stack([sd, x_t])), xi, 1 - kappa)
     return float(np.nanquantile(eta, 1 - kappa))
+
+
+def _top_eta(lp: _EtaLP, xi: np.ndarray, q: float) -> np.ndarray:
+    """``eta`` of each draw where it matters for the ``q``-quantile, bounds elsewhere.
+
+    The quantile (numpy's and R's default, type 7) reads only the order statistics at
+    positions ``floor((n - 1) q)`` and above.  Every cached optimal basis gives, for any
+    draw, a lower bound on ``eta`` (its dual is feasible: weak duality) and an upper bound
+    (its ``delta`` is feasible with the smallest ``eta`` that makes it so); ``delta = 0`` is
+    another upper bound.  Draws whose upper bound is below the ``need``-th largest lower bound
+    cannot be among the top ``need``; only the others are solved exactly, so the quantile is
+    the one from solving all draws.  Falls back on solving all when an LP fails."""
+    n = xi.shape[0]
+    need = n - math.floor((n - 1) * q)
+    w = lp.w
+    sd, x = w[:, 0], w[:, 1:]
+    ub = (xi / sd).max(axis=1)
+    if need >= n // 4:
+        return lp.eta_many(xi)
+    eta = np.full(n, np.nan)
+    solved = np.zeros(n, dtype=bool)
+    pilot = np.argsort(-ub, kind="stable")[: 4 * need]
+    eta[pilot] = lp.eta_many(xi[pilot])
+    solved[pilot] = True
+    if np.isnan(eta[pilot]).any() or not lp.bases:
+        return lp.eta_many(xi)
+    lb = np.full(n, -np.inf)
+    for rows, winv, _lam in lp.bases:
+        z = xi[:, rows] @ winv.T
+        lb = np.maximum(lb, z[:, 0])
+        ub = np.minimum(ub, ((xi - z[:, 1:] @ x.T) / sd).max(axis=1))
+    lb[solved] = eta[solved]
+    t = np.sort(lb)[n - need]
+    tol = 1e-7 * max(1.0, float(np.abs(xi).max()))
+    cand = np.flatnonzero(~solved & (ub >= t - tol))
+    if cand.size:
+        eta[cand] = lp.eta_many(xi[cand])
+        solved[cand] = True
+        if np.isnan(eta[cand]).any():
+            return lp.eta_many(xi)
+    rest = ~solved
+    eta[rest] = np.minimum(ub[rest], t - tol)
+    return eta
 
 
 def _lf_cv_no_nuisance(sigma: np.ndarray, kappa: float, seed: int, sims: int = 1000) -> float:
@@ -949,24 +1018,31 @@ def _simulated_folded_quantile(p: float, mu: float, seed: int, n: int = 10**6) -
     # |z + mu| sorted = merge of (z + mu) for z >= -mu (ascending) and -(z + mu) for
     # z < -mu (ascending when read backwards); select order statistics from the two runs
     k = int(np.searchsorted(z, -mu, side="left"))
-    up = z[k:] + mu
-    down = -(z[:k][::-1] + mu)
+    n_up, n_down = z.size - k, k
+
+    # read lazily (no copy of the 10^6 draws per call): up[i] = z[k + i] + mu and
+    # down[i] = -(z[k - 1 - i] + mu), the same floating-point operations as materialising them
+    def up(i: int) -> float:
+        return float(z[k + i] + mu)
+
+    def down(i: int) -> float:
+        return float(-(z[k - 1 - i] + mu))
 
     def kth(j: int) -> float:  # j-th smallest (0-based) of the union of two sorted arrays
-        lo, hi = max(0, j - down.size + 1), min(j + 1, up.size)
+        lo, hi = max(0, j - n_down + 1), min(j + 1, n_up)
         # number i of elements taken from `up`: up[i-1] <= down[j-i] and down[j-i-1] < up[i]
         while lo < hi:
             i = (lo + hi) // 2
-            if up[i] < down[j - i]:
+            if up(i) < down(j - i):
                 lo = i + 1
             else:
                 hi = i
         i = lo
         cands = []
         if i > 0:
-            cands.append(up[i - 1])
+            cands.append(up(i - 1))
         if j - i >= 0:
-            cands.append(down[j - i])
+            cands.append(down(j - i))
         return float(max(cands))
 
     h = (n - 1) * p
