@@ -320,3 +320,14 @@ def test_least_favorable_quantile_from_top_draws_equals_all_draws() -> None:
         full = _EtaLP(w).eta_many(xi)
         top = _top_eta(_EtaLP(w), xi, 0.995)
         assert np.nanquantile(top, 0.995) == pytest.approx(np.nanquantile(full, 0.995), abs=1e-12)
+
+
+def test_zero_variance_is_one_clear_error():
+    """An event study without sampling variance (cohorts of one or two units) gets one
+    EstimationError, not a division by zero inside the FLCI."""
+    from kvk_analysis.errors import EstimationError
+    from kvk_analysis.evaluation.honest import create_sensitivity_results
+
+    beta = np.array([0.1, -0.05, 0.2, 0.3])
+    with pytest.raises(EstimationError, match="positive variance"):
+        create_sensitivity_results(beta, np.zeros((4, 4)), 2, 2, m_vec=[0.0, 0.1])

@@ -1115,6 +1115,11 @@ def _find_optimal_flci(
     rhs = np.concatenate([-lin, [target]])
     w_min = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:k]
     h_min = math.sqrt(max(var(w_min), 0.0))
+    if not h_min > 0:
+        raise EstimationError(
+            "the FLCI needs estimates with positive variance; sigma gives every affine "
+            "estimator of the parameter zero variance"
+        )
     tri = np.tril(np.ones((k, k)))
 
     def bias_given_h(h: float, start: np.ndarray) -> tuple[float, np.ndarray]:
@@ -1669,10 +1674,17 @@ def honest_sensitivity(
         lv, parameter = _basis(int(np.flatnonzero(post_e == e)[0]), npost), f"e={e}"
     else:
         lv, parameter = np.asarray(l_vec, dtype=float).ravel(), "custom"
+    post = slice(npre, npre + npost)
+    if not float(lv @ vcov[post, post] @ lv) > 0 or not np.all(np.diag(vcov)[:npre] > 0):
+        # e.g. cohorts of one or two municipalities: the event study has no sampling variance
+        # to bound, and the FLCI and the grid of the tests would divide by zero
+        raise EstimationError(
+            "the event-study estimates have zero variance (too few units for standard errors): "
+            "no sensitivity bounds"
+        )
     original = construct_original_cs(beta, vcov, npre, npost, lv, alpha)[["lb", "ub", "method"]]
     if type == "relative_magnitude":
         grid = np.round(np.arange(0, 2.0001, 0.5), 10) if mbar_vec is None else mbar_vec
-        post = slice(npre, npre + npost)
         sd_theta = math.sqrt(float(lv @ vcov[post, post] @ lv))
         est = float(lv @ beta[post])
         robust = create_sensitivity_results_relative_magnitudes(
