@@ -6,13 +6,15 @@ findings to read before trusting an estimate, and to list in a report's data app
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from .periods import index_to_quarter
 from .readers.tidy import KEY_COLUMNS, dimension_columns
 
-__all__ = ["QUALITY_COLUMNS", "data_quality_table"]
+__all__ = ["QUALITY_COLUMNS", "data_quality_table", "read_quality_table"]
 
 QUALITY_COLUMNS = [*KEY_COLUMNS, "check", "value", "detail"]
 
@@ -174,3 +176,21 @@ def _qindex_array(periods: pd.Series) -> np.ndarray:
     out = (p.year * 4 + p.quarter - 1).to_numpy(dtype=float)
     out[np.asarray(p.isna())] = np.nan
     return out
+
+
+def read_quality_table(path: str | Path) -> pd.DataFrame:
+    """The data-quality table the build wrote (``data_quality.csv``), typed as
+    :func:`data_quality_table` returns it: codes and checks as text, ``period`` as
+    ``Period[Q]``, ``value`` as float.
+
+    The build computes the table once, with the readers' rate conflicts (file and line of
+    each), so reports read it here instead of computing it again without them.
+    """
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    if "period" in df:
+        df["period"] = pd.PeriodIndex([p if p else None for p in df["period"]], freq="Q").to_series(
+            index=df.index
+        )
+    if "value" in df:
+        df["value"] = pd.to_numeric(df["value"].replace("", np.nan), errors="coerce")
+    return df

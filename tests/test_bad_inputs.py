@@ -170,6 +170,14 @@ def test_build_writes_rate_conflicts_to_the_quality_table_with_the_file(tmp_path
     q = pd.read_csv(out / "data_quality.csv", dtype=str)
     (detail,) = q.loc[q["check"] == "rate_conflict", "detail"]
     assert "rates.csv, line 2" in detail
+    # reports read the build's table (notebooks 01 and 05), so the conflict reaches them too
+    from kvk_analysis.quality import read_quality_table
+    from kvk_analysis.report.tables import quality_summary
+
+    typed = read_quality_table(out / "data_quality.csv")
+    assert str(typed["period"].dtype) == "period[Q-DEC]" and typed["value"].dtype == float
+    summary = quality_summary(typed, "en")
+    assert summary["Check"].str.contains("rate", case=False).any(), summary
 
 
 # --------------------------------------------------------------------------- JSON-stat
