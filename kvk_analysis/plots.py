@@ -619,12 +619,9 @@ def bacon_plot(
 ) -> Figure:
     """Goodman-Bacon decomposition: each 2x2 estimate against its weight, by comparison type.
 
-    Parameters
-    ----------
-    bacon_result
-        :class:`~kvk_analysis.evaluation.twfe.BaconResult`.
-    lang, title, figsize
-        Labels language, title (``""`` for none) and size.
+    The same figure as :func:`kvk_analysis.plots_estimators.bacon_scatter_plot` (which also
+    shows the ``later_vs_always`` comparisons of always-treated units); kept under this name,
+    with English labels by default.
 
     Returns
     -------
@@ -632,37 +629,11 @@ def bacon_plot(
         One axes: x weight (share of the TWFE estimate), y 2x2 estimate in percentage points,
         with the TWFE estimate as a horizontal line.
     """
-    lab = _labels(lang)
+    from .plots_estimators import bacon_scatter_plot
+
     if not hasattr(bacon_result, "components"):
         raise InputError("bacon_plot needs a BaconResult", found=type(bacon_result).__name__)
-    comps = bacon_result.components
-    colors = _palette(3)
-    markers = {"treated_vs_never": "o", "earlier_vs_later": "s", "later_vs_earlier": "^"}
-    with mpl.rc_context(_RC):
-        fig = Figure(figsize=figsize, layout="constrained")
-        ax = fig.subplots()
-        for k, (kind, marker) in enumerate(markers.items()):
-            d = comps[comps["type"] == kind]
-            if d.empty:
-                continue
-            ax.scatter(
-                d["weight"], d["estimate"], marker=marker, color=colors[k], s=36, label=lab[kind]
-            )
-        ax.axhline(
-            bacon_result.twfe_estimate,
-            color="0.3",
-            linewidth=1.0,
-            linestyle="--",
-            label=f"{lab['bacon_twfe']} ({_fmt_number(bacon_result.twfe_estimate, lang, 3)})",
-        )
-        ax.axhline(0, color="0.2", linewidth=0.8)
-        ax.set_xlabel(lab["bacon_x"])
-        ax.set_ylabel(lab["bacon_y"])
-        _number_format(ax, lang)
-        _number_format(ax, lang, axis="x")
-        ax.legend(loc="best", frameon=False)
-        ax.set_title(lab["bacon_title"] if title is None else title)
-    return fig
+    return bacon_scatter_plot(bacon_result, lang=lang, title=title, figsize=figsize)
 
 
 def cohort_gap_plot(
