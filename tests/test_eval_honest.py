@@ -44,13 +44,14 @@ def _lw() -> dict:
     return json.loads((DATA / "LWdata_EventStudy.json").read_text())
 
 
-def _printed(value: float, printed: str) -> bool:
-    """Whether ``value`` rounds to R's printed (3 significant digits) number."""
+def _printed(value: float, printed: str, slack: float = 0.0) -> bool:
+    """Whether ``value`` rounds to R's printed (3 significant digits) number, give or take
+    ``slack``."""
     p = float(printed)
     digits = len(printed.lstrip("-").replace(".", "").lstrip("0"))
     exponent = math.floor(math.log10(abs(p)))
     half_unit = 0.5 * 10 ** (exponent - digits + 1)
-    return abs(value - p) <= half_unit * 1.02
+    return abs(value - p) <= half_unit * 1.02 + slack
 
 
 def test_r_random_numbers() -> None:
@@ -151,9 +152,10 @@ def test_vignette_lw_smoothness_flci() -> None:
         ("-8.13", "6.22"),
     ]
     for (lb, ub), row in zip(published, out.itertuples(), strict=True):
+        # the printed rounding plus R's solver error (5e-4 of the interval length), as above
         slack = 5e-4 * (row.ub - row.lb)
-        assert _printed(row.lb, lb) or abs(row.lb - float(lb)) < slack, (row.lb, lb)
-        assert _printed(row.ub, ub) or abs(row.ub - float(ub)) < slack, (row.ub, ub)
+        assert _printed(row.lb, lb, slack), (row.lb, lb)
+        assert _printed(row.ub, ub, slack), (row.ub, ub)
 
 
 def test_original_cs_and_defaults(ehec) -> None:
