@@ -172,6 +172,9 @@ def test_conclusions_interpret_the_results(results):
     joined = " ".join(en)
     assert "of that level" in joined  # relative size
     assert "quarters after the start" in joined  # dynamics
+    # the peak is named by its direction (the headline's sign), never a bare "largest"
+    word = "reduction" if results.headline["estimate"] < 0 else "increase"
+    assert f"largest {word}" in joined
     assert "intention to treat" in joined and "3 municipalities left" in joined
     assert "standardised difference" in joined  # balance after matching
     # the pre-test paragraph follows the test's own verdict (a non-rejection is no proof)

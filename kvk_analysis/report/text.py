@@ -2048,6 +2048,10 @@ def _dynamics(results: Any) -> dict[str, Any] | None:
         "first": float(post.iloc[0]["estimate"]),
         "peak": float(peak_row["estimate"]),
         "peak_e": int(peak_row["index"]),
+        # the peak is taken in the direction of the headline estimate, and named so (a
+        # "largest" effect of -0.15 beside a quarter of +0.40 would otherwise mislead)
+        "direction_en": "reduction" if sign < 0 else "increase",
+        "direction_nb": "nedgangen" if sign < 0 else "økningen",
         "tail": float(tail["estimate"].mean()),
         "tail_from": int(tail["index"].min()),
         "tail_to": last_e,
@@ -2116,10 +2120,11 @@ def conclusions(
         if nb:
             text = (
                 f"Punktestimatet per kvartal er {fmt_pp(d['first'], lang, 2)} i "
-                f"oppstartskvartalet og størst, {fmt_pp(d['peak'], lang, 2)}, "
-                f"{fmt_int(d['peak_e'], lang)} kvartaler etter oppstart. "
+                f"oppstartskvartalet; den største {d['direction_nb']} er "
+                f"{fmt_pp(d['peak'], lang, 2)}, {fmt_int(d['peak_e'], lang)} kvartaler etter "
+                "oppstart. "
                 if d["peak_e"] > 0
-                else "Punktestimatet per kvartal er størst i oppstartskvartalet "
+                else f"Den største {d['direction_nb']} per kvartal er i oppstartskvartalet "
                 f"({fmt_pp(d['peak'], lang, 2)}). "
             )
             text += (
@@ -2143,10 +2148,10 @@ def conclusions(
         else:
             text = (
                 f"The point estimate by quarter is {fmt_pp(d['first'], lang, 2)} in the quarter "
-                f"of the start and largest, {fmt_pp(d['peak'], lang, 2)}, "
+                f"of the start; the largest {d['direction_en']} is {fmt_pp(d['peak'], lang, 2)}, "
                 f"{fmt_int(d['peak_e'], lang)} quarters after the start. "
                 if d["peak_e"] > 0
-                else "The point estimate by quarter is largest in the quarter of the start "
+                else f"The largest {d['direction_en']} by quarter is in the quarter of the start "
                 f"({fmt_pp(d['peak'], lang, 2)}). "
             )
             text += (
