@@ -160,7 +160,10 @@ def parse_number_series(
     values = np.full(n, np.nan)
     status = np.full(n, "missing", dtype=object)
     raw = series.to_numpy(dtype=object, na_value=None)
-    is_str = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=n)
+    if isinstance(series.dtype, pd.StringDtype):  # every non-missing cell is a str
+        is_str = series.notna().to_numpy()
+    else:
+        is_str = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=n)
     # Non-string cells (numbers, None): one by one is fine, they are rare outside xlsx.
     for i in np.flatnonzero(~is_str):
         try:
@@ -171,11 +174,11 @@ def parse_number_series(
     if is_str.any():
         idx = np.flatnonzero(is_str)
         text = pd.Series(raw[idx], dtype="str").str.strip().str.strip(_SPACES)
-        sym = text.map(lambda s: SYMBOLS.get(s, (None, None)))
-        sym_status = sym.map(lambda t: t[1])
-        is_sym = sym_status.notna().to_numpy()
-        values[idx[is_sym]] = sym[is_sym].map(lambda t: t[0]).to_numpy(dtype=float)
-        status[idx[is_sym]] = sym_status[is_sym].to_numpy()
+        is_sym = text.isin(list(SYMBOLS)).to_numpy()
+        if is_sym.any():
+            sym = text[is_sym].map(SYMBOLS)
+            values[idx[is_sym]] = sym.map(lambda t: t[0]).to_numpy(dtype=float)
+            status[idx[is_sym]] = sym.map(lambda t: t[1]).to_numpy()
         rest = text[~is_sym]
         if len(rest):
             s = rest.str.replace(r"^[\u2212\u2013]", "-", regex=True)

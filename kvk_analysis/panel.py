@@ -220,10 +220,28 @@ def _sum_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         worst = rank.groupby([df[k] for k in keys], dropna=False, sort=False).min()
         out["status"] = worst.map(dict(enumerate(STATUS_ORDER))).to_numpy()
     if "source" in df.columns:
-        out["source"] = g["source"].agg(lambda s: "; ".join(sorted(set(map(str, s))))).to_numpy()
+        out["source"] = _joined_sources(g.ngroup().to_numpy(), df["source"], len(out))
     con = out["contracted_days"]
     out["rate"] = out["lost_days"] / con.where(con > 0) * 100
     return out.reset_index()
+
+
+def _joined_sources(group: np.ndarray, source: pd.Series, n_groups: int) -> np.ndarray:
+    """``"; "``-joined sorted distinct sources per group (``group``: 0-based group numbers).
+
+    Vectorised: a Python join runs only for the groups with more than one source (rare:
+    overlapping inputs), not once per group.
+    """
+    pairs = pd.DataFrame({"g": group, "s": source.astype(str).to_numpy(dtype=object)})
+    pairs = pairs.drop_duplicates().sort_values(["g", "s"], kind="stable")
+    out = np.empty(n_groups, dtype=object)
+    counts = np.bincount(pairs["g"].to_numpy(), minlength=n_groups)
+    single = pairs[counts[pairs["g"].to_numpy()] == 1]
+    out[single["g"].to_numpy()] = single["s"].to_numpy()
+    multi = pairs[counts[pairs["g"].to_numpy()] > 1]
+    for g, s in multi.groupby("g", sort=False)["s"]:
+        out[g] = "; ".join(s)
+    return out
 
 
 def _add_sector_all(tidy: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -467,7 +485,7 @@ def build_panel(
         if "preliminary" in data
         else []
     )
-    sources = sorted({str(x).split(":")[0] for x in data["source"].astype(str)})
+    sources = sorted({str(x).split(":")[0] for x in data["source"].astype(str).unique()})
     data = data.drop(columns=[c for c in ATTRIBUTE_COLUMNS if c in data])
     data = _collapse_dimensions(data, notes)
     data, mapping = harmonise_codes(data, level=level, vintage=vintage)
@@ -686,9 +704,9 @@ def panel_balance(data: pd.DataFrame, frame: pd.DataFrame | None = None) -> Bala
     The expected grid is every unit present x every quarter from the first to the last
     present x every sector present.
     """
-    units = sorted(set(data["kommunenummer"]))
+    units = sorted(set(data["kommunenummer"].unique()))
     periods = pd.period_range(data["period"].min(), data["period"].max(), freq="Q")
-    sectors = sorted(set(data["sector"]))
+    sectors = sorted(set(data["sector"].unique()))
     grid = pd.MultiIndex.from_product(
         [units, periods, sectors], names=["kommunenummer", "period", "sector"]
     )

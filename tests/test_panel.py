@@ -189,3 +189,25 @@ def test_bad_inputs(registry):
     dup = make_tidy()
     with pytest.raises(InputError, match="more than one row"):
         build_panel(pd.concat([dup, dup.iloc[:1]]), registry)
+
+
+def test_sum_rows_joins_distinct_sources_per_group_in_sorted_order():
+    """Summed rows name every distinct source of their parts, sorted and joined by "; ",
+    in the order groups first appear (a sum with a missing part stays missing)."""
+    from kvk_analysis.panel import _sum_rows
+
+    df = pd.DataFrame(
+        {
+            "kommunenummer": ["0301", "0301", "1103", "1103", "0301", "1103"],
+            "sector": ["care", "care", "care", "care", "education", "care"],
+            "lost_days": [1.0, 2.0, 3.0, np.nan, 5.0, 1.0],
+            "contracted_days": [10.0, 20.0, 30.0, 40.0, 50.0, 10.0],
+            "employees": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+            "source": ["b.csv", "a.csv", "c.csv", "c.csv", "a.csv", "a.csv"],
+        }
+    )
+    out = _sum_rows(df, ["kommunenummer", "sector"])
+    assert out["kommunenummer"].tolist() == ["0301", "1103", "0301"]
+    assert out["source"].tolist() == ["a.csv; b.csv", "a.csv; c.csv", "a.csv"]
+    assert out["lost_days"].iloc[0] == 3.0 and np.isnan(out["lost_days"].iloc[1])
+    assert out["rate"].iloc[2] == 10.0
