@@ -1,4 +1,4 @@
-"""Figures from result objects (matplotlib/seaborn).
+"""Figures from result objects (matplotlib).
 
 Every function takes result objects (or the panel), returns a
 :class:`matplotlib.figure.Figure` and never saves or shows it.  Figures are made with the
@@ -18,10 +18,9 @@ from typing import Any, Literal
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from scipy import stats
+from scipy.special import ndtri
 
 from kvk_analysis.errors import InputError
 from kvk_analysis.periods import index_to_quarter
@@ -185,8 +184,28 @@ def _cohort_name(name: Any, join: Any, lang: str) -> str:
     return cohort_label(name, int(join), lang)
 
 
+#: seaborn's "colorblind" palette (``seaborn.palettes.SEABORN_PALETTES["colorblind"]``), the
+#: figures' colours since the first version.  Kept here as data so that making a figure does
+#: not import seaborn and, through it, scipy.stats (about 1 s per notebook kernel).
+COLORBLIND = (
+    "#0173B2",
+    "#DE8F05",
+    "#029E73",
+    "#D55E00",
+    "#CC78BC",
+    "#CA9161",
+    "#FBAFE4",
+    "#949494",
+    "#ECE133",
+    "#56B4E9",
+)
+
+
 def _palette(n: int) -> list[Any]:
-    return list(sns.color_palette("colorblind", max(n, 3)))
+    """``n`` (at least 3) colours of :data:`COLORBLIND`, cycled as ``seaborn.color_palette``
+    cycles them, as RGB tuples."""
+    k = max(n, 3)
+    return [mpl.colors.to_rgb(COLORBLIND[i % len(COLORBLIND)]) for i in range(k)]
 
 
 def event_study_plot(
@@ -219,7 +238,7 @@ def event_study_plot(
     rows = _dynamic_rows(dynamic_result, "event_study_plot")
     alpha = _alpha(dynamic_result)
     level = f"{100 * (1 - alpha):.0f}"
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = ndtri(1 - alpha / 2)
     e = rows["event_time"].to_numpy()
     est = rows["estimate"].to_numpy(float)
     se = rows["std_error"].to_numpy(float)
@@ -583,7 +602,7 @@ def twfe_vs_cs_plot(
             (cs_result, lab["cs"], colors[0], 0.15, "o"),
         ):
             rows = _dynamic_rows(result, "twfe_vs_cs_plot")
-            z = stats.norm.ppf(1 - _alpha(result) / 2)
+            z = ndtri(1 - _alpha(result) / 2)
             se = rows["std_error"].to_numpy(float)
             ax.errorbar(
                 rows["event_time"].to_numpy() + shift,

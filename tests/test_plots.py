@@ -158,3 +158,12 @@ def test_bad_input(results) -> None:
         plots.synth_plot(dyn)
     with pytest.raises(InputError, match="BaconResult"):
         plots.bacon_plot(dyn)
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 10, 13])
+def test_palette_is_seaborns_colorblind_palette(n):
+    """The palette kept as data equals seaborn's "colorblind" palette, cycled the same way."""
+    sns = pytest.importorskip("seaborn")
+    from kvk_analysis.plots import _palette
+
+    assert _palette(n) == list(sns.color_palette("colorblind", max(n, 3)))
