@@ -42,6 +42,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -694,8 +695,44 @@ def _pre_levels(sample: pd.DataFrame, anticipation: int) -> tuple[float, float]:
     return level, comp_level
 
 
-def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> EvaluationResults:
+#: Environment variable that switches the automatic results cache off (``0``, ``off``, ``no``).
+CACHE_ENV = "KVK_EVALUATION_CACHE"
+
+
+def _cache_folder(panel: pd.DataFrame, spec: Specification, cache_dir: Any):
+    """``(folder, fingerprint)`` of the results cache for this call, or ``(None, None)``."""
+    import os
+
+    from . import cache
+
+    if cache_dir is None or cache_dir is False or spec.seed is None:
+        return None, None  # no cache asked, or random draws: not a function of the key
+    if isinstance(cache_dir, str) and cache_dir == "auto":
+        if os.environ.get(CACHE_ENV, "").strip().lower() in {"0", "off", "no", "false"}:
+            return None, None
+        fingerprint = cache.panel_fingerprint(panel)
+        if not cache.build_panel_matches(panel, fingerprint=fingerprint):
+            return None, None
+        return cache.default_cache_dir(), fingerprint
+    return Path(cache_dir), None
+
+
+def evaluate(
+    panel: pd.DataFrame,
+    spec: Specification | None = None,
+    *,
+    cache_dir: str | Path | None = "auto",
+) -> EvaluationResults:
     """Compute every estimate of a report once, for one :class:`Specification`.
+
+    Results cache (:mod:`kvk_analysis.report.cache`): with ``cache_dir="auto"`` (the
+    default) the results are read from, or stored in, ``data/processed/.evaluation-cache``
+    when ``panel`` is the built panel (equal in content to ``data/processed/panel.parquet``),
+    so the notebooks of a run evaluating the same specification compute it once; a folder
+    caches there whatever the panel; ``None`` computes without a cache, and so does the
+    environment variable ``KVK_EVALUATION_CACHE=0`` for ``"auto"``.  The key is the panel's
+    content, the specification and the kvk code and package versions (never a stale entry);
+    a specification without a ``seed`` (fresh bootstrap draws) is never cached.
 
     The estimation sample (:func:`kvk_analysis.report.tables.analysis_sample`); ``att_gt``
     of the rate (percent; effects in percentage points); its group, simple, dynamic and
@@ -720,13 +757,23 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     Rambachan-Roth bounds (relative magnitudes and smoothness) of the average post-start
     effect (fields ``power``, ``power_headline_bias``, ``honest``, ``honest_smoothness``).
     """
+    spec = spec or Specification()
+    folder, fingerprint = _cache_folder(panel, spec, cache_dir)
+    if folder is None:
+        return _evaluate(panel, spec)
+    from .cache import cached
+
+    return cached(panel, spec, lambda: _evaluate(panel, spec), folder, fingerprint=fingerprint)
+
+
+def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
+    """:func:`evaluate` without the cache."""
     from ..did import aggte, att_gt, pretrend_test
     from ..evaluation.matching import match_controls
     from ..evaluation.sensitivity import sensitivity_table
     from ..evaluation.twfe import bacon_decomposition, twfe
     from .tables import SIZE_GROUPS, analysis_sample
 
-    spec = spec or Specification()
     notes: list[str] = []
     if "measure" in panel and spec.measure not in set(panel["measure"].astype(str)):
         raise ReportError(
