@@ -346,3 +346,38 @@ def test_twfe_event_study_matches_dummy_variable_ols() -> None:
     ols = smf.ols(f"rate ~ {' + '.join(names)} + C(kommunenummer) + C(tname)", data=d).fit()
     mine = pd.Series(res.estimate, index=res.event_time).drop(-1)
     np.testing.assert_allclose(mine.to_numpy(), ols.params[names].to_numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("unbalanced", [False, True])
+def test_two_stage_vcov_equals_pyfixest(unbalanced: bool) -> None:
+    """The vectorised GMM variance (``_did2s_vcov``) equals pyfixest's per-cluster loop, and
+    ``gardner_did2s`` equals ``pyfixest.did2s`` (estimates and standard errors)."""
+    import pyfixest as pf
+
+    from kvk_analysis.evaluation import estimators as E
+
+    p = simulate_panel(n_units=60, share_treated=0.5, effect=-0.5, dynamic_slope=-0.1, seed=9)
+    if unbalanced:
+        p = p.drop(p.sample(frac=0.07, random_state=3).index)
+    res = gardner_did2s(p, min_e=-4, max_e=4)
+    df = E._prepare(p, "rate", "tname", "kommunenummer", "gname", "t")
+    rel = np.where(df["_g"] > 0, df["_t"] - df["_g"], np.iinfo(np.int64).min)
+    df["_d"] = ((df["_g"] > 0) & (rel >= 0)).astype(float)
+    names = []
+    for e in [e for e in range(-4, 5) if e != -1]:
+        names.append(E._dummy("_tw", e))
+        df[names[-1]] = (rel == e).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.did2s(
+            df,
+            yname="_y",
+            first_stage="~ 0 | _id + _t",
+            second_stage="~ " + " + ".join(names),
+            treatment="_d",
+            cluster="_id",
+        )
+    se = np.sqrt(np.diag(fit._vcov))
+    keep = res.event_time != -1
+    np.testing.assert_allclose(res.estimate[keep], fit.coef().to_numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(res.std_error[keep], se, rtol=1e-10)
