@@ -623,10 +623,88 @@ def _ridge_simplex(Y: np.ndarray, zeta: float) -> np.ndarray:
     Yc = Y - Y.mean(axis=0, keepdims=True)
     A, b = Yc[:, :k], Yc[:, k]
     ridge = np.sqrt(n_rows) * zeta
+    if ridge > 0 and k > n_rows:
+        # many weights, few rows (the unit weights omega): the same optimum from the
+        # n_rows-dimensional dual, far faster than NNLS over k columns
+        x = _ridge_simplex_dual(A, b, ridge**2)
+        if x is not None:
+            return x
     if ridge > 0:
         A = np.vstack([A, ridge * np.eye(k)])
         b = np.concatenate([b, np.zeros(k)])
     return simplex_least_squares(A, b)
+
+
+def _project_simplex(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean projection of ``z`` onto the unit simplex and its support (sort-based)."""
+    u = np.sort(z)[::-1]
+    css = np.cumsum(u) - 1.0
+    ind = np.arange(1, z.size + 1)
+    rho = int(np.flatnonzero(u - css / ind > 0)[-1])
+    tau = css[rho] / (rho + 1)
+    x = np.maximum(z - tau, 0.0)
+    return x, x > 0
+
+
+def _ridge_simplex_dual(
+    A: np.ndarray, b: np.ndarray, rho: float, max_iter: int = 100
+) -> np.ndarray | None:
+    """``argmin ||A x - b||^2 + rho ||x||^2`` over the unit simplex (``rho > 0``), or
+    ``None`` when the Newton iterations do not reach the optimum (the caller uses NNLS).
+
+    The optimality conditions give ``x = P(A'r / rho)`` (``P`` the projection onto the
+    simplex) with ``r = b - A x``: a piecewise-linear equation ``H(r) = r - b + A P(A'r /
+    rho) = 0`` in the ``rows`` unknowns of ``r``, the gradient of a strongly convex dual
+    function.  Semismooth Newton (generalised Jacobian ``I + A_S (I - 11'/|S|) A_S' / rho``
+    on the support ``S``) with backtracking on ``||H||`` lands on the root once the support
+    is right; the result is checked against the optimality conditions (KKT) before use.
+    Written because scipy has no such solver and NNLS over several hundred weights cost
+    ~0.8 s per synthetic-DiD bootstrap on the demo panel."""
+    m = A.shape[0]
+    scale = max(1.0, float(np.abs(b).max()), float(np.abs(A).max()))
+    r = b - A @ np.full(A.shape[1], 1.0 / A.shape[1])
+
+    def h(r_: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x_, s_ = _project_simplex(A.T @ r_ / rho)
+        return r_ - b + A @ x_, x_, s_
+
+    hr, x, supp = h(r)
+    norm = float(np.linalg.norm(hr))
+    for _ in range(max_iter):
+        if norm <= 1e-13 * scale:
+            break
+        a_s = A[:, supp]
+        c = a_s.sum(axis=1)
+        jac = np.eye(m) + (a_s @ a_s.T - np.outer(c, c) / int(supp.sum())) / rho
+        try:
+            step = np.linalg.solve(jac, -hr)
+        except np.linalg.LinAlgError:
+            return None
+        t = 1.0
+        while True:
+            cand = r + t * step
+            h_c, x_c, s_c = h(cand)
+            n_c = float(np.linalg.norm(h_c))
+            if n_c < norm or t < 1e-10:
+                break
+            t /= 2
+        if not n_c < norm:
+            break
+        r, hr, x, supp, norm = cand, h_c, x_c, s_c, n_c
+    # optimality: x on the simplex, gradient g = A'(Ax - b) + rho x equal to -mu on the
+    # support and >= -mu elsewhere
+    g = A.T @ (A @ x - b) + rho * x
+    if not supp.any():
+        return None
+    mu = -float(np.mean(g[supp]))
+    tol = 1e-9 * scale * max(1.0, float(np.abs(g).max()))
+    if (
+        abs(x.sum() - 1.0) > 1e-12
+        or np.abs(g[supp] + mu).max() > tol
+        or (g[~supp] + mu < -tol).any()
+    ):
+        return None
+    return x / x.sum()
 
 
 def sdid_weights(Y: np.ndarray, n0: int, t0: int) -> tuple[float, np.ndarray, np.ndarray]:
@@ -791,6 +869,7 @@ def compare_estimators(
     min_e: int = -8,
     max_e: int = 8,
     cs: Any = None,
+    twfe_static: Any = None,
     estimators: Sequence[str] | None = None,
     sdid_replications: int = 50,
     seed: int = 1,
@@ -817,6 +896,10 @@ def compare_estimators(
     cs
         An ``aggte(type="dynamic")`` result already computed (its own window and control
         group are then used for CS); default: estimated here with analytic standard errors.
+    twfe_static
+        A :func:`kvk_analysis.evaluation.twfe.twfe` result of ``data`` already computed
+        (unweighted, no anticipation, clustered by unit, level ``1 - alpha``), used instead
+        of estimating the static TWFE again.
     estimators
         Subset of :data:`ESTIMATORS` keys (default all).
     sdid_replications, seed
@@ -894,7 +977,7 @@ def compare_estimators(
         elif name == "twfe_static":
             from kvk_analysis.evaluation.twfe import twfe
 
-            r = twfe(data, **cols, alpha=alpha)
+            r = twfe(data, **cols, alpha=alpha) if twfe_static is None else twfe_static
             overall.append(_overall_row(name, r.overall, float(r.std_error[0]), alpha))
             notes[name] = "pyfixest feols, unit and period FE, CRV1 by unit"
         elif name == "twfe_dynamic":

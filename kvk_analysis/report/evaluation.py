@@ -851,7 +851,9 @@ def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
     except (KvkError, ValueError) as exc:
         bacon = None
         notes.append(f"Goodman-Bacon: {exc}")
-    comparison = _compare(sample, gt, spec, notes)
+    # the comparison's static TWFE is this one when it is unweighted without anticipation
+    same_twfe = spec.weightsname is None and int(spec.anticipation) == 0
+    comparison = _compare(sample, gt, spec, notes, twfe_static=static if same_twfe else None)
 
     # robustness: one choice varied at a time, everything else the run's specification
     rows: list[dict[str, Any]] = []
@@ -996,7 +998,13 @@ def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
     )
 
 
-def _compare(sample: pd.DataFrame, gt: Any, spec: Specification, notes: list[str]) -> Any:
+def _compare(
+    sample: pd.DataFrame,
+    gt: Any,
+    spec: Specification,
+    notes: list[str],
+    twfe_static: Any = None,
+) -> Any:
     """The estimator comparison of :func:`evaluate` (``None`` and a note when it fails).
 
     Callaway-Sant'Anna enters as ``aggte(gt, type="dynamic")`` over the comparison window
@@ -1017,6 +1025,7 @@ def _compare(sample: pd.DataFrame, gt: Any, spec: Specification, notes: list[str
                 min_e=COMPARISON_MIN_E,
                 max_e=COMPARISON_MAX_E,
                 cs=cs,
+                twfe_static=twfe_static,
                 sdid_replications=SDID_REPLICATIONS,
                 seed=1 if spec.seed is None else int(spec.seed),
                 alpha=spec.alpha,
