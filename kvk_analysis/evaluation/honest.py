@@ -129,14 +129,16 @@ def _basis(index: int, size: int) -> np.ndarray:
 
 def _r_uniforms(n: int, seed: int) -> np.ndarray:
     """``set.seed(seed); runif(n)`` exactly as R (default Mersenne-Twister)."""
-    s = np.uint32(seed & 0xFFFFFFFF)
-    with np.errstate(over="ignore"):
-        for _ in range(50):  # R's initial scrambling
-            s = np.uint32(69069) * s + np.uint32(1)
-        key = np.empty(625, dtype=np.uint32)
-        for j in range(625):
-            s = np.uint32(69069) * s + np.uint32(1)
-            key[j] = s
+    # R's seeding: a linear congruential generator mod 2^32 (Python ints: numpy uint32
+    # scalars in this loop cost ~0.1 s per call)
+    s = seed & 0xFFFFFFFF
+    for _ in range(50):  # R's initial scrambling
+        s = (69069 * s + 1) & 0xFFFFFFFF
+    values = []
+    for _ in range(625):
+        s = (69069 * s + 1) & 0xFFFFFFFF
+        values.append(s)
+    key = np.array(values, dtype=np.uint32)
     bitgen = np.random.MT19937()
     bitgen.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}
     raw = bitgen.random_raw(n).astype(np.float64) * 2.3283064365386963e-10
