@@ -199,3 +199,25 @@ def test_build_keeps_the_cache_and_make_clean_removes_it(tmp_path):
     (tmp_path / "reports").mkdir()
     subprocess.run(["make", "-s", "clean"], cwd=tmp_path, check=True, capture_output=True)
     assert sorted(p.name for p in processed.iterdir()) == [".gitkeep"]
+
+
+def test_light_imports():
+    """Importing the report's evaluation, the evaluation package and the HonestDiD port loads
+    neither scipy.stats (scipy.special serves) nor statsmodels nor pyfixest (issue 13); the
+    package's names still resolve (lazily)."""
+    import sys
+
+    code = (
+        "import sys\n"
+        "import kvk_analysis.report.evaluation, kvk_analysis.evaluation\n"
+        "import kvk_analysis.evaluation.honest, kvk_analysis.evaluation.estimators\n"
+        "import kvk_analysis.evaluation.twfe, kvk_analysis.report.cache\n"
+        "print([m for m in ('scipy.stats', 'statsmodels', 'pyfixest') if m in sys.modules])\n"
+        "from kvk_analysis.evaluation import twfe, synth, honest_sensitivity, match_controls\n"
+        "print(callable(twfe) and callable(synth) and callable(match_controls))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]
