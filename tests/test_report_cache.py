@@ -137,6 +137,67 @@ def test_concurrent_callers_with_the_same_key_compute_once(tmp_path):
     assert len(log.read_text(encoding="utf-8").split()) == 1  # one computed, two waited
 
 
+def _slow_part(log: str, name: str) -> str:
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()} {name} {time.time()}\n")
+    time.sleep(1.0)
+    return name.upper()
+
+
+def _parts_caller(folder: str, log: str, queue) -> None:
+    import functools
+
+    parts = {n: functools.partial(_slow_part, log, n) for n in ("sensitivity", "main")}
+    out = cache.cached_parts(
+        _panel(), Specification(seed=7), parts, lambda d: d["main"] + d["sensitivity"], folder
+    )
+    queue.put(out)
+
+
+def test_concurrent_callers_share_the_parts(tmp_path):
+    """Two callers that start together compute one part each, at the same time, and both
+    return the combination; every part is computed once."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    log = tmp_path / "parts.log"
+    procs = [
+        ctx.Process(target=_parts_caller, args=(str(tmp_path / "c"), str(log), queue))
+        for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    outs = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert outs == ["MAINSENSITIVITY"] * 2
+    rows = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r[1] for r in rows) == ["main", "sensitivity"]  # each part once
+    assert len({r[0] for r in rows}) == 2  # by different processes
+    assert abs(float(rows[0][2]) - float(rows[1][2])) < 0.9  # at the same time
+
+
+def test_part_of_a_failed_holder_is_computed(tmp_path, panel):
+    """A part whose lock was held by a caller that stopped without storing it is computed
+    by the waiting caller (the lock is released with its holder)."""
+    import fcntl
+    import threading
+
+    spec = Specification(seed=1)
+    digest = cache.key_digest(cache.cache_key(panel, spec))
+    tmp_path.mkdir(exist_ok=True)
+    fd = os.open(tmp_path / f"{digest}.main.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    threading.Timer(0.5, os.close, args=(fd,)).start()  # the holder "dies" without a result
+    order = []
+    parts = {
+        "main": lambda: order.append("main") or "m",
+        "sensitivity": lambda: order.append("sensitivity") or "s",
+    }
+    out = cache.cached_parts(panel, spec, parts, lambda d: d["main"] + d["sensitivity"], tmp_path)
+    assert out == "ms" and order == ["sensitivity", "main"]  # the free part first
+
+
 def test_prune_keeps_the_newest_entries(tmp_path, panel):
     count = Counter()
     for seed in range(cache.MAX_ENTRIES + 3):
@@ -151,12 +212,24 @@ def test_prune_keeps_the_newest_entries(tmp_path, panel):
 def test_evaluate_through_the_cache(tmp_path, panel, monkeypatch):
     spec = Specification(inference="analytic", seed=3)
     first = evaluate(panel, spec, cache_dir=tmp_path)
-    monkeypatch.setattr(ev, "_evaluate", lambda *a, **k: pytest.fail("recomputed"))
+    for part in ("_main_part", "_sensitivity_part", "_prepare_run"):
+        monkeypatch.setattr(ev, part, lambda *a, **k: pytest.fail("recomputed"))
     again = evaluate(panel, spec, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(again.estimates(), first.estimates())
     assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(
         first.to_dict(), sort_keys=True
     )
+    assert sorted(p.name.split(".")[1] for p in tmp_path.glob("*.pkl")) == [
+        "main",
+        "sensitivity",
+    ]
+    monkeypatch.undo()
+    # the parts, computed apart and combined, equal the results computed in one go
+    direct = evaluate(panel, spec, cache_dir=None)
+    assert json.dumps(direct.to_dict(), sort_keys=True) == json.dumps(
+        first.to_dict(), sort_keys=True
+    )
+    assert direct.notes == first.notes
     # without a seed the bootstrap draws afresh: never cached
     calls = []
     monkeypatch.setattr(ev, "_evaluate", lambda p, s: calls.append(s) or "fresh")

@@ -13,13 +13,14 @@ results depend on, so a changed panel, specification or code never reads a stale
   (:data:`NUMERIC_PACKAGES`);
 * :data:`CACHE_FORMAT`.
 
-Entries are pickles ``<sha256 of the key>.pkl`` in the cache folder (by default
+Entries are pickles ``<sha256 of the key>.<part>.pkl`` in the cache folder (by default
 ``data/processed/.evaluation-cache/``, see :func:`default_cache_dir`), each holding its full key
 (checked on reading: an entry whose key differs, or that cannot be read, is recomputed and
 replaced).  They are written atomically (:func:`kvk_analysis.fileio.atomic_path`), so a reader
-never sees half a file.  A per-entry lock (``flock`` on ``<sha256>.lock``) makes concurrent
-callers with the same key compute once: the second waits for the first and reads its entry
-(the lock goes with the process, so a killed computation never blocks the next).  The folder
+never sees half a file.  A per-part lock (``flock`` on ``<sha256>.<part>.lock``) makes
+concurrent callers with the same key compute each part once: a caller computes the parts no
+one else is computing and waits for, then reads, the others (:func:`cached_parts`; the lock
+goes with the process, so a killed computation never blocks the next).  The folder
 keeps the :data:`MAX_ENTRIES` newest entries.  ``make clean`` removes it with the rest of
 ``data/processed``; a build leaves it alone (entries of an older panel are simply never
 found again, and pruned).
@@ -154,47 +155,62 @@ def _write(path: Path, key: dict[str, Any], results: Any) -> None:
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``lock_path`` (created if needed); no lock where the file
-    system or platform has none (then two callers may both compute, never read half a file)."""
+def _locked(lock_path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``lock_path`` (created if needed); yields whether this
+    caller holds it (``wait=False``: ``False`` at once when another process does).  Where
+    the file system or platform has no locks it yields ``True`` (then two callers may both
+    compute, never read half a file)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        yield
+        yield True
         return
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
-        yield
+        yield True
         return
     try:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
+        except BlockingIOError:
+            held = False
+        except OSError:
+            held = True  # no flock on this file system
+        yield held
     finally:
         os.close(fd)  # releases the lock
 
 
 def _prune(folder: Path, keep: int = MAX_ENTRIES) -> None:
-    """Keep the ``keep`` newest entries (and their locks); remove temporaries of interrupted
-    writes older than an hour."""
+    """Keep the ``keep`` newest entries (all files of a key: its parts and locks); remove
+    temporaries of interrupted writes older than an hour."""
     now = time.time()
-    entries = []
+    groups: dict[str, list[tuple[float, Path]]] = {}
     for f in folder.iterdir():
         try:
             mtime = f.stat().st_mtime
         except FileNotFoundError:
             continue
-        if f.name.startswith(".") and now - mtime > _STALE_TEMPORARY:
+        if f.name.startswith("."):
+            if now - mtime > _STALE_TEMPORARY:
+                with contextlib.suppress(OSError):
+                    f.unlink()
+            continue
+        groups.setdefault(f.name.split(".")[0], []).append((mtime, f))
+    newest = sorted(
+        (
+            (max(m for m, f in files if f.suffix == ".pkl"), digest)
+            for digest, files in groups.items()
+            if any(f.suffix == ".pkl" for _, f in files)
+        ),
+        reverse=True,
+    )
+    for _, digest in newest[keep:]:
+        for _, f in groups[digest]:
             with contextlib.suppress(OSError):
                 f.unlink()
-        elif f.suffix == ".pkl" and not f.name.startswith("."):
-            entries.append((mtime, f))
-    entries.sort(reverse=True)
-    for _, f in entries[keep:]:
-        for old in (f, f.with_suffix(".lock")):
-            with contextlib.suppress(OSError):
-                old.unlink()
 
 
 def cached(
@@ -209,28 +225,70 @@ def cached(
     ``cache_dir``: read when an entry with this key exists, else computed once (concurrent
     callers with the same key wait for the first and read its entry), stored and returned.
     ``fingerprint``: :func:`panel_fingerprint` of ``panel`` when already known."""
+    return cached_parts(
+        panel,
+        spec,
+        {"results": compute},
+        lambda parts: parts["results"],
+        cache_dir,
+        fingerprint=fingerprint,
+    )
+
+
+def cached_parts(
+    panel: pd.DataFrame,
+    spec: Any,
+    parts: dict[str, Callable[[], Any]],
+    combine: Callable[[dict[str, Any]], Any],
+    cache_dir: str | Path,
+    *,
+    fingerprint: str | None = None,
+) -> Any:
+    """``combine({name: part() for name, part in parts.items()})`` through the cache, each
+    part stored as its own entry ``<sha256>.<name>.pkl`` under its own lock.
+
+    Concurrent callers with the same key share the work: a caller takes the first part no
+    one is computing (non-blocking lock), so two notebooks that start together compute
+    different parts at the same time on two cores, then each waits for the parts the other
+    holds and reads them.  A part whose holder failed or was killed is computed by the
+    waiting caller.  Parts must be independent of each other and deterministic (seeded)."""
     from ..fileio import ensure_dir
 
     folder = ensure_dir(cache_dir)
     key = cache_key(panel, spec, fingerprint=fingerprint)
     digest = key_digest(key)
-    path = folder / f"{digest}.pkl"
-    hit = _read(path, key)
-    if hit is not None:
-        return hit
-    with _locked(folder / f"{digest}.lock"):
-        hit = _read(path, key)  # computed by another caller while this one waited
+    done: dict[str, Any] = {}
+
+    def entry(name: str) -> tuple[Path, dict[str, Any]]:
+        return folder / f"{digest}.{name}.pkl", {**key, "part": name}
+
+    def attempt(name: str, wait: bool) -> bool:
+        path, part_key = entry(name)
+        with _locked(folder / f"{digest}.{name}.lock", wait=wait) as held:
+            if not held:
+                return False
+            hit = _read(path, part_key)  # maybe computed while this caller waited
+            if hit is None:
+                hit = parts[name]()
+                with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
+                    _write(path, part_key, hit)  # an unwritable cache costs time, not results
+            done[name] = hit
+            return True
+
+    for name in parts:  # stored parts first
+        path, part_key = entry(name)
+        hit = _read(path, part_key)
         if hit is not None:
-            return hit
-        results = compute()
-        try:
-            _write(path, key, results)
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
-            # a cache that cannot be written costs time, never results
-            return results
+            done[name] = hit
+    for name in parts:  # then the parts nobody is computing
+        if name not in done:
+            attempt(name, wait=False)
+    for name in parts:  # then wait for the others' parts
+        if name not in done:
+            attempt(name, wait=True)
     with contextlib.suppress(OSError):
         _prune(folder)
-    return results
+    return combine(done)
 
 
 def build_panel_matches(
@@ -261,6 +319,7 @@ __all__ = [
     "build_panel_matches",
     "cache_key",
     "cached",
+    "cached_parts",
     "code_fingerprint",
     "default_cache_dir",
     "key_digest",

@@ -767,18 +767,70 @@ def evaluate(
     folder, fingerprint = _cache_folder(panel, spec, cache_dir)
     if folder is None:
         return _evaluate(panel, spec)
-    from .cache import cached
+    from .cache import cached_parts
 
-    return cached(panel, spec, lambda: _evaluate(panel, spec), folder, fingerprint=fingerprint)
+    # two parts of about equal cost: two notebooks that evaluate the same specification at
+    # the same time compute one each (on two cores) and read the other's
+    return cached_parts(
+        panel,
+        spec,
+        {
+            "sensitivity": lambda: _sensitivity_part(panel, spec),
+            "main": lambda: _main_part(panel, spec),
+        },
+        lambda parts: _combine(parts["main"], parts["sensitivity"]),
+        folder,
+        fingerprint=fingerprint,
+    )
+
+
+@dataclass
+class _Prepared:
+    """What both parts of :func:`evaluate` start from (:func:`_prepare_run`)."""
+
+    sample: pd.DataFrame
+    gt: Any
+    aggregations: dict[str, Any]
+    other_weighting: Any
+    pretest: Any
+    notes: list[str]
 
 
 def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
-    """:func:`evaluate` without the cache."""
+    """:func:`evaluate` without the cache: the sensitivity part and the main part on one
+    preparation, combined."""
+    prep = _prepare_run(panel, spec)
+    sensitivity = _sensitivity_part(panel, spec, prep)
+    return _combine(_main_part(panel, spec, prep), sensitivity)
+
+
+def _combine(main: tuple[EvaluationResults, int], sensitivity: tuple[dict, list[str]]):
+    """The results of :func:`_main_part` with the fields and notes of
+    :func:`_sensitivity_part` (its notes where the sensitivity block stood: after the
+    pre-trend test's)."""
+    results, at = main
+    fields, notes = sensitivity
+    return dataclasses.replace(
+        results, notes=[*results.notes[:at], *notes, *results.notes[at:]], **fields
+    )
+
+
+def _sensitivity_part(
+    panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """``(fields, notes)`` of :func:`_sensitivity` (``power``, ``honest``, ...)."""
+    prep = prep if prep is not None else _prepare_run(panel, spec)
+    notes: list[str] = []
+    fields = _sensitivity(spec, prep.sample, prep.gt, prep.pretest, notes)
+    return fields, notes
+
+
+def _prepare_run(panel: pd.DataFrame, spec: Specification) -> _Prepared:
+    """Sample, main ``att_gt``, its aggregations, the other weighting and the pre-test: the
+    start of both parts of :func:`evaluate` (each part computes it when the parts run in
+    different processes; seeded, so identically)."""
     from ..did import aggte, att_gt, pretrend_test
-    from ..evaluation.matching import match_controls
-    from ..evaluation.sensitivity import sensitivity_table
-    from ..evaluation.twfe import bacon_decomposition, twfe
-    from .tables import SIZE_GROUPS, analysis_sample
+    from .tables import analysis_sample
 
     notes: list[str] = []
     # sets of unique values, not of every row: iterating an Arrow-backed string column in
@@ -831,9 +883,24 @@ def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
     except KvkError as exc:
         pretest = None
         notes.append(f"pre-trend test: {exc}")
-    # -- sensitivity: pre-test power (Roth 2022) and HonestDiD bounds (one block) ----------
-    sens = _sensitivity(spec, sample, gt, pretest, notes)
-    # -- end sensitivity --------------------------------------------------------------------
+    return _Prepared(sample, gt, aggregations, other_weighting, pretest, notes)
+
+
+def _main_part(
+    panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
+) -> tuple[EvaluationResults, int]:
+    """Every estimate but the sensitivity block, and the position in ``notes`` where the
+    sensitivity notes belong."""
+    from ..evaluation.matching import match_controls
+    from ..evaluation.sensitivity import sensitivity_table
+    from ..evaluation.twfe import bacon_decomposition, twfe
+    from .tables import SIZE_GROUPS, analysis_sample
+
+    prep = prep if prep is not None else _prepare_run(panel, spec)
+    sample, gt, aggregations = prep.sample, prep.gt, prep.aggregations
+    other_weighting, pretest = prep.other_weighting, prep.pretest
+    notes = list(prep.notes)
+    sensitivity_at = len(notes)
 
     # TWFE with the headline's weighting; the decomposition exists for the unweighted TWFE only
     try:
@@ -975,8 +1042,7 @@ def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
         if "left" in part
         else pd.DataFrame(columns=["kommunenummer", "kommune", "left"])
     )
-    return EvaluationResults(
-        **sens,  # power, honest, honest_smoothness, power_headline_bias (see _sensitivity)
+    results = EvaluationResults(
         spec=spec,
         sample=sample,
         gt=gt,
@@ -996,6 +1062,7 @@ def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
         notes=notes,
         comparison=comparison,
     )
+    return results, sensitivity_at
 
 
 def _compare(
