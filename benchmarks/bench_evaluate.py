@@ -8,6 +8,9 @@ Prints, best of ``--repeat``:
 
 * **cold**: a fresh Python process that imports kvk and evaluates (no results cache) - what a
   notebook kernel pays when nothing is cached; ``evaluate`` alone and with the imports;
+* **two at once**: two fresh processes evaluating the same specification at the same time
+  into one empty cache folder (notebooks 03 and 05 of ``kvk run``): each computes one part
+  and reads the other's, wall time until both are done;
 * **warm**: a second, uncached ``evaluate`` in the same process (modules imported, the
   exact-input memos of the LF critical values and MVN probabilities cleared first);
 * **cached**: ``evaluate`` reading its stored results (``cache_dir=`` a folder) and through
@@ -42,12 +45,13 @@ import pandas as pd
 from kvk_analysis.report.evaluation import evaluate, specification_from_parameters
 panel = pd.read_parquet(sys.argv[1])
 spec = specification_from_parameters(json.loads(sys.argv[2]))
+cache_dir = sys.argv[4] if len(sys.argv) > 4 else None
 t1 = time.perf_counter()
 if sys.argv[3]:
     import cProfile
     prof = cProfile.Profile()
     prof.enable()
-res = evaluate(panel, spec, cache_dir=None)
+res = evaluate(panel, spec, cache_dir=cache_dir)
 t2 = time.perf_counter()
 if sys.argv[3]:
     prof.disable()
@@ -71,6 +75,19 @@ def cold(panel_path: Path, profile: str = "") -> dict[str, float]:
         env=_env(),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def pair(panel_path: Path, cache_dir: str) -> float:
+    """Wall seconds until two fresh processes evaluating the same specification at the same
+    time into an empty cache folder are both done (notebooks 03 and 05 of one run)."""
+    cmd = [sys.executable, "-c", _CHILD, str(panel_path), json.dumps(SPEC), "", cache_dir]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_env()) for _ in range(2)]
+    for p in procs:
+        p.communicate()
+        if p.returncode:
+            raise SystemExit("a concurrent evaluate failed")
+    return time.perf_counter() - start
 
 
 def best(values: list[float]) -> float:
@@ -111,9 +128,11 @@ def main() -> None:
             raise SystemExit("cached results differ from the computed ones")
         print(f"cached results equal the computed ones (first call {first:.2f} s, imports incl.)")
 
-        colds = []
-        for i in range(args.repeat):
+        colds, pairs = [], []
+        for i in range(args.repeat):  # interleaved: one process alone, then two together
             colds.append(cold(panel_path, args.profile if i == 0 else ""))
+            with tempfile.TemporaryDirectory() as shared:
+                pairs.append(pair(panel_path, shared))
         warm = []
         for _ in range(args.repeat):
             honest._LF_MEMO.clear()
@@ -139,6 +158,10 @@ def main() -> None:
     cold_total = best([c["total"] for c in colds])
     print(f"{'cold: evaluate (fresh process)':44s} {cold_eval:7.2f} s")
     print(f"{'cold: imports + read + evaluate':44s} {cold_total:7.2f} s")
+    print(
+        f"{'cold: two processes at once, shared cache':44s} {best(pairs):7.2f} s"
+        f"   (wall until both done, imports incl.; one alone {cold_total:.2f} s)"
+    )
     print(f"{'warm: evaluate again, same process':44s} {best(warm):7.2f} s")
     print(
         f"{'cached: evaluate(cache_dir=folder)':44s} {best(cached_dir):7.3f} s"
