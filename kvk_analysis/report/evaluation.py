@@ -784,6 +784,23 @@ def evaluate(
     )
 
 
+def _one_blas_thread(fn):
+    """Run ``fn`` with BLAS limited to one thread (:func:`kvk_analysis.did.inference.
+    single_threaded_blas`): the regressions and linear algebra here are small, and a second
+    OpenBLAS thread on a busy 2-core machine made pyfixest's fits and HonestDiD's solves
+    several times slower (multi-threaded reductions also made the last digits differ from
+    run to run)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..did.inference import single_threaded_blas
+
+        return single_threaded_blas(fn)(*args, **kwargs)
+
+    return wrapper
+
+
 @dataclass
 class _Prepared:
     """What both parts of :func:`evaluate` start from (:func:`_prepare_run`)."""
@@ -815,6 +832,7 @@ def _combine(main: tuple[EvaluationResults, int], sensitivity: tuple[dict, list[
     )
 
 
+@_one_blas_thread
 def _sensitivity_part(
     panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -825,6 +843,7 @@ def _sensitivity_part(
     return fields, notes
 
 
+@_one_blas_thread
 def _prepare_run(panel: pd.DataFrame, spec: Specification) -> _Prepared:
     """Sample, main ``att_gt``, its aggregations, the other weighting and the pre-test: the
     start of both parts of :func:`evaluate` (each part computes it when the parts run in
@@ -886,6 +905,7 @@ def _prepare_run(panel: pd.DataFrame, spec: Specification) -> _Prepared:
     return _Prepared(sample, gt, aggregations, other_weighting, pretest, notes)
 
 
+@_one_blas_thread
 def _main_part(
     panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
 ) -> tuple[EvaluationResults, int]:
