@@ -294,3 +294,11 @@ def test_light_imports():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+def test_unusable_cache_folder_computes(tmp_path, panel, monkeypatch):
+    """A cache folder that cannot be created (a file in the way) costs time, not results."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setattr(ev, "_evaluate", lambda p, s: "computed")
+    assert evaluate(panel, Specification(seed=1), cache_dir=blocker / "cache") == "computed"

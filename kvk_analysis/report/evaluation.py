@@ -769,6 +769,12 @@ def evaluate(
         return _evaluate(panel, spec)
     from .cache import cached_parts
 
+    try:
+        from ..fileio import ensure_dir
+
+        ensure_dir(folder)
+    except (KvkError, OSError):  # a cache folder that cannot be made costs time, not results
+        return _evaluate(panel, spec)
     # two parts of about equal cost: two notebooks that evaluate the same specification at
     # the same time compute one each (on two cores) and read the other's
     return cached_parts(
