@@ -29,9 +29,20 @@ import time
 import warnings
 
 
+def clear_memos() -> None:
+    """Forget the exact-input memos of the LF critical values and MVN probabilities, so that
+    every repetition computes (a repetition would otherwise read the first one's results)."""
+    from kvk_analysis.did import power
+    from kvk_analysis.evaluation import honest
+
+    honest._LF_MEMO.clear()
+    power._MVN_MEMO.clear()
+
+
 def best_of(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
+        clear_memos()
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)

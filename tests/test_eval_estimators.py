@@ -346,3 +346,77 @@ def test_twfe_event_study_matches_dummy_variable_ols() -> None:
     ols = smf.ols(f"rate ~ {' + '.join(names)} + C(kommunenummer) + C(tname)", data=d).fit()
     mine = pd.Series(res.estimate, index=res.event_time).drop(-1)
     np.testing.assert_allclose(mine.to_numpy(), ols.params[names].to_numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("unbalanced", [False, True])
+def test_two_stage_vcov_equals_pyfixest(unbalanced: bool) -> None:
+    """The vectorised GMM variance (``_did2s_vcov``) equals pyfixest's per-cluster loop, and
+    ``gardner_did2s`` equals ``pyfixest.did2s`` (estimates and standard errors)."""
+    import pyfixest as pf
+
+    from kvk_analysis.evaluation import estimators as E
+
+    p = simulate_panel(n_units=60, share_treated=0.5, effect=-0.5, dynamic_slope=-0.1, seed=9)
+    if unbalanced:
+        p = p.drop(p.sample(frac=0.07, random_state=3).index)
+    res = gardner_did2s(p, min_e=-4, max_e=4)
+    df = E._prepare(p, "rate", "tname", "kommunenummer", "gname", "t")
+    rel = np.where(df["_g"] > 0, df["_t"] - df["_g"], np.iinfo(np.int64).min)
+    df["_d"] = ((df["_g"] > 0) & (rel >= 0)).astype(float)
+    names = []
+    for e in [e for e in range(-4, 5) if e != -1]:
+        names.append(E._dummy("_tw", e))
+        df[names[-1]] = (rel == e).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.did2s(
+            df,
+            yname="_y",
+            first_stage="~ 0 | _id + _t",
+            second_stage="~ " + " + ".join(names),
+            treatment="_d",
+            cluster="_id",
+        )
+    se = np.sqrt(np.diag(fit._vcov))
+    keep = res.event_time != -1
+    np.testing.assert_allclose(res.estimate[keep], fit.coef().to_numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(res.std_error[keep], se, rtol=1e-10)
+
+
+def test_ridge_simplex_dual_equals_nnls() -> None:
+    """The dual Newton solver of synthetic DiD's unit weights finds NNLS's optimum (the
+    problem is strictly convex), or returns None and leaves it to NNLS."""
+    from kvk_analysis.evaluation import estimators as E
+    from kvk_analysis.evaluation.synth import simplex_least_squares
+
+    rng = np.random.default_rng(4)
+    solved = 0
+    for trial in range(60):
+        m = int(rng.integers(2, 25))
+        k = int(rng.integers(m + 1, 300))
+        A = rng.normal(size=(m, k)) * rng.uniform(0.1, 5)
+        b = rng.normal(size=m) * rng.uniform(0.1, 5)
+        if trial % 3 == 0:
+            A[:, :4] = A[:, [0]]  # tied columns
+        rho = rng.uniform(0.01, 10) ** 2
+        x = E._ridge_simplex_dual(A, b, rho)
+        ref = simplex_least_squares(
+            np.vstack([A, np.sqrt(rho) * np.eye(k)]), np.concatenate([b, np.zeros(k)])
+        )
+        if x is None:
+            continue
+        solved += 1
+        assert x.min() >= 0 and x.sum() == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(x, ref, atol=1e-7)
+    assert solved >= 50
+
+
+def test_synthetic_did_same_with_nnls_only(monkeypatch) -> None:
+    from kvk_analysis.evaluation import estimators as E
+
+    p = simulate_panel(n_units=80, effect=-0.5, seed=12)
+    fast = E.synthetic_did(p, replications=5, seed=3)
+    monkeypatch.setattr(E, "_ridge_simplex_dual", lambda *a, **k: None)
+    slow = E.synthetic_did(p, replications=5, seed=3)
+    assert fast.overall == pytest.approx(slow.overall, rel=1e-9, abs=1e-12)
+    assert fast.overall_se == pytest.approx(slow.overall_se, rel=1e-7)

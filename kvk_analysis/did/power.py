@@ -64,10 +64,35 @@ _ABSEPS = [1e-5]
 _SLOPE_ABSEPS = 1e-4
 
 
+#: Results of :func:`_mvn_box` by their exact inputs (the integration is deterministic for
+#: given inputs: fixed seed).  The slope search evaluates the power at 0 and at its upper
+#: bracket more than once (once per target and once more inside ``brentq``).
+_MVN_MEMO: dict[bytes, float] = {}
+_MVN_MEMO_SIZE = 512
+
+
 def _mvn_box(mean: np.ndarray, cov: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     """P(lo <= X <= hi), X ~ N(mean, cov): scipy's Genz algorithm with a fixed seed (its
     quasi-Monte Carlo is randomised), absolute error about ``_ABSEPS[0]`` (1e-5; R
-    ``mvtnorm::pmvnorm``'s default is 1e-3)."""
+    ``mvtnorm::pmvnorm``'s default is 1e-3).  A repeated call with the same inputs returns
+    the stored result (the same number scipy would give again)."""
+    key = (
+        b"|".join(
+            np.ascontiguousarray(a, dtype=float).tobytes() for a in (mean, cov, lo, hi, _ABSEPS)
+        )
+        + repr((mean.shape, cov.shape)).encode()
+    )
+    hit = _MVN_MEMO.get(key)
+    if hit is not None:
+        return hit
+    value = _mvn_box_scipy(mean, cov, lo, hi)
+    if len(_MVN_MEMO) >= _MVN_MEMO_SIZE:
+        _MVN_MEMO.clear()
+    _MVN_MEMO[key] = value
+    return value
+
+
+def _mvn_box_scipy(mean: np.ndarray, cov: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     # scipy.stats only here, where it is needed: `import kvk_analysis.did` stays without it
     from scipy import stats
 

@@ -20,8 +20,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from kvk_analysis.errors import EstimationError, InputError
 from kvk_analysis.evaluation._common import (
@@ -363,6 +361,9 @@ def _two_by_two(
     part: pd.DataFrame, idname: str, alpha: float, vcov: str = "CRV3"
 ) -> dict[str, float]:
     """Cell means and the (stack-averaged) 2x2 difference with a cluster-robust SE."""
+    import statsmodels.api as sm  # heavy imports, kept local
+    from scipy import stats
+
     stacks = list(pd.unique(part["_stack"]))
     means = np.zeros((len(stacks), 4))  # treated before/after, comparison before/after
     shares = np.zeros(len(stacks))

@@ -42,6 +42,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -680,6 +681,12 @@ def identification_table(gt: Any, names: dict[int, str], balance_e: int | None =
     return pd.DataFrame(rows, columns=["event_time", "cohorts", "n_cohorts"])
 
 
+def _unique_strings(column: pd.Series) -> set[str]:
+    """The distinct values of ``column`` as strings (``set(column.astype(str))`` without
+    iterating every row)."""
+    return {str(v) for v in pd.unique(column.astype(str))}
+
+
 def _pre_levels(sample: pd.DataFrame, anticipation: int) -> tuple[float, float]:
     """Mean sick leave (percent, each municipality equally) of the participants in the four
     quarters before their start (less anticipation), and of the comparison municipalities
@@ -694,8 +701,44 @@ def _pre_levels(sample: pd.DataFrame, anticipation: int) -> tuple[float, float]:
     return level, comp_level
 
 
-def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> EvaluationResults:
+#: Environment variable that switches the automatic results cache off (``0``, ``off``, ``no``).
+CACHE_ENV = "KVK_EVALUATION_CACHE"
+
+
+def _cache_folder(panel: pd.DataFrame, spec: Specification, cache_dir: Any):
+    """``(folder, fingerprint)`` of the results cache for this call, or ``(None, None)``."""
+    import os
+
+    from . import cache
+
+    if cache_dir is None or cache_dir is False or spec.seed is None:
+        return None, None  # no cache asked, or random draws: not a function of the key
+    if isinstance(cache_dir, str) and cache_dir == "auto":
+        if os.environ.get(CACHE_ENV, "").strip().lower() in {"0", "off", "no", "false"}:
+            return None, None
+        fingerprint = cache.panel_fingerprint(panel)
+        if not cache.build_panel_matches(panel, fingerprint=fingerprint):
+            return None, None
+        return cache.default_cache_dir(), fingerprint
+    return Path(cache_dir), None
+
+
+def evaluate(
+    panel: pd.DataFrame,
+    spec: Specification | None = None,
+    *,
+    cache_dir: str | Path | None = "auto",
+) -> EvaluationResults:
     """Compute every estimate of a report once, for one :class:`Specification`.
+
+    Results cache (:mod:`kvk_analysis.report.cache`): with ``cache_dir="auto"`` (the
+    default) the results are read from, or stored in, ``data/processed/.evaluation-cache``
+    when ``panel`` is the built panel (equal in content to ``data/processed/panel.parquet``),
+    so the notebooks of a run evaluating the same specification compute it once; a folder
+    caches there whatever the panel; ``None`` computes without a cache, and so does the
+    environment variable ``KVK_EVALUATION_CACHE=0`` for ``"auto"``.  The key is the panel's
+    content, the specification and the kvk code and package versions (never a stale entry);
+    a specification without a ``seed`` (fresh bootstrap draws) is never cached.
 
     The estimation sample (:func:`kvk_analysis.report.tables.analysis_sample`); ``att_gt``
     of the rate (percent; effects in percentage points); its group, simple, dynamic and
@@ -720,15 +763,104 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     Rambachan-Roth bounds (relative magnitudes and smoothness) of the average post-start
     effect (fields ``power``, ``power_headline_bias``, ``honest``, ``honest_smoothness``).
     """
-    from ..did import aggte, att_gt, pretrend_test
-    from ..evaluation.matching import match_controls
-    from ..evaluation.sensitivity import sensitivity_table
-    from ..evaluation.twfe import bacon_decomposition, twfe
-    from .tables import SIZE_GROUPS, analysis_sample
-
     spec = spec or Specification()
+    folder, fingerprint = _cache_folder(panel, spec, cache_dir)
+    if folder is None:
+        return _evaluate(panel, spec)
+    from .cache import cached_parts
+
+    try:
+        from ..fileio import ensure_dir
+
+        ensure_dir(folder)
+    except (KvkError, OSError):  # a cache folder that cannot be made costs time, not results
+        return _evaluate(panel, spec)
+    # two parts of about equal cost: two notebooks that evaluate the same specification at
+    # the same time compute one each (on two cores) and read the other's
+    return cached_parts(
+        panel,
+        spec,
+        {
+            "sensitivity": lambda: _sensitivity_part(panel, spec),
+            "main": lambda: _main_part(panel, spec),
+        },
+        lambda parts: _combine(parts["main"], parts["sensitivity"]),
+        folder,
+        fingerprint=fingerprint,
+    )
+
+
+def _one_blas_thread(fn):
+    """Run ``fn`` with BLAS limited to one thread (:func:`kvk_analysis.did.inference.
+    single_threaded_blas`): the regressions and linear algebra here are small, and a second
+    OpenBLAS thread on a busy 2-core machine made pyfixest's fits and HonestDiD's solves
+    several times slower (multi-threaded reductions also made the last digits differ from
+    run to run)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..did.inference import single_threaded_blas
+
+        return single_threaded_blas(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass
+class _Prepared:
+    """What both parts of :func:`evaluate` start from (:func:`_prepare_run`)."""
+
+    sample: pd.DataFrame
+    gt: Any
+    aggregations: dict[str, Any]
+    other_weighting: Any
+    pretest: Any
+    notes: list[str]
+
+
+def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
+    """:func:`evaluate` without the cache: the sensitivity part and the main part on one
+    preparation, combined."""
+    prep = _prepare_run(panel, spec)
+    sensitivity = _sensitivity_part(panel, spec, prep)
+    return _combine(_main_part(panel, spec, prep), sensitivity)
+
+
+def _combine(main: tuple[EvaluationResults, int], sensitivity: tuple[dict, list[str]]):
+    """The results of :func:`_main_part` with the fields and notes of
+    :func:`_sensitivity_part` (its notes where the sensitivity block stood: after the
+    pre-trend test's)."""
+    results, at = main
+    fields, notes = sensitivity
+    return dataclasses.replace(
+        results, notes=[*results.notes[:at], *notes, *results.notes[at:]], **fields
+    )
+
+
+@_one_blas_thread
+def _sensitivity_part(
+    panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """``(fields, notes)`` of :func:`_sensitivity` (``power``, ``honest``, ...)."""
+    prep = prep if prep is not None else _prepare_run(panel, spec)
     notes: list[str] = []
-    if "measure" in panel and spec.measure not in set(panel["measure"].astype(str)):
+    fields = _sensitivity(spec, prep.sample, prep.gt, prep.pretest, notes)
+    return fields, notes
+
+
+@_one_blas_thread
+def _prepare_run(panel: pd.DataFrame, spec: Specification) -> _Prepared:
+    """Sample, main ``att_gt``, its aggregations, the other weighting and the pre-test: the
+    start of both parts of :func:`evaluate` (each part computes it when the parts run in
+    different processes; seeded, so identically)."""
+    from ..did import aggte, att_gt, pretrend_test
+    from .tables import analysis_sample
+
+    notes: list[str] = []
+    # sets of unique values, not of every row: iterating an Arrow-backed string column in
+    # Python costs about a microsecond per row
+    if "measure" in panel and spec.measure not in _unique_strings(panel["measure"]):
         raise ReportError(
             f"the panel has measure {sorted(panel['measure'].astype(str).unique())}, "
             f"not {spec.measure!r}: rebuild the data with this measure"
@@ -776,9 +908,25 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     except KvkError as exc:
         pretest = None
         notes.append(f"pre-trend test: {exc}")
-    # -- sensitivity: pre-test power (Roth 2022) and HonestDiD bounds (one block) ----------
-    sens = _sensitivity(spec, sample, gt, pretest, notes)
-    # -- end sensitivity --------------------------------------------------------------------
+    return _Prepared(sample, gt, aggregations, other_weighting, pretest, notes)
+
+
+@_one_blas_thread
+def _main_part(
+    panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
+) -> tuple[EvaluationResults, int]:
+    """Every estimate but the sensitivity block, and the position in ``notes`` where the
+    sensitivity notes belong."""
+    from ..evaluation.matching import match_controls
+    from ..evaluation.sensitivity import sensitivity_table
+    from ..evaluation.twfe import bacon_decomposition, twfe
+    from .tables import SIZE_GROUPS, analysis_sample
+
+    prep = prep if prep is not None else _prepare_run(panel, spec)
+    sample, gt, aggregations = prep.sample, prep.gt, prep.aggregations
+    other_weighting, pretest = prep.other_weighting, prep.pretest
+    notes = list(prep.notes)
+    sensitivity_at = len(notes)
 
     # TWFE with the headline's weighting; the decomposition exists for the unweighted TWFE only
     try:
@@ -796,7 +944,9 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
     except (KvkError, ValueError) as exc:
         bacon = None
         notes.append(f"Goodman-Bacon: {exc}")
-    comparison = _compare(sample, gt, spec, notes)
+    # the comparison's static TWFE is this one when it is unweighted without anticipation
+    same_twfe = spec.weightsname is None and int(spec.anticipation) == 0
+    comparison = _compare(sample, gt, spec, notes, twfe_static=static if same_twfe else None)
 
     # robustness: one choice varied at a time, everything else the run's specification
     rows: list[dict[str, Any]] = []
@@ -890,8 +1040,9 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
 
     # subgroups with the run's specification
     sub_rows = []
+    panel_sectors = _unique_strings(panel["sector"])
     for sector in SECTORS:
-        if sector not in set(panel["sector"].astype(str)):
+        if sector not in panel_sectors:
             continue
         if sector == spec.sector:  # the headline itself, not re-estimated
             sub_rows.append({**head, "key": f"sector:{sector}", "kind": "sector"})
@@ -904,7 +1055,7 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
             sub_rows.append(_failed_row(f"sector:{sector}", "sector", "group", None, exc))
             continue
         sub_rows.append(_estimate(f"sector:{sector}", "sector", data, spec))
-    values = set(sample["size_group"].dropna().astype(str))
+    values = _unique_strings(sample["size_group"].dropna())
     for size in [g for g in SIZE_GROUPS if g in values] + sorted(values - set(SIZE_GROUPS)):
         data = sample.loc[sample["size_group"].astype(str) == size]
         sub_rows.append(_estimate(f"size:{size}", "size", data, spec))
@@ -917,8 +1068,7 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         if "left" in part
         else pd.DataFrame(columns=["kommunenummer", "kommune", "left"])
     )
-    return EvaluationResults(
-        **sens,  # power, honest, honest_smoothness, power_headline_bias (see _sensitivity)
+    results = EvaluationResults(
         spec=spec,
         sample=sample,
         gt=gt,
@@ -938,9 +1088,16 @@ def evaluate(panel: pd.DataFrame, spec: Specification | None = None) -> Evaluati
         notes=notes,
         comparison=comparison,
     )
+    return results, sensitivity_at
 
 
-def _compare(sample: pd.DataFrame, gt: Any, spec: Specification, notes: list[str]) -> Any:
+def _compare(
+    sample: pd.DataFrame,
+    gt: Any,
+    spec: Specification,
+    notes: list[str],
+    twfe_static: Any = None,
+) -> Any:
     """The estimator comparison of :func:`evaluate` (``None`` and a note when it fails).
 
     Callaway-Sant'Anna enters as ``aggte(gt, type="dynamic")`` over the comparison window
@@ -961,6 +1118,7 @@ def _compare(sample: pd.DataFrame, gt: Any, spec: Specification, notes: list[str
                 min_e=COMPARISON_MIN_E,
                 max_e=COMPARISON_MAX_E,
                 cs=cs,
+                twfe_static=twfe_static,
                 sdid_replications=SDID_REPLICATIONS,
                 seed=1 if spec.seed is None else int(spec.seed),
                 alpha=spec.alpha,

@@ -65,7 +65,7 @@ def analysis_sample(
     So are participants of puljer not in ``cohorts`` (``None``: every pulje).  ``gname`` is
     returned as a plain integer column (0 = never treated).
     """
-    if sector not in set(panel["sector"].astype(str)):
+    if sector not in set(pd.unique(panel["sector"].astype(str))):  # not every row
         raise ReportError(
             f"sector {sector!r} is not in the panel (has {sorted(panel['sector'].unique())})"
         )
