@@ -717,20 +717,30 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
                 expected="K or M (kvinne/mann)",
             ),
         )  # fmt: skip
-    st_c = pd.Series(np.where(base["contracted_days"].isna(), "missing", "ok"), dtype="str")
-    self_days = sums["self"].astype(float)
-    doctor_days = sums["doctor"].astype(float)
-    parts = []
-    for measure, lost in (
-        ("self_certified", self_days),
-        ("doctor_certified", doctor_days),
-        ("total", self_days + doctor_days),
-    ):
-        st = pd.Series(np.where(lost.isna(), "missing", "ok"), dtype="str")
-        parts.append(base.assign(measure=measure, lost_days=lost, status=combine_status(st, st_c)))
-    out = pd.concat(parts, ignore_index=True)
-    keys = ["kommunenummer", "period", "sector"] + (["sex"] if by_sex else []) + ["measure"]
-    out = out.sort_values(keys, kind="stable")
+    self_days = sums["self"].to_numpy(dtype=float)
+    doctor_days = sums["doctor"].to_numpy(dtype=float)
+    dims = ["kommunenummer", "period", "sector"] + (["sex"] if by_sex else [])
+    if base.duplicated(dims).any():  # labels that map to one key ("101", "0101"): kept apart
+        parts = []
+        for measure, lost in (
+            ("self_certified", self_days),
+            ("doctor_certified", doctor_days),
+            ("total", self_days + doctor_days),
+        ):
+            parts.append(base.assign(measure=measure, lost_days=lost))
+        out = pd.concat(parts, ignore_index=True).sort_values(dims + ["measure"], kind="stable")
+    else:  # the same rows in the same order, without stacking and sorting three copies
+        order = base.sort_values(dims, kind="stable").index.to_numpy()
+        out = base.iloc[np.repeat(order, 3)].reset_index(drop=True)
+        out["measure"] = np.tile(["doctor_certified", "self_certified", "total"], len(order))
+        lost = np.column_stack([doctor_days, self_days, self_days + doctor_days])[order]
+        out["lost_days"] = lost.ravel()
+    # ok/missing are the only statuses here (combine_status of the lost and contracted days)
+    out["status"] = np.where(
+        np.isnan(out["lost_days"].to_numpy()) | out["contracted_days"].isna().to_numpy(),
+        "missing",
+        "ok",
+    )
     tidy = finish(out, f"ks-employee:{Path(path).name}")
     notes = [
         f"aggregated {int(sums['n'].sum()):,} employee rows into {len(sums):,} groups"
