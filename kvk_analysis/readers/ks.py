@@ -351,8 +351,11 @@ def _employee_polars(
                     pl.Float64 if typed and i in numeric
                     else pl.Categorical if i in keys else pl.String
                 )
-                for i in range(width + 1)  # c{width}: the sentinel for surplus fields
+                for i in range(width)
             }  # fmt: skip
+            # The sentinel for surplus fields: Boolean is the cheapest to parse while empty;
+            # a surplus cell that is no Boolean fails the fast path, and text mode counts it.
+            schema[f"c{width}"] = pl.Boolean if typed else pl.String
             frame = pl.scan_csv(
                 source, separator=delim, has_header=False, skip_lines=skip, schema=schema,
                 quote_char='"', decimal_comma=typed, raise_if_empty=False,
@@ -388,27 +391,31 @@ def _employee_polars(
             if not typed or last not in numeric:
                 aggs.append(pl.col(f"c{last}").null_count().alias("last_empty"))
             aggs += [pl.col(f"c{width}").count().alias("surplus"), pl.len().alias("n")]
-            out = (
-                frame.group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names])
-                .agg(aggs)
+            groups = frame.group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names]).agg(aggs)
+            if typed:  # decode the flagged sums (one row per group: cheap)
+                flags = []
+                if last in numeric:
+                    k = next(k for k in num_names if cols[k] == last)
+                    flags.append((pl.col(k) == inf).cast(pl.Int64).alias("last_empty"))
+                bad = pl.any_horizontal([pl.col(k).is_nan() for k in num_names])
+                flags.append(pl.when(bad).then(-1.0).otherwise(0.0).alias("low"))  # negative?
+                for k in num_names:
+                    cells = pl.when(pl.col(k) == inf).then(0).otherwise(pl.col("n"))
+                    flags.append(cells.cast(pl.Int64).alias(f"{k}_cells"))
+                    # or a non-finite cell ("nan", "inf"): looked for if no negative is found
+                    numbers = cells - pl.col(k).is_nan().cast(pl.Int64)
+                    flags.append(numbers.cast(pl.Int64).alias(f"{k}_numbers"))
+                empty = [
+                    pl.when(pl.col(k) == inf).then(nan).otherwise(pl.col(k)).alias(k)
+                    for k in num_names
+                ]
+                groups = groups.with_columns(flags).with_columns(empty)
+            return (
+                groups.with_columns(pl.col(key_names).cast(pl.String))
+                .sort(key_names, nulls_last=True, maintain_order=True)
                 .collect(engine="streaming")
                 .to_pandas()
             )
-            for k in key_names:  # categorical -> str, null -> None
-                out[k] = out[k].astype(object).where(out[k].notna(), None)
-            if typed:
-                if last in numeric:
-                    k = next(k for k in num_names if cols[k] == last)
-                    out["last_empty"] = np.isposinf(out[k]).astype(np.int64)
-                bad = pd.concat([out[k].isna() for k in num_names], axis=1)
-                out["low"] = np.where(bad.any(axis=1), -1.0, 0.0)  # a negative cell, maybe
-                for k in num_names:
-                    empty = np.isposinf(out[k])
-                    out[f"{k}_cells"] = np.where(empty, 0, out["n"])
-                    # or a non-finite one ("nan", "inf"): looked for if no negative is found
-                    out[f"{k}_numbers"] = out[f"{k}_cells"] - bad[k].astype(np.int64)
-                    out.loc[empty, k] = np.nan
-            return out
 
         try:
             sums = query("typed")
@@ -464,8 +471,7 @@ def _employee_polars(
             )
         # A group with an empty cell has no sum (as in the aggregate form: missing).
         sums.loc[sums[f"{k}_cells"] < sums["n"], k] = np.nan
-    sums = sums[key_names + num_names + ["n"]].sort_values(key_names, kind="stable")
-    sums = sums.reset_index(drop=True)
+    sums = sums[key_names + num_names + ["n"]].reset_index(drop=True)
     sums.attrs.update(header=header, columns=cols, header_line=header_line, delimiter=delim)
     return sums, enc
 
@@ -482,7 +488,8 @@ def _merge_padded_keys(sums: pd.DataFrame, key_names: list, num_names: list) -> 
     for k in num_names:
         agg.update({f"{k}_cells": "sum", f"{k}_numbers": "sum"})
     agg.update(low="min", n="sum")
-    return sums.groupby(key_names, dropna=False, sort=False, as_index=False).agg(agg)
+    sums = sums.groupby(key_names, dropna=False, sort=False, as_index=False).agg(agg)
+    return sums.sort_values(key_names, kind="stable", na_position="last")
 
 
 @contextlib.contextmanager
