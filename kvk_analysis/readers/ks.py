@@ -688,13 +688,15 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
     def located(key: str, fn):
         values = sums[key]
         if first is None:  # CSV: no lines per group, so parse each distinct label once
-            codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)
             values = pd.Series([None if pd.isna(u) else u for u in uniques], dtype=object)
         try:
             out = fn(values, np.full(len(values), pd.NA, dtype=object))
         except InputError as exc:
             out = fn(values, where(key, exc.found)[: len(values)])
         if first is None:
+            if out.dtype == object:  # labels: to the tidy table's string dtype while few
+                out = out.astype("str")
             out = out.iloc[codes].reset_index(drop=True)
         return out
 
@@ -739,15 +741,15 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
     else:  # the same rows in the same order, without stacking and sorting three copies
         order = base.sort_values(dims, kind="stable").index.to_numpy()
         out = base.iloc[np.repeat(order, 3)].reset_index(drop=True)
-        out["measure"] = np.tile(["doctor_certified", "self_certified", "total"], len(order))
+        measures = pd.array(["doctor_certified", "self_certified", "total"], dtype="str")
+        out["measure"] = measures.take(np.tile(np.arange(3), len(order)))
         lost = np.column_stack([doctor_days, self_days, self_days + doctor_days])[order]
         out["lost_days"] = lost.ravel()
     # ok/missing are the only statuses here (combine_status of the lost and contracted days)
-    out["status"] = np.where(
-        np.isnan(out["lost_days"].to_numpy()) | out["contracted_days"].isna().to_numpy(),
-        "missing",
-        "ok",
-    )
+    missing = np.isnan(out["lost_days"].to_numpy()) | out["contracted_days"].isna().to_numpy()
+    out["status"] = pd.array(["ok", "missing"], dtype="str").take(missing.astype(np.intp))
+    # built in the tidy table's dtypes, so that finish() has nothing to convert
+    out["_line"] = pd.arrays.IntegerArray(np.zeros(len(out), np.int64), np.ones(len(out), bool))
     tidy = finish(out, f"ks-employee:{Path(path).name}")
     notes = [
         f"aggregated {int(sums['n'].sum()):,} employee rows into {len(sums):,} groups"
