@@ -25,7 +25,7 @@ rows), and the script stops unless they equal kvk's (relative 1e-9) before it pr
 time.  All methods use ``--threads`` threads (``POLARS_MAX_THREADS`` for kvk and polars,
 ``SET threads`` for DuckDB).  It prints each method's best time, rows/second, peak resident
 memory (``VmHWM`` of the child, which includes native allocations ``tracemalloc`` cannot see)
-above the imports, kvk's ratio to each peer and to the faster of DuckDB and polars used
+above the imports, the median time (how noisy the machine was), kvk's ratio to each peer and to the faster of DuckDB and polars used
 directly, and, from the largest size, what a national register of 500,000 employees x 40
 quarters costs on this machine if time grows linearly with the rows (memory does not: the
 group table has one row per municipality x quarter x sector).
@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -295,6 +296,7 @@ def main() -> None:
                 f"in {time.perf_counter() - t0:.1f} s)"
             )
             best: dict[str, dict] = {}
+            times: dict[str, list[float]] = {m: [] for m in methods}
             for _ in range(args.repeat):  # interleaved: each round runs every method once
                 for method in methods:
                     out = Path(tmp) / f"{method}.parquet"
@@ -303,13 +305,15 @@ def main() -> None:
                     why = same_sums(pd.read_parquet(ref), pd.read_parquet(out))
                     if why:
                         raise SystemExit(f"{method}'s sums differ from kvk's at N = {n}: {why}")
+                    times[method].append(r["seconds"])
                     if method not in best or r["seconds"] < best[method]["seconds"]:
                         best[method] = r
             groups = len(pd.read_parquet(Path(tmp) / "kvk.parquet"))
             print(f"  same sums in every run of every method: {groups:,} groups")
             for method, r in best.items():
                 print(
-                    f"  {method:10s} {r['seconds']:7.2f} s  {n / r['seconds'] / 1e6:6.2f} M rows/s"
+                    f"  {method:10s} {r['seconds']:7.2f} s (median {statistics.median(times[method]):6.2f})"
+                    f"  {n / r['seconds'] / 1e6:6.2f} M rows/s"
                     f"  peak {r['peak_mb']:6.0f} MB (+{r['peak_mb'] - r['baseline_mb']:5.0f} MB "
                     "above imports)"
                 )

@@ -21,7 +21,19 @@ as plain polars.  polars' price is that it reads a row with too few fields as em
 cells and (with unused columns pruned) drops surplus fields silently; both are still true
 in polars 2.1 and are detected cheaply (a sentinel column past the header's width, and a
 field-count pass over the raw lines only when the last column has empty cells).  polars
-reads only UTF-8, so other encodings go through a transcoded temporary copy.
+reads only UTF-8, so other encodings go through a transcoded temporary copy.  Measured on a
+2-core machine shared with other jobs (docs/architecture.md has the figures): kvk about as
+fast as plain polars (1.05x at 2M rows in a quiet in-process comparison; 0.45-1.10x in the
+noisy benchmark runs at 8M and 30M), faster than DuckDB (0.59-0.88x), not faster than polars
+tuned by hand (categorical keys, no checks).  Memory is bounded: about 340 MB above the
+imports at 8M and at 30M rows (polars' CSV buffers), not proportional to the file.
+
+A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
+CSV (45 bytes/row measured); at the measured 3.7-5.9 million rows/s that is 3.5-5.5 s here
+(up to about 10 s under load) in the same bounded memory.  Beyond one machine, the sums and
+counts add up across partitions: partition the extract by year or county (Parquet, read out
+of core by polars or DuckDB), aggregate each, add the group tables; a distributed engine only
+for hundreds of GB.
 """
 
 from __future__ import annotations
