@@ -16,17 +16,17 @@ Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_r
 directly was faster than DuckDB used directly at every size, and the checks a reader owes
 its user cost DuckDB more: its strict CSV mode (which refuses a row with the wrong number of
 fields for free) plus per-group counts made the DuckDB query about 1.3x slower than plain
-polars, while polars with categorical keys and the checks folded into the sums runs as fast
-as plain polars.  polars' price is that it reads a row with too few fields as empty trailing
+polars, while polars with categorical keys and the checks folded into the sums runs close
+to plain polars.  polars' price is that it reads a row with too few fields as empty trailing
 cells and (with unused columns pruned) drops surplus fields silently; both are still true
 in polars 2.1 and are detected cheaply (a sentinel column past the header's width, and a
 field-count pass over the raw lines only when the last column has empty cells).  polars
 reads only UTF-8, so other encodings go through a transcoded temporary copy.  Measured on a
-2-core machine shared with other jobs (docs/architecture.md has the figures): kvk about as
-fast as plain polars (1.05x at 2M rows in a quiet in-process comparison; 0.45-1.10x in the
-noisy benchmark runs at 8M and 30M), faster than DuckDB (0.59-0.88x), not faster than polars
-tuned by hand (categorical keys, no checks).  Memory is bounded: about 340 MB above the
-imports at 8M and at 30M rows (polars' CSV buffers), not proportional to the file.
+2-core machine shared with other jobs (best of five interleaved runs; docs/architecture.md
+has the figures): kvk 0.82-0.88x DuckDB used directly and 1.07-1.10x polars used directly at
+2M and 8M rows, so about 5-10 % slower than plain polars (the sentinel column costs about
+10 % of the query, the pandas tidy table about 40 ms).  Memory is bounded: about 330 MB above
+the imports at 8M and at 30M rows (polars' CSV buffers), not proportional to the file.
 
 A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
 CSV (45 bytes/row measured); at the measured 3.7-5.9 million rows/s that is 3.5-5.5 s here
