@@ -1,30 +1,44 @@
 """Benchmark the KS employee-level reader against DuckDB and polars used directly (issue 13).
 
-Run on demand (not part of the tests)::
+    .venv/bin/python benchmarks/bench_readers.py                 # 2M and 8M rows (make bench)
+    .venv/bin/python benchmarks/bench_readers.py --rows 30000000 --repeat 5
 
-    .venv/bin/python benchmarks/bench_readers.py --rows 8000000 30000000 [--repeat 3]
+For each N it writes a simulated employee-level KS file of N rows (430 municipalities x 28
+quarters x 3 sectors drawn at random, so the group-by sees unsorted keys; decimal commas) to
+a temporary folder, then runs, each in its *own* process (so that peak memory is measured per
+method and no method warms another's caches in its process), interleaved and best of
+``--repeat``:
 
-For each N it writes an employee-level KS file of N rows (430 municipalities x 28 quarters x
-3 sectors, decimal commas) to a temporary folder, then times, each in its *own* process (so
-that peak memory is measured per method), interleaved and best of ``--repeat``:
-
-* ``kvk``: :func:`kvk_analysis.readers.read_ks_employee` (DuckDB inside, plus the checks a
-  reader owes its user: empty, non-numeric and negative cells, short rows, label validation,
-  the tidy table);
-* ``duckdb``: one ``read_csv`` + ``GROUP BY`` query with typed decimal-comma columns;
-* ``polars``: ``scan_csv(decimal_comma=True)`` + ``group_by`` with the streaming engine;
+* ``kvk``: :func:`kvk_analysis.readers.read_ks_employee` (polars inside, plus the checks a
+  reader owes its user: empty, non-numeric and negative cells, rows with the wrong number of
+  fields, label validation, the tidy table);
+* ``duckdb``: one ``read_csv`` + ``GROUP BY`` query with typed decimal-comma columns
+  (``preserve_insertion_order=false``, ``--threads`` threads);
+* ``polars``: ``scan_csv(decimal_comma=True)`` + ``group_by`` + ``collect(engine="streaming")``,
+  string keys (what a user writes);
+* ``polars-cat``: the same with categorical keys (the tuning kvk uses; shown so that the
+  ratio against the tuned engine is visible too);
 * ``pandas`` (``--pandas``): ``read_csv`` of the whole file + ``groupby().sum()``.
 
-The sums (groups, lost and contracted days) of every method are checked to agree first.  It
-prints each method's best time, rows/second, peak resident memory (``VmHWM`` of the child,
-which includes native allocations ``tracemalloc`` cannot see) and kvk's ratio to each peer.
+Every run of every method writes its per-group sums (groups, contracted days, lost days,
+rows), and the script stops unless they equal kvk's (relative 1e-9) before it prints any
+time.  All methods use ``--threads`` threads (``POLARS_MAX_THREADS`` for kvk and polars,
+``SET threads`` for DuckDB).  It prints each method's best time, rows/second, peak resident
+memory (``VmHWM`` of the child, which includes native allocations ``tracemalloc`` cannot see)
+above the imports, the median time (how noisy the machine was), kvk's ratio to each peer and to the faster of DuckDB and polars used
+directly, and, from the largest size, what a national register of 500,000 employees x 40
+quarters costs on this machine if time grows linearly with the rows (memory does not: the
+group table has one row per municipality x quarter x sector).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +49,10 @@ HEADER = [
     "Kommunenr", "Kvartal", "Sektor", "Ansattnr", "Kjonn", "Stillingsprosent",
     "Avtalte dagsverk", "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt",
 ]  # fmt: skip
+KEYS = ["Kommunenr", "Kvartal", "Sektor"]
+NUMS = ["Avtalte dagsverk", "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt"]
+SECTOR = {"Pleie og omsorg": "care", "Oppvekst": "education", "Annet": "other"}
+NATIONAL_ROWS = 500_000 * 40  # employees x quarters
 
 
 def generate(path: Path, n: int, seed: int = 1, chunk: int = 2_000_000) -> None:
@@ -47,7 +65,7 @@ def generate(path: Path, n: int, seed: int = 1, chunk: int = 2_000_000) -> None:
     rng = np.random.default_rng(seed)
     codes = np.array([f"{c:04d}" for c in range(101, 101 + 430)])
     quarters = np.array([f"{y}K{q}" for y in range(2005, 2012) for q in range(1, 5)])
-    sectors = np.array(["Pleie og omsorg", "Oppvekst", "Annet"])
+    sectors = np.array(list(SECTOR))
 
     def comma(x: np.ndarray) -> pa.Array:
         return pc.replace_substring(pc.cast(pa.array(x.round(1)), pa.string()), ".", ",")
@@ -81,47 +99,61 @@ def generate(path: Path, n: int, seed: int = 1, chunk: int = 2_000_000) -> None:
             done += m
 
 
-KEYS = ["Kommunenr", "Kvartal", "Sektor"]
-NUMS = ["Avtalte dagsverk", "Tapte dagsverk egenmeldt", "Tapte dagsverk legemeldt"]
+# --------------------------------------------------------------------------- the methods
+# Each returns what the method produces (timed); ``kvk_frame``/``_peer_frame`` then turn it into
+# one pandas frame: code, quarter (2005Q1), sector (care ...), contracted, lost, n (not timed).
 
 
-def run_kvk(path: str) -> dict:
+def run_kvk(path: str, threads: int):
     from kvk_analysis.readers import read_ks_employee
 
-    df = read_ks_employee(path)
+    return read_ks_employee(path)
+
+
+def kvk_frame(df):
     total = df[df["measure"] == "total"]
-    return {
-        "groups": len(total),
-        "lost": float(total["lost_days"].sum()),
-        "contracted": float(total["contracted_days"].sum()),
-    }
+    return total.assign(code=total["kommunenummer"], quarter=total["period"].astype(str))[
+        ["code", "quarter", "sector", "contracted_days", "lost_days", "employees"]
+    ].set_axis(["code", "quarter", "sector", "contracted", "lost", "n"], axis=1)
 
 
-def run_duckdb(path: str) -> dict:
+def _peer_frame(df):
+    """A peer's raw-label sums in kvk's key spelling (after the timing)."""
+    if not hasattr(df, "iloc"):  # polars
+        import polars as pl
+
+        df = df.with_columns(pl.col(KEYS).cast(pl.String)).to_pandas()
+    return df.assign(
+        code=df["Kommunenr"],
+        quarter=df["Kvartal"].str.replace("K", "Q"),
+        sector=df["Sektor"].map(SECTOR),
+        contracted=df[NUMS[0]],
+        lost=df[NUMS[1]] + df[NUMS[2]],
+    )[["code", "quarter", "sector", "contracted", "lost", "n"]]
+
+
+def run_duckdb(path: str, threads: int):
     import duckdb
 
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute("SET preserve_insertion_order = false")
     types = ", ".join(f"'{h}': '{'DOUBLE' if h in NUMS else 'VARCHAR'}'" for h in HEADER)
-    sums = ", ".join(f'sum("{c}")' for c in NUMS)
-    rows = (
-        duckdb.connect()
-        .execute(
-            f"SELECT {', '.join(KEYS)}, {sums}, count(*) FROM read_csv('{path}', delim=';', "
-            f"header=false, skip=1, columns={{{types}}}, decimal_separator=',', auto_detect=false) "
-            "GROUP BY ALL"
-        )
-        .fetchall()
-    )
-    return {
-        "groups": len(rows),
-        "lost": float(sum(r[4] + r[5] for r in rows)),
-        "contracted": float(sum(r[3] for r in rows)),
-    }
+    sums = ", ".join(f'sum("{c}") AS "{c}"' for c in NUMS)
+    df = con.execute(
+        f"SELECT {', '.join(KEYS)}, {sums}, count(*) AS n FROM read_csv('{path}', delim=';', "
+        f"header=false, skip=1, columns={{{types}}}, decimal_separator=',', auto_detect=false) "
+        "GROUP BY ALL"
+    ).df()
+    return df
 
 
-def run_polars(path: str) -> dict:
+def _run_polars(path: str, key_type) -> object:
     import polars as pl
 
-    schema = {h: (pl.Float64 if h in NUMS else pl.String) for h in HEADER}
+    schema = {
+        h: (pl.Float64 if h in NUMS else key_type if h in KEYS else pl.String) for h in HEADER
+    }
     out = (
         pl.scan_csv(
             path, separator=";", has_header=False, skip_rows=1, schema=schema, decimal_comma=True
@@ -130,23 +162,37 @@ def run_polars(path: str) -> dict:
         .agg([pl.col(c).sum() for c in NUMS] + [pl.len().alias("n")])
         .collect(engine="streaming")
     )
-    return {
-        "groups": out.height,
-        "lost": float(out[NUMS[1]].sum() + out[NUMS[2]].sum()),
-        "contracted": float(out[NUMS[0]].sum()),
-    }
+    return out
 
 
-def run_pandas(path: str) -> dict:
+def run_polars(path: str, threads: int):
+    import polars as pl
+
+    return _run_polars(path, pl.String)
+
+
+def run_polars_cat(path: str, threads: int):
+    import polars as pl
+
+    return _run_polars(path, pl.Categorical)
+
+
+def run_pandas(path: str, threads: int):
     import pandas as pd
 
     raw = pd.read_csv(path, sep=";", decimal=",", dtype={"Kommunenr": str})
     g = raw.groupby(KEYS)[NUMS].sum()
-    lost = g[NUMS[1]] + g[NUMS[2]]
-    return {"groups": len(g), "lost": float(lost.sum()), "contracted": float(g[NUMS[0]].sum())}
+    g["n"] = raw.groupby(KEYS).size()
+    return g.reset_index()
 
 
-METHODS = {"kvk": run_kvk, "duckdb": run_duckdb, "polars": run_polars, "pandas": run_pandas}
+METHODS = {
+    "kvk": run_kvk,
+    "duckdb": run_duckdb,
+    "polars": run_polars,
+    "polars-cat": run_polars_cat,
+    "pandas": run_pandas,
+}
 
 
 def _vm_hwm_mb() -> float:
@@ -165,8 +211,8 @@ def _vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(method: str, path: str) -> None:
-    # Imports are not part of the timing.
+def child(method: str, path: str, threads: int, out: str) -> None:
+    # Imports are not part of the timing (nor of the memory above the baseline).
     import duckdb  # noqa: F401
     import pandas  # noqa: F401
     import polars  # noqa: F401
@@ -175,74 +221,122 @@ def child(method: str, path: str) -> None:
 
     baseline = _vm_hwm_mb()
     start = time.perf_counter()
-    result = METHODS[method](path)
-    result["seconds"] = time.perf_counter() - start
-    result["peak_mb"] = _vm_hwm_mb()
-    result["baseline_mb"] = baseline
-    print(json.dumps(result))
+    result = METHODS[method](path, threads)
+    seconds = time.perf_counter() - start
+    peak = _vm_hwm_mb()
+    sums = kvk_frame(result) if method == "kvk" else _peer_frame(result)
+    sums.sort_values(["code", "quarter", "sector"]).reset_index(drop=True).to_parquet(out)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "baseline_mb": baseline}))
 
 
-def measure(method: str, path: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(path)],
+def measure(method: str, path: Path, threads: int, out: Path) -> dict:
+    env = dict(os.environ, POLARS_MAX_THREADS=str(threads))
+    res = subprocess.run(
+        [sys.executable, __file__, "--child", method, str(path), str(threads), str(out)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def same_sums(a, b) -> str | None:
+    """``None`` if two sums tables agree (same groups, sums to 1e-9 relative), else why not."""
+    import numpy as np
+
+    if len(a) != len(b):
+        return f"{len(a)} groups vs {len(b)}"
+    for c in ("code", "quarter", "sector"):
+        if not (a[c].astype(str).to_numpy() == b[c].astype(str).to_numpy()).all():
+            return f"different groups ({c})"
+    for c in ("contracted", "lost", "n"):
+        x, y = a[c].to_numpy(dtype=float), b[c].to_numpy(dtype=float)
+        if not np.allclose(x, y, rtol=1e-9, atol=0):
+            return f"{c} differs by up to {np.max(np.abs(x - y)):.3g}"
+    return None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000])
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many rounds")
+    parser.add_argument("--threads", type=int, default=2, help="threads for every method")
     parser.add_argument("--pandas", action="store_true", help="also time pandas (slow, big)")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        method, path, threads, out = args.child
+        child(method, path, int(threads), out)
         return
     if args.generate:
         generate(Path(args.generate[1]), int(args.generate[0]))
         return
-    methods = ["kvk", "duckdb", "polars"] + (["pandas"] if args.pandas else [])
+    import pandas as pd
+
+    methods = ["kvk", "duckdb", "polars", "polars-cat"] + (["pandas"] if args.pandas else [])
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; {args.threads} threads per method, best of {args.repeat} "
+        "interleaved rounds, each run in its own process"
+    )
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.rows:
             path = Path(tmp) / f"ks_employee_{n}.csv"
             t0 = time.perf_counter()
             # In a child process too, so that this process stays small.
             subprocess.run([sys.executable, __file__, "--generate", str(n), str(path)], check=True)
-            size = path.stat().st_size / 1e6
-            print(f"N = {n:,} rows, {size:,.0f} MB (generated in {time.perf_counter() - t0:.1f} s)")
+            size = path.stat().st_size
+            print(
+                f"\nN = {n:,} rows, {size / 1e6:,.0f} MB ({size / n:.1f} bytes/row; generated "
+                f"in {time.perf_counter() - t0:.1f} s)"
+            )
             best: dict[str, dict] = {}
+            times: dict[str, list[float]] = {m: [] for m in methods}
             for _ in range(args.repeat):  # interleaved: each round runs every method once
                 for method in methods:
-                    r = measure(method, path)
+                    out = Path(tmp) / f"{method}.parquet"
+                    r = measure(method, path, args.threads, out)
+                    ref = Path(tmp) / "kvk.parquet"
+                    why = same_sums(pd.read_parquet(ref), pd.read_parquet(out))
+                    if why:
+                        raise SystemExit(f"{method}'s sums differ from kvk's at N = {n}: {why}")
+                    times[method].append(r["seconds"])
                     if method not in best or r["seconds"] < best[method]["seconds"]:
                         best[method] = r
-            ref = best["duckdb"]
-            for method, r in best.items():
-                same = r["groups"] == ref["groups"] and all(
-                    abs(r[k] - ref[k]) <= 1e-9 * abs(ref[k]) for k in ("lost", "contracted")
-                )
-                if not same:
-                    raise SystemExit(f"{method} sums differ from duckdb's: {r} vs {ref}")
-            print(f"  same sums in every method: {ref['groups']:,} groups")
+            groups = len(pd.read_parquet(Path(tmp) / "kvk.parquet"))
+            print(f"  same sums in every run of every method: {groups:,} groups")
             for method, r in best.items():
                 print(
-                    f"  {method:7s} {r['seconds']:7.2f} s  {n / r['seconds'] / 1e6:6.2f} M rows/s  "
-                    f"peak {r['peak_mb']:6.0f} MB (+{r['peak_mb'] - r['baseline_mb']:5.0f} MB "
+                    f"  {method:10s} {r['seconds']:7.2f} s (median {statistics.median(times[method]):6.2f})"
+                    f"  {n / r['seconds'] / 1e6:6.2f} M rows/s"
+                    f"  peak {r['peak_mb']:6.0f} MB (+{r['peak_mb'] - r['baseline_mb']:5.0f} MB "
                     "above imports)"
                 )
-            k = best["kvk"]
-            for method in methods[1:]:
-                r = best[method]
-                print(
-                    f"  kvk/{method}: time {k['seconds'] / r['seconds']:.2f}x, peak memory above "
-                    f"imports {(k['peak_mb'] - k['baseline_mb']) / max(r['peak_mb'] - r['baseline_mb'], 1):.2f}x"
-                )
+            k = best["kvk"]["seconds"]
+            ratios = "  ".join(f"kvk/{m} {k / best[m]['seconds']:.2f}x" for m in methods[1:])
+            fastest = min(("duckdb", "polars"), key=lambda m: best[m]["seconds"])
+            print(f"  {ratios}")
+            print(
+                f"  kvk / faster of duckdb and polars used directly ({fastest}): "
+                f"{k / best[fastest]['seconds']:.2f}x"
+            )
+            rows.append((n, size, best))
             path.unlink()
+    n, size, best = rows[-1]
+    k = best["kvk"]
+    scale = NATIONAL_ROWS / n
+    print(
+        f"\nNational register, {NATIONAL_ROWS:,} rows (500,000 employees x 40 quarters), "
+        f"extrapolated linearly from N = {n:,}: about {size / n * NATIONAL_ROWS / 1e9:.1f} GB "
+        f"of CSV, kvk {k['seconds'] * scale:.0f} s (polars {best['polars']['seconds'] * scale:.0f} "
+        f"s, duckdb {best['duckdb']['seconds'] * scale:.0f} s), kvk's memory about "
+        f"{k['peak_mb'] - k['baseline_mb']:.0f} MB above imports (flat in the rows)"
+    )
 
 
 if __name__ == "__main__":

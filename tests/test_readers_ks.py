@@ -344,3 +344,92 @@ def test_employee_thousands_separators_and_padded_keys_give_the_same_sums(tmp_pa
     got = read_ks_employee(p)
     cols = ["kommunenummer", "period", "sector", "measure", "lost_days", "contracted_days"]
     pd.testing.assert_frame_equal(got[cols + ["employees"]], plain[cols + ["employees"]])
+
+
+# ----------------------------------------------- employee level: rows polars alone would misread
+
+GOOD = "0101;2008K1;Annet;1;K;100;63,0;1,0;2,0"
+
+
+def _emp(tmp_path: Path, body: str, name: str = "emp.csv") -> Path:
+    return write(tmp_path, EMP_HEADER + "\n" + body, name=name)
+
+
+@pytest.mark.parametrize(
+    ("body", "row", "found"),
+    [
+        # a short row among rows whose last cell is empty: polars reads it as empty cells
+        (f"{GOOD}\n0101;2008K1;Annet;2;K;100;63,0;1,0;\n0101;2008K1;Annet;3;K;100;63,0\n", 4, 7),
+        (f"0101;2008K1;Annet;1;K;100;63,0;1,0\n{GOOD}\n", 2, 8),  # the first data row
+        # a surplus field: polars drops it silently when the column is not needed
+        (f"{GOOD}\n{GOOD};9\n", 3, 10),
+        (f"{GOOD};x;y\n{GOOD}\n", 2, 11),
+        # fields counted in Python when a line has quotes
+        (f'{GOOD}\n"0101";2008K1;"Annet";2;K;100;63,0;1,0\n', 3, 8),
+        (f"{GOOD}\n   \n", 3, 1),  # spaces only: a row of one field
+    ],
+)
+def test_employee_wrong_width_is_located(tmp_path, body, row, found):
+    with pytest.raises(InputError, match="wrong number of fields") as info:
+        read_ks_employee(_emp(tmp_path, body, "width.csv"))
+    assert info.value.row == row and info.value.found == found
+    assert "width.csv" in str(info.value)
+
+
+def test_employee_reordered_header_short_row(tmp_path):
+    """The last column is a key here: its empty cells are counted on their own."""
+    header = "Kvartal;Tapte dagsverk legemeldt;Kommunenr;Sektor;Avtalte dagsverk;Tapte dagsverk egenmeldt;Kjonn"
+    ok = "2008K1;2,0;0101;Annet;63,0;1,0;K\n2008K1;;0101;Annet;63,0;1,0;\n"
+    df = read_ks_employee(write(tmp_path, header + "\n" + ok)).set_index("measure")
+    assert df.loc["self_certified", "lost_days"] == 2.0
+    assert df.loc["doctor_certified", "status"] == "missing"
+    p = write(tmp_path, header + "\n" + ok + "2008K1;2,0;0101;Annet;63,0;1,0\n", name="short.csv")
+    with pytest.raises(InputError, match="wrong number of fields") as info:
+        read_ks_employee(p)
+    assert info.value.row == 4 and info.value.found == 6
+
+
+def test_employee_blank_lines_and_trailing_delimiters_change_nothing(tmp_path):
+    plain = read_ks_employee(_emp(tmp_path, f"{GOOD}\n{GOOD}\n", "plain.csv"))
+    for body in (
+        f"\n\n{GOOD}\n\n{GOOD}\n\n\n",  # blank lines after the header, between rows, at the end
+        f"{GOOD};\n{GOOD};\n",  # a trailing ";" (an empty surplus field)
+        f"{GOOD}\r\n\r\n{GOOD}\r\n",  # CRLF
+    ):
+        got = read_ks_employee(_emp(tmp_path, body, "variant.csv"))
+        cols = ["kommunenummer", "period", "sector", "measure", "lost_days", "employees", "status"]
+        pd.testing.assert_frame_equal(got[cols], plain[cols])
+    with pytest.raises(InputError, match="no data rows"):
+        read_ks_employee(_emp(tmp_path, "\n\n", "blank.csv"))
+
+
+def test_employee_empty_last_cells_make_groups_missing_not_errors(tmp_path):
+    body = (
+        f"{GOOD}\n0101;2008K1;Annet;2;K;100;63,0;1,0;\n\n0104;2008K1;Annet;3;K;100;63,0;1,0;4,5\n"
+    )
+    df = read_ks_employee(_emp(tmp_path, body))
+    doc = df[df["measure"] == "doctor_certified"].set_index("kommunenummer")
+    assert doc.loc["0101", "status"] == "missing" and np.isnan(doc.loc["0101", "lost_days"])
+    assert doc.loc["0104", "lost_days"] == 4.5 and doc.loc["0101", "employees"] == 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "column"),
+    [("nan;1,0;2,0", "Avtalte dagsverk"), ("63,0;inf;2,0", "Tapte dagsverk egenmeldt")],
+)
+def test_employee_non_finite_days_are_refused(tmp_path, bad, column):
+    body = f"{GOOD}\n0101;2008K1;Annet;2;K;100;{bad}\n"
+    with pytest.raises(InputError, match="not a number") as info:
+        read_ks_employee(_emp(tmp_path, body))
+    assert info.value.row == 3 and info.value.column == column
+
+
+def test_employee_quoted_fields_and_cp1252_copy(tmp_path):
+    body = f'{GOOD}\n"0101";"2008K1";"Annet";"2;3";K;100;"63,0";1,0;2,0\n'
+    df = read_ks_employee(_emp(tmp_path, body))
+    assert df.loc[df["measure"] == "total", "lost_days"].tolist() == [6.0]
+    text = EMP_HEADER + "\n" + GOOD + "\n1119;2008K1;\u00d8vrige;2;K;100;63,0;1,0;-2,0\n"
+    p = write(tmp_path, text, name="neg1252.csv", encoding="cp1252")
+    with pytest.raises(InputError, match="negative") as info:
+        read_ks_employee(p)
+    assert info.value.row == 3 and info.value.column == "Tapte dagsverk legemeldt"

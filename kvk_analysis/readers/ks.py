@@ -5,20 +5,42 @@ The format is fixed in docs/architecture.md ("KS payroll-register extract").  Ag
 ``doctor_certified`` (legemeldt) and ``total`` (their sum; missing if either part is).
 
 The employee-level form (one row per employee x quarter) can hold tens of millions of rows.
-It is aggregated by DuckDB (an engine made for this: streamed CSV scan and hash group-by in
-native code, flat memory, all cores), in one SQL query that also counts empty, non-numeric and
-negative cells per group; only when such a cell exists is the file scanned again in Python to
-name its line.  DuckDB was chosen over polars (measured side by side in
-``benchmarks/bench_readers.py``): polars reads a row with too few fields as empty trailing
-cells and reads only UTF-8, while DuckDB's strict CSV mode refuses the short row and it reads
-UTF-16 (Excel "Unicode text") natively, so the reader keeps refusing a truncated row instead
-of turning it into missing days.
+It is aggregated by polars (an engine made for this: streamed CSV scan and hash group-by in
+native code, flat memory, all cores) in one lazy query whose few extra aggregates flag empty,
+negative and non-numeric cells and rows with the wrong number of fields per group; only when
+such a cell or row exists is the file scanned again to name its line (details in
+:func:`_employee_polars`).
+
+Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_readers.py``
+(same files, same sums checked first, interleaved, best of N, 2 threads each).  polars used
+directly was faster than DuckDB used directly at every size, and the checks a reader owes
+its user cost DuckDB more: its strict CSV mode (which refuses a row with the wrong number of
+fields for free) plus per-group counts made the DuckDB query about 1.3x slower than plain
+polars, while polars with categorical keys and the checks folded into the sums runs close
+to plain polars.  polars' price is that it reads a row with too few fields as empty trailing
+cells and (with unused columns pruned) drops surplus fields silently; both are still true
+in polars 2.1 and are detected cheaply (a sentinel column past the header's width, and a
+field-count pass over the raw lines only when the last column has empty cells).  polars
+reads only UTF-8, so other encodings go through a transcoded temporary copy.  Measured on a
+2-core machine shared with other jobs (best of five interleaved runs; docs/architecture.md
+has the figures): kvk 0.82-0.88x DuckDB used directly and 1.07-1.10x polars used directly at
+2M and 8M rows, so about 5-10 % slower than plain polars (the sentinel column costs about
+10 % of the query, the pandas tidy table about 40 ms).  Memory is bounded: about 330 MB above
+the imports at 8M and at 30M rows (polars' CSV buffers), not proportional to the file.
+
+A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
+CSV (45 bytes/row measured); at the measured 3.7-5.9 million rows/s that is 3.5-5.5 s here
+(up to about 10 s under load) in the same bounded memory.  Beyond one machine, the sums and
+counts add up across partitions: partition the extract by year or county (Parquet, read out
+of core by polars or DuckDB), aggregate each, add the group tables; a distributed engine only
+for hundreds of GB.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,28 +256,40 @@ def read_ks_employee(
     ``Kjonn`` ``K``/``M`` -> ``female``/``male``); ``employees`` counts rows.  A group with any
     empty day cell gets NaN for that sum and status ``missing``; a negative or non-numeric
     day cell, or a row with the wrong number of fields, is an ``InputError`` naming its line
-    and column.  CSV files are aggregated by DuckDB (see module docstring); xlsx files (at
-    most about a million rows) are read whole.  ``_line`` is ``<NA>``: a sum has no single line, and bad
+    and column (surplus fields that are all empty, as a trailing ``;``, are ignored).  CSV files
+    are aggregated by polars, streamed (see module docstring); xlsx files (at most about a
+    million rows) are read whole.  ``_line`` is ``<NA>``: a sum has no single line, and bad
     cells are located by a second pass over the file when an error is raised.
     """
     if is_xlsx(path):
         sums, enc = _employee_xlsx(path, by_sex)
     else:
-        sums, enc = _employee_duckdb(path, encoding, by_sex)
+        sums, enc = _employee_polars(path, encoding, by_sex)
     return _employee_tidy(sums, path, enc, by_sex)
 
 
-def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str]:
-    """The first non-blank line (streamed: the rest may be huge), its line number and the
-    delimiter: ``;``, or a tab when the header has tabs and no ``;`` (Excel "Unicode text")."""
+def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str, int]:
+    """The first non-blank line (streamed: the rest may be huge), its line number, the
+    delimiter (``;``, or a tab when the header has tabs and no ``;``: Excel "Unicode text")
+    and the number of the last line before the first data row (blank lines after the header
+    skipped, since polars takes the file's width from its first row); that number is the
+    last line of the file when no data row follows."""
+    header, header_line, delimiter = None, 0, ";"
     try:
         for line_no, line in _text.iter_lines(path, encoding):
-            if line.strip():
-                delimiter = "\t" if "\t" in line and ";" not in line else ";"
-                return next(csv.reader([line], delimiter=delimiter)), line_no, delimiter
+            if not line.strip():
+                continue
+            if header is not None:
+                return header, header_line, delimiter, line_no - 1
+            delimiter = "\t" if "\t" in line and ";" not in line else ";"
+            header, header_line = next(csv.reader([line], delimiter=delimiter)), line_no
     except UnicodeDecodeError:
         raise _undecodable(path, encoding) from None
-    raise InputError("the file is empty", path=path, expected="a header line and data rows")
+    if header is None:
+        raise InputError("the file is empty", path=path, expected="a header line and data rows")
+    raise InputError(
+        "the file has no data rows", path=path, expected="one row per employee and quarter"
+    )
 
 
 def _locate(
@@ -271,24 +305,36 @@ def _locate(
     return None, None
 
 
-def _employee_duckdb(
+def _employee_polars(
     path: str | Path, encoding: str | None, by_sex: bool
 ) -> tuple[pd.DataFrame, str]:
-    """Group-by sums of a CSV employee-level extract in DuckDB (streamed, flat memory).
+    """Group-by sums of a CSV employee-level extract in polars (streaming engine, flat memory).
 
-    Every cell is read as text; numbers are converted in the query (decimal comma, space
-    thousands separators removed only when the fast conversion leaves cells unconverted).
-    The same query counts, per group and column, the empty cells, the cells that are not
-    numbers and the smallest value, so a bad or negative cell costs no second pass unless it
-    exists; then the file is scanned in Python only to name its line (:func:`_locate`).
-    DuckDB's strict CSV mode refuses rows with the wrong number of fields (line located the
-    same way).  Encodings DuckDB reads natively (UTF-8, UTF-16) are read directly; others
-    (cp1252 ...) are transcoded line by line to a temporary UTF-8 copy (line numbers kept).
+    Fast path: polars parses the day columns as decimal-comma doubles and the keys as
+    categoricals (hashed once per distinct label), and the query computes per group only
+    what the plain sums cost: each day column is summed after mapping an empty cell to
+    ``+inf`` and a negative or non-finite value to ``NaN``, so a finite sum is a clean group,
+    ``+inf`` a group with an empty cell (missing, as in the aggregate form) and ``NaN`` a
+    group with a bad cell, which is then located by scanning the file in Python
+    (:func:`_locate`).  If a cell does not parse at all, the query is rerun with every cell
+    read as text and converted in the query (decimal comma; ``spaces``: thousands separators
+    removed too), counting empty and non-number cells and the smallest value.
+
+    Rows with the wrong number of fields: polars reads a row with too few fields as empty
+    trailing cells, and with the columns it does not need pruned it drops surplus fields
+    silently.  So the schema has one sentinel column past the header's width (a row with
+    too many fields fills it) and the query counts its cells; a short row leaves the last
+    column empty, so only if that column has empty cells (or the sentinel has cells) is the
+    file checked for its field counts (:func:`_bad_width`, one polars pass over the raw
+    lines).  Blank lines become rows whose cells are all empty; they are dropped (as a CSV
+    reader skips them) when that check counts exactly as many blank lines.  UTF-8 is read
+    directly; other encodings (cp1252, UTF-16 ...) through a temporary UTF-8 copy (line
+    numbers kept).  Threads: polars' pool (``POLARS_MAX_THREADS``, default all cores).
     """
-    import duckdb
+    import polars as pl
 
     enc = encoding or _text.sniff_encoding(path)
-    header, header_line, delim = _employee_header(path, enc)
+    header, header_line, delim, skip = _employee_header(path, enc)
     required = dict(_EMP_REQUIRED)
     if by_sex:
         required["sex"] = "Kjonn"
@@ -296,71 +342,113 @@ def _employee_duckdb(
     width = len(header)
     key_names = ["code", "quarter", "sector"] + (["sex"] if by_sex else [])
     num_names = ["contracted", "self", "doctor"]
+    numeric = {cols[k] for k in num_names}
+    last = width - 1
+    inf, nan = float("inf"), float("nan")
     norm = enc.replace("-", "").replace("_", "").lower()
     with contextlib.ExitStack() as stack:
         if norm in ("utf8", "utf8sig", "ascii"):
-            source, duck_enc = str(path), "utf-8"
-        elif norm in ("utf16", "utf16le"):
-            source, duck_enc = str(path), "utf-16"
+            source = str(path)
         else:
-            source, duck_enc = stack.enter_context(_utf8_copy(path, enc)), "utf-8"
-        con = stack.enter_context(duckdb.connect())
-        numeric = {cols[k] for k in num_names}
-
-        def scan(typed: bool) -> str:
-            kinds = [("DOUBLE" if typed and i in numeric else "VARCHAR") for i in range(width)]
-            columns = ", ".join(f"'c{i}': '{t}'" for i, t in enumerate(kinds))
-            quoted = source.replace("'", "''")
-            return (
-                f"read_csv('{quoted}', delim='{delim}', header=false, skip={header_line}, "
-                f"columns={{{columns}}}, quote='\"', escape='\"', strict_mode=true, "
-                f"null_padding=false, auto_detect=false, encoding='{duck_enc}'"
-                + (", decimal_separator=','" if typed else "")
-                + ")"
-            )
+            source = stack.enter_context(_utf8_copy(path, enc))
 
         def query(mode: str) -> pd.DataFrame:
-            """``typed``: DuckDB parses the decimal commas itself (fast path); ``text`` and
-            ``spaces``: cells read as text and converted in SQL (``spaces`` also removes
-            thousands separators), counting the cells that are not numbers."""
-            keys = ", ".join(f"c{cols[k]} AS {k}" for k in key_names)
-            parts, values = [], []
-            for k in num_names:
-                if mode == "typed":
-                    cell = value = f"c{cols[k]}"
-                else:
-                    cell = f"nullif(trim(c{cols[k]}), '')"
-                    text = f"replace({cell}, ',', '.')"
+            """``typed``: polars parses the decimal commas itself (fast path); ``text`` and
+            ``spaces``: cells read as text and converted in the query (``spaces`` also
+            removes thousands separators), counting the cells that are not numbers."""
+            typed = mode == "typed"
+            keys = {cols[k] for k in key_names}
+            schema = {
+                f"c{i}": (
+                    pl.Float64 if typed and i in numeric
+                    else pl.Categorical if i in keys else pl.String
+                )
+                for i in range(width)
+            }  # fmt: skip
+            # The sentinel for surplus fields: Boolean is the cheapest to parse while empty;
+            # a surplus cell that is no Boolean fails the fast path, and text mode counts it.
+            schema[f"c{width}"] = pl.Boolean if typed else pl.String
+            frame = pl.scan_csv(
+                source, separator=delim, has_header=False, skip_lines=skip, schema=schema,
+                quote_char='"', decimal_comma=typed, raise_if_empty=False,
+                missing_columns="insert",
+            )  # fmt: skip
+            aggs = []
+            if typed:
+                for k in num_names:
+                    x = pl.col(f"c{cols[k]}")
+                    flagged = (
+                        pl.when((x >= 0) & (x < inf)).then(x)
+                        .when(x.is_null()).then(inf)
+                        .otherwise(nan)
+                    )  # fmt: skip
+                    aggs.append(flagged.sum().alias(k))
+            else:
+                values = []
+                for k in num_names:
+                    text = pl.col(f"c{cols[k]}").str.strip_chars()
+                    cell = pl.when(text.str.len_bytes() > 0).then(text)
+                    text = cell.str.replace_all(",", ".", literal=True)
                     if mode == "spaces":
-                        text = f"regexp_replace({text}, '[{_SPACES}]', '', 'g')"
-                    value = f"TRY_CAST({text} AS DOUBLE)"
-                values.append(value)
-                parts += [f"sum({value}) AS {k}", f"count({cell}) AS {k}_cells"]
-                # typed: every non-empty cell is a number (else DuckDB raised)
-                parts.append(f"count({value}) AS {k}_numbers" if mode != "typed" else "")
-            parts.append(f"min(least({', '.join(values)})) AS low")  # negatives, any column
-            parts = [x for x in parts if x]
-            group = ", ".join(f"c{cols[k]}" for k in key_names)
-            sql = (
-                f"SELECT {keys}, {', '.join(parts)}, count(*) AS n "
-                f"FROM {scan(mode == 'typed')} GROUP BY {group}"
+                        text = text.str.replace_all(f"[{_SPACES}]", "")
+                    value = text.cast(pl.Float64, strict=False)
+                    value = pl.when(value.is_finite()).then(value)  # inf, nan: not numbers
+                    values.append(value)
+                    aggs += [
+                        value.sum().alias(k),
+                        cell.count().alias(f"{k}_cells"),
+                        value.count().alias(f"{k}_numbers"),
+                    ]
+                aggs.append(pl.min_horizontal(values).min().alias("low"))
+            if not typed or last not in numeric:
+                aggs.append(pl.col(f"c{last}").null_count().alias("last_empty"))
+            aggs += [pl.col(f"c{width}").count().alias("surplus"), pl.len().alias("n")]
+            groups = frame.group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names]).agg(aggs)
+            if typed:  # decode the flagged sums (one row per group: cheap)
+                flags = []
+                if last in numeric:
+                    k = next(k for k in num_names if cols[k] == last)
+                    flags.append((pl.col(k) == inf).cast(pl.Int64).alias("last_empty"))
+                bad = pl.any_horizontal([pl.col(k).is_nan() for k in num_names])
+                flags.append(pl.when(bad).then(-1.0).otherwise(0.0).alias("low"))  # negative?
+                for k in num_names:
+                    cells = pl.when(pl.col(k) == inf).then(0).otherwise(pl.col("n"))
+                    flags.append(cells.cast(pl.Int64).alias(f"{k}_cells"))
+                    # or a non-finite cell ("nan", "inf"): looked for if no negative is found
+                    numbers = cells - pl.col(k).is_nan().cast(pl.Int64)
+                    flags.append(numbers.cast(pl.Int64).alias(f"{k}_numbers"))
+                empty = [
+                    pl.when(pl.col(k) == inf).then(nan).otherwise(pl.col(k)).alias(k)
+                    for k in num_names
+                ]
+                groups = groups.with_columns(flags).with_columns(empty)
+            return (
+                groups.with_columns(pl.col(key_names).cast(pl.String))
+                .sort(key_names, nulls_last=True, maintain_order=True)
+                .collect(engine="streaming")
+                .to_pandas()
             )
-            out = con.execute(sql).df()
-            for k in num_names:
-                if mode == "typed":
-                    out[f"{k}_numbers"] = out[f"{k}_cells"]
-            return out
 
         try:
             sums = query("typed")
-        except duckdb.Error:  # a cell DuckDB cannot parse as a number, or a malformed row
+        except pl.exceptions.PolarsError:  # a cell that is not a number, or a malformed row
             try:
                 sums = query("text")
                 if any((sums[f"{k}_cells"] != sums[f"{k}_numbers"]).any() for k in num_names):
                     sums = query("spaces")
-            except duckdb.Error as exc:
-                raise _employee_csv_error(exc, path, enc, header_line, width, delim) from None
-    sums = _merge_padded_keys(sums, key_names, num_names)
+            except pl.exceptions.PolarsError as exc:
+                raise _employee_csv_error(exc, path, enc, skip, width, delim) from None
+        if (sums["last_empty"] > 0).any() or (sums["surplus"] > 0).any():
+            # An empty last cell, a blank line or a row with too few or too many fields.
+            line, found, blank_lines = _bad_width(source, path, enc, skip, width, delim)
+            if line is not None:
+                raise _wrong_width(path, line, found, width, delim)
+            blank = sums[key_names].isna().all(axis=1)
+            if blank.any() and int(sums.loc[blank, "n"].sum()) == blank_lines:
+                sums = sums[~blank]
+    sums = _merge_padded_keys(
+        sums.drop(columns=["last_empty", "surplus"]).reset_index(drop=True), key_names, num_names
+    )
     if sums.empty:
         raise InputError(
             "the file has no data rows", path=path, expected="one row per employee and quarter"
@@ -368,23 +456,23 @@ def _employee_duckdb(
     if (sums["low"] < 0).any():
         numeric = [cols[k] for k in num_names]
         line, fields = _locate(
-            path, enc, header_line, lambda f: any(_negative(f, i) for i in numeric), delim
+            path, enc, skip, lambda f: any(_negative(f, i) for i in numeric), delim
         )
-        i = next((i for i in numeric if fields and _negative(fields, i)), numeric[0])
-        raise InputError(
-            "days cannot be negative (they would be netted in the sums)",
-            path=path,
-            row=line,
-            column=str(header[i]).replace("\ufeff", "").strip(),
-            expected="a number >= 0",
-            found=fields[i] if fields else float(sums["low"].min()),
-        )
+        # None: the fast path's flag came from a non-finite cell ("nan"), found below
+        if fields is not None:
+            i = next(i for i in numeric if _negative(fields, i))
+            raise InputError(
+                "days cannot be negative (they would be netted in the sums)",
+                path=path,
+                row=line,
+                column=str(header[i]).replace("\ufeff", "").strip(),
+                expected="a number >= 0",
+                found=fields[i],
+            )
     for k in num_names:
         column = str(header[cols[k]]).replace("\ufeff", "").strip()
         if (sums[f"{k}_cells"] != sums[f"{k}_numbers"]).any():
-            line, fields = _locate(
-                path, enc, header_line, lambda f, i=cols[k]: _not_number(f, i), delim
-            )
+            line, fields = _locate(path, enc, skip, lambda f, i=cols[k]: _not_number(f, i), delim)
             raise InputError(
                 "a cell is not a number",
                 path=path,
@@ -395,8 +483,7 @@ def _employee_duckdb(
             )
         # A group with an empty cell has no sum (as in the aggregate form: missing).
         sums.loc[sums[f"{k}_cells"] < sums["n"], k] = np.nan
-    sums = sums[key_names + num_names + ["n"]].sort_values(key_names, kind="stable")
-    sums = sums.reset_index(drop=True)
+    sums = sums[key_names + num_names + ["n"]].reset_index(drop=True)
     sums.attrs.update(header=header, columns=cols, header_line=header_line, delimiter=delim)
     return sums, enc
 
@@ -404,32 +491,34 @@ def _employee_duckdb(
 def _merge_padded_keys(sums: pd.DataFrame, key_names: list, num_names: list) -> pd.DataFrame:
     """Key cells with surrounding spaces (``" 0101"``) form their own groups in the query;
     strip them and merge such groups (cheap: one row per group, not per employee)."""
-    stripped = {k: sums[k].str.strip() for k in key_names}
-    if all(stripped[k].equals(sums[k]) for k in key_names):
+    if not any(  # checked on the distinct labels (few), not on every group
+        isinstance(u, str) and u != u.strip() for k in key_names for u in pd.unique(sums[k])
+    ):
         return sums
-    sums = sums.assign(**stripped)
+    sums = sums.assign(**{k: sums[k].str.strip() for k in key_names})
     agg = {k: "sum" for k in num_names}
     for k in num_names:
         agg.update({f"{k}_cells": "sum", f"{k}_numbers": "sum"})
     agg.update(low="min", n="sum")
-    return sums.groupby(key_names, dropna=False, sort=False, as_index=False).agg(agg)
+    sums = sums.groupby(key_names, dropna=False, sort=False, as_index=False).agg(agg)
+    return sums.sort_values(key_names, kind="stable", na_position="last")
 
 
 @contextlib.contextmanager
 def _utf8_copy(path: str | Path, encoding: str) -> Iterator[str]:
-    """A temporary UTF-8 copy of a text file, transcoded line by line (flat memory; line
+    """A temporary UTF-8 copy of a text file, transcoded in 16 MB blocks (flat memory; line
     numbers unchanged), removed afterwards."""
+    import codecs
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix="kvk-employee-", suffix=".csv")
     try:
-        with (
-            open(path, encoding=encoding, newline="") as src,
-            os.fdopen(fd, "w", encoding="utf-8", newline="") as dst,
-        ):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
             try:
-                for line in src:
-                    dst.write(line)
+                while block := src.read(1 << 24):
+                    dst.write(decoder.decode(block).encode("utf-8"))
+                dst.write(decoder.decode(b"", final=True).encode("utf-8"))
             except UnicodeDecodeError:
                 raise _undecodable(path, encoding) from None
         yield tmp
@@ -438,21 +527,74 @@ def _utf8_copy(path: str | Path, encoding: str) -> Iterator[str]:
             os.unlink(tmp)
 
 
+def _bad_width(
+    source: str, path: str | Path, enc: str, skip: int, width: int, delim: str
+) -> tuple[int | None, int | None, int]:
+    """``(line, fields, blank_lines)``: the first line after the header with fewer than
+    ``width`` fields or a non-empty field past them (``None, None`` if there is none) and the
+    number of blank lines.  Counted by polars over the raw lines of ``source`` (one streamed pass, fields
+    counted by their delimiters); if a line has a quote, where that count is not exact, the
+    lines of ``path`` are parsed in Python instead."""
+    import polars as pl
+
+    lines = pl.scan_csv(
+        source, has_header=False, separator="\x1f", quote_char=None, skip_lines=skip,
+        schema={"line": pl.String}, raise_if_empty=False,
+    ).with_row_index("i")  # fmt: skip
+    line = pl.col("line")
+    empty = line.is_null() | (line.str.len_bytes() == 0)
+    fields = line.str.count_matches(delim, literal=True) + 1
+    # surplus fields that are all empty (a trailing ";") are no error, as in the reader
+    filled = line.str.strip_chars_end(delim).str.count_matches(delim, literal=True) + 1
+    bad = ~empty & ((fields < width) | (filled > width))
+    try:
+        out = lines.select(
+            blank=empty.sum(),
+            quoted=line.str.contains('"', literal=True).any(),
+            first=pl.col("i").filter(bad).first(),
+            found=fields.filter(bad).first(),
+        ).collect(engine="streaming")
+        exact = not out["quoted"][0]
+    except pl.exceptions.PolarsError:  # a line holding the unit separator itself
+        exact = False
+    if exact:
+        first = out["first"][0]
+        line_no = None if first is None else skip + int(first) + 1
+        found = None if first is None else int(out["found"][0])
+        return line_no, found, int(out["blank"][0])
+    blank = 0
+    for line_no, text in _text.iter_lines(path, enc):
+        if line_no <= skip:
+            continue
+        if not text:
+            blank += 1
+            continue
+        fields = next(csv.reader([text], delimiter=delim))
+        if len(fields) < width or any(fields[width:]):
+            return line_no, len(fields), blank
+    return None, None, blank
+
+
+def _wrong_width(
+    path: str | Path, line: int | None, found: int | None, width: int, delim: str
+) -> InputError:
+    return InputError(
+        "wrong number of fields",
+        path=path,
+        row=line,
+        expected=f"{width} {delim!r}-separated fields as in the header",
+        found=found,
+    )
+
+
 def _employee_csv_error(exc, path, enc, header_line, width, delim) -> InputError:
-    """An :class:`InputError` for a CSV DuckDB refuses: undecodable bytes or a row with the
-    wrong number of fields (its line found by scanning the file)."""
+    """An :class:`InputError` for a CSV polars refuses: undecodable bytes or a row with too
+    many fields (its line found by scanning the file)."""
     text = str(exc)
     if "unicode" in text.lower() or "utf" in text.lower() or "decode" in text.lower():
         return _undecodable(path, enc)
     line, fields = _locate(path, enc, header_line, lambda f: len(f) != width, delim)
-    first = next((ln for ln in text.splitlines() if ln.strip()), text)
-    return InputError(
-        f"malformed row ({first.strip()})",
-        path=path,
-        row=line,
-        expected=f"{width} {delim!r}-separated fields as in the header",
-        found=len(fields) if fields is not None else None,
-    )
+    return _wrong_width(path, line, len(fields) if fields is not None else None, width, delim)
 
 
 def _not_number(fields: list[str], col_index: int) -> bool:
@@ -495,7 +637,12 @@ def _cell_number(fields: list[str], col_index: int) -> float | None:
     s = fields[col_index].strip().replace(",", ".") if len(fields) > col_index else ""
     for sp in _SPACES:
         s = s.replace(sp, "")
-    return float(s) if s else None
+    if not s:
+        return None
+    value = float(s)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {s}")
+    return value
 
 
 def _employee_xlsx(path: str | Path, by_sex: bool) -> tuple[pd.DataFrame, str]:
@@ -551,11 +698,19 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
         return np.full(len(sums), line if line is not None else pd.NA, dtype=object)
 
     def located(key: str, fn):
+        values = sums[key]
+        if first is None:  # CSV: no lines per group, so parse each distinct label once
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)
+            values = pd.Series([None if pd.isna(u) else u for u in uniques], dtype=object)
         try:
-            return fn(sums[key], np.full(len(sums), pd.NA, dtype=object))
+            out = fn(values, np.full(len(values), pd.NA, dtype=object))
         except InputError as exc:
-            lines = where(key, exc.found)
-            return fn(sums[key], lines)
+            out = fn(values, where(key, exc.found)[: len(values)])
+        if first is None:
+            if out.dtype == object:  # labels: to the tidy table's string dtype while few
+                out = out.astype("str")
+            out = out.iloc[codes].reset_index(drop=True)
+        return out
 
     name = {k: str(header[i]).replace("\ufeff", "").strip() for k, i in cols.items()}
     code = located("code", lambda s, ln: _text.codes_located(s, ln, path=path, column=name["code"]))
@@ -583,20 +738,30 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
                 expected="K or M (kvinne/mann)",
             ),
         )  # fmt: skip
-    st_c = pd.Series(np.where(base["contracted_days"].isna(), "missing", "ok"), dtype="str")
-    self_days = sums["self"].astype(float)
-    doctor_days = sums["doctor"].astype(float)
-    parts = []
-    for measure, lost in (
-        ("self_certified", self_days),
-        ("doctor_certified", doctor_days),
-        ("total", self_days + doctor_days),
-    ):
-        st = pd.Series(np.where(lost.isna(), "missing", "ok"), dtype="str")
-        parts.append(base.assign(measure=measure, lost_days=lost, status=combine_status(st, st_c)))
-    out = pd.concat(parts, ignore_index=True)
-    keys = ["kommunenummer", "period", "sector"] + (["sex"] if by_sex else []) + ["measure"]
-    out = out.sort_values(keys, kind="stable")
+    self_days = sums["self"].to_numpy(dtype=float)
+    doctor_days = sums["doctor"].to_numpy(dtype=float)
+    dims = ["kommunenummer", "period", "sector"] + (["sex"] if by_sex else [])
+    if base.duplicated(dims).any():  # labels that map to one key ("101", "0101"): kept apart
+        parts = []
+        for measure, lost in (
+            ("self_certified", self_days),
+            ("doctor_certified", doctor_days),
+            ("total", self_days + doctor_days),
+        ):
+            parts.append(base.assign(measure=measure, lost_days=lost))
+        out = pd.concat(parts, ignore_index=True).sort_values(dims + ["measure"], kind="stable")
+    else:  # the same rows in the same order, without stacking and sorting three copies
+        order = base.sort_values(dims, kind="stable").index.to_numpy()
+        out = base.iloc[np.repeat(order, 3)].reset_index(drop=True)
+        measures = pd.array(["doctor_certified", "self_certified", "total"], dtype="str")
+        out["measure"] = measures.take(np.tile(np.arange(3), len(order)))
+        lost = np.column_stack([doctor_days, self_days, self_days + doctor_days])[order]
+        out["lost_days"] = lost.ravel()
+    # ok/missing are the only statuses here (combine_status of the lost and contracted days)
+    missing = np.isnan(out["lost_days"].to_numpy()) | out["contracted_days"].isna().to_numpy()
+    out["status"] = pd.array(["ok", "missing"], dtype="str").take(missing.astype(np.intp))
+    # built in the tidy table's dtypes, so that finish() has nothing to convert
+    out["_line"] = pd.arrays.IntegerArray(np.zeros(len(out), np.int64), np.ones(len(out), bool))
     tidy = finish(out, f"ks-employee:{Path(path).name}")
     notes = [
         f"aggregated {int(sums['n'].sum()):,} employee rows into {len(sums):,} groups"
