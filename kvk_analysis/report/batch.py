@@ -162,8 +162,9 @@ def _alive(km: Any) -> bool:
     return proc is not None and proc.poll() is None
 
 
-def kill_kernel(km: Any) -> None:
-    """Stop a kernel at once: SIGKILL to its process group and its connection file removed.
+def kill_kernel(km: Any, *, close_client: bool = True) -> None:
+    """Stop a kernel at once: SIGKILL to its process group and its connection file removed;
+    with ``close_client`` the client kept for it (:func:`.execute.forget_kernel`) is closed.
 
     Used instead of ``shutdown_kernel`` because that needs an event loop, which at exit or in
     a signal handler may already be closed (the hang of issue 11)."""
@@ -184,6 +185,10 @@ def kill_kernel(km: Any) -> None:
             Path(conn).unlink()
     if km in _STARTED:
         _STARTED.remove(km)
+    if close_client:
+        from .execute import forget_kernel
+
+        forget_kernel(km)
 
 
 def _shutdown(km: Any) -> None:
@@ -206,7 +211,7 @@ def _stop_now(*_: Any) -> None:
 
     for km in list(_STARTED):
         with contextlib.suppress(Exception):
-            kill_kernel(km)
+            kill_kernel(km, close_client=False)  # nothing that could wait in a signal handler
     for tmp in list(ACTIVE_TEMP):
         shutil.rmtree(tmp, ignore_errors=True)
     os._exit(130)
