@@ -11,12 +11,13 @@ file that looks like a finished report.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import datetime as _dt
 import html
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -452,9 +453,95 @@ def _kvk_version() -> str:
     return __version__
 
 
+#: Code points every cached font subset holds (Basic Latin, Latin-1, Latin Extended-A with the
+#: Sami letters of municipality names, general punctuation, the minus sign), so that the fonts
+#: made for one report serve the next ones (other names, other numbers) unchanged.
+FONT_BASE_CODEPOINTS: tuple[range, ...] = (
+    range(0x20, 0x7F),
+    range(0xA0, 0x180),
+    range(0x2010, 0x2040),
+    range(0x2212, 0x2213),
+)
+#: Font subsets kept between PDFs in this process: (font file hash, face index, hinting) ->
+#: (glyph ids held, subset font file).  See :func:`cached_font_subsets`.
+_FONT_SUBSETS: dict[tuple[str, int, bool], tuple[frozenset[int], bytes]] = {}
+
+
+def _base_glyphs(content: bytes, index: int) -> set[int]:
+    """Glyph ids of :data:`FONT_BASE_CODEPOINTS` in a font file."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(content), fontNumber=index, lazy=True)
+    cmap = font.getBestCmap() or {}
+    return {font.getGlyphID(cmap[cp]) for r in FONT_BASE_CODEPOINTS for cp in r if cp in cmap}
+
+
+@contextlib.contextmanager
+def cached_font_subsets() -> Iterator[None]:
+    """While active, WeasyPrint embeds font subsets kept from earlier PDFs of this process.
+
+    WeasyPrint subsets every font of every PDF anew; without HarfBuzz's subsetter (a system
+    library that is often missing) it uses fontTools, which first decodes the font's large
+    layout tables, although they are dropped: about 0.35 s of a 1 s profile PDF for its five
+    DejaVu faces.  Here a font is subset once, by WeasyPrint's own code, to the glyphs the
+    report uses plus :data:`FONT_BASE_CODEPOINTS`, and later PDFs whose glyphs that subset
+    holds embed it as it is (glyph ids are retained, so any such subset serves; the PDF's
+    widths and text mapping are still those of the glyphs used).  A report that uses a glyph
+    outside it makes a new, larger subset.  Fonts that WeasyPrint changes beyond subsetting
+    (variable, colour or bitmap fonts, glyphs missing from the font) and WeasyPrint with
+    HarfBuzz's subsetter are left to WeasyPrint.  (WeasyPrint has no option for this; the
+    wrapper replaces ``weasyprint.pdf.fonts.Font.clean`` only inside this context.)
+    """
+    import hashlib
+
+    try:
+        from weasyprint.pdf import fonts as wfonts
+        from weasyprint.text.ffi import harfbuzz
+
+        fast = bool(wfonts.harfbuzz_subset) and harfbuzz.hb_version_atleast(4, 1, 0)
+        original = wfonts.Font.clean
+    except (ImportError, AttributeError):  # another WeasyPrint: leave it alone
+        yield
+        return
+    if fast:
+        yield
+        return
+
+    def clean(self: Any, to_unicode: Mapping[int, str], hinting: bool) -> None:
+        try:
+            plain = (
+                to_unicode
+                and not self.missing
+                and "fvar" not in self.tables
+                and not (self.png or self.svg or self.colr or self.bitmap)
+            )
+        except AttributeError:
+            plain = False
+        if not plain:
+            original(self, to_unicode, hinting)
+            return
+        key = (hashlib.sha1(self.file_content).hexdigest(), int(self.index), bool(hinting))
+        held, content = _FONT_SUBSETS.get(key, (frozenset(), b""))
+        if not set(to_unicode) <= held:
+            held = frozenset(set(to_unicode) | held | _base_glyphs(self.file_content, self.index))
+            original(self, dict.fromkeys(held, ""), hinting)
+            content = self.file_content
+            _FONT_SUBSETS[key] = (held, content)
+        self.file_content = content
+
+    wfonts.Font.clean = clean
+    try:
+        yield
+    finally:
+        wfonts.Font.clean = original
+
+
 def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     """Print an HTML report to PDF with WeasyPrint (A4 from the report's ``@page`` rule),
-    written atomically.  Returns the path written."""
+    written atomically.  Fonts are subset once per process (:func:`cached_font_subsets`).
+    Returns the path written."""
     import logging
 
     try:
@@ -469,7 +556,7 @@ def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
         raise ReportError(f"no HTML report to print: {src}")
     out = Path(pdf_path)
     try:
-        with atomic_path(out) as tmp:
+        with atomic_path(out) as tmp, cached_font_subsets():
             HTML(filename=str(src), base_url=str(src.parent)).write_pdf(str(tmp))
     except ReportError:
         raise
