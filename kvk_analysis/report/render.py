@@ -201,6 +201,10 @@ def provenance_frame(
     return provenance_table(inputs, params, notebook=source_notebook)
 
 
+#: Width of the provenance table's label column per character of the longest label (em of
+#: the table's font): DejaVu Sans Bold averages 0.52-0.68 em per character in these labels.
+PROV_LABEL_EM = 0.7
+
 #: Hex digits of a SHA-256 shown at normal size; the rest follows in a small font.
 HASH_SHOWN = 16
 
@@ -295,7 +299,17 @@ def compact_provenance_html(table: Any, lang: str) -> str:
         f'<tr><th class="txt" scope="row">{esc(head)}</th><td class="txt">{cell}</td></tr>'
         for head, cell in rows
     )
-    return f'<table class="kvk-table kvk-prov"><tbody>{body}</tbody></table>'
+    # A fixed table layout (kvk.css): the automatic one measures the narrowest width of every
+    # cell, which for text that may break anywhere (paths, hashes) means laying it out once
+    # per character (a third of a profile's PDF time).  The label column is as wide as the
+    # longest label (PROV_LABEL_EM per character: wider than DejaVu Sans Bold text) and the
+    # cell's padding.
+    longest = max((len(head) for head, _ in rows), default=8)
+    width = f"{PROV_LABEL_EM * longest + 1.6:.1f}em"
+    return (
+        f'<table class="kvk-table kvk-prov"><colgroup><col style="width:{width}"/><col/>'
+        f"</colgroup><tbody>{body}</tbody></table>"
+    )
 
 
 def _format_date(lang: str) -> str:
