@@ -338,6 +338,17 @@ def html_exporter() -> Any:
     return exporter
 
 
+#: The exporter :func:`render_html` uses, made once per process: a new exporter loads and
+#: compiles the templates again (most of the time of a profile's HTML).
+_EXPORTER: list[Any] = []
+
+
+def _kept_exporter() -> Any:
+    if not _EXPORTER:
+        _EXPORTER.append(html_exporter())
+    return _EXPORTER[0]
+
+
 def render_html(
     executed_nb: str | Path | Any,
     out_html: str | Path,
@@ -349,6 +360,8 @@ def render_html(
     source_notebook: str | Path | None = None,
     cwd: str | Path | None = None,
     provenance: bool = True,
+    name: str | None = None,
+    provenance_table: Any = None,
 ) -> Path:
     """Render an executed notebook to a self-contained HTML report, written atomically.
 
@@ -368,6 +381,12 @@ def render_html(
         Folder the notebook ran in (to resolve relative input paths for the provenance).
     provenance
         Append the provenance section (default).
+    name
+        The report's name when the notebook recorded no title (default: the file name of
+        ``executed_nb``, or the notebook's ``title`` metadata for a notebook node).
+    provenance_table
+        The table of :func:`provenance_frame` for this notebook, when the caller has it
+        (:func:`render_report` computes it once for the HTML and the exports).
 
     Returns
     -------
@@ -380,10 +399,10 @@ def render_html(
             nb = nbformat.read(str(executed_nb), as_version=4)
         except (OSError, ValueError) as exc:
             raise ReportError(f"cannot read executed notebook {executed_nb}: {exc}") from exc
-        name = Path(executed_nb).stem
+        name = name or Path(executed_nb).stem
     else:
         nb = executed_nb
-        name = str(nb.metadata.get("title", "report"))
+        name = name or str(nb.metadata.get("title", "report"))
     meta = report_metadata(nb)
     use_lang = check_lang(lang or meta.get("lang") or "nb")
     is_sim = bool(meta.get("simulated")) or bool(simulated)
@@ -409,12 +428,16 @@ def render_html(
         "simulated_banner": html.escape(label("simulated_banner", use_lang)),
         "simulated_short": html.escape(label("simulated_short", use_lang)),
         "provenance_heading": html.escape(label("h_provenance", use_lang)),
-        "provenance_html": provenance_html(nb, use_lang, source_notebook=source_notebook, cwd=cwd)
+        "provenance_html": (
+            compact_provenance_html(provenance_table, use_lang)
+            if provenance_table is not None
+            else provenance_html(nb, use_lang, source_notebook=source_notebook, cwd=cwd)
+        )
         if provenance
         else "",
         "version": version,
     }
-    exporter = html_exporter()
+    exporter = _kept_exporter()
     exporter.language_code = use_lang
     try:
         body, _ = exporter.from_notebook_node(
@@ -635,7 +658,7 @@ def render_report(
     import tempfile
     import time
 
-    from .exports import check_export_folder, publish_folder, write_exports
+    from .exports import _read_notebook, check_export_folder, publish_folder, write_exports
 
     fmts = tuple(formats)
     unknown = set(fmts) - set(REPORT_FORMATS)
@@ -651,7 +674,18 @@ def render_report(
     try:
         t0 = time.perf_counter()
         tmp_html = stage / f"{stem}.html"
-        render_html(executed_nb, tmp_html, source_notebook=source_notebook, cwd=cwd)
+        # read once, and one provenance table (one date) for the HTML and the exports
+        nb = _read_notebook(executed_nb)
+        name = Path(executed_nb).stem if isinstance(executed_nb, str | Path) else None
+        prov = provenance_frame(nb, source_notebook=source_notebook, cwd=cwd)
+        render_html(
+            nb,
+            tmp_html,
+            source_notebook=source_notebook,
+            cwd=cwd,
+            name=name,
+            provenance_table=prov,
+        )
         steps["html"] = time.perf_counter() - t0
         if "pdf" in fmts:
             t0 = time.perf_counter()
@@ -661,7 +695,12 @@ def render_report(
         if exports:
             t0 = time.perf_counter()
             files = write_exports(
-                executed_nb, stage, stem, source_notebook=source_notebook, cwd=cwd
+                nb,
+                stage,
+                stem,
+                source_notebook=source_notebook,
+                cwd=cwd,
+                provenance_table=prov,
             )
             steps["exports"] = time.perf_counter() - t0
         # publish: old outputs away (HTML first), then exports, PDF, and the HTML last; an
