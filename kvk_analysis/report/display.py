@@ -219,6 +219,48 @@ MAX_ASPECT = 0.62
 SVG_HASHSALT = "kvk"
 
 
+def figure_files(fig: Any) -> tuple[bytes, bytes]:
+    """``fig`` as PNG (:data:`FIGURE_DPI` dpi) and SVG, both cut to the figure's tight
+    bounding box (as ``savefig(bbox_inches="tight")``).
+
+    The layout (the figure's layout engine, e.g. constrained) and the bounding box are
+    computed once, in a draw without output at the PNG's resolution, and both files are drawn
+    with them; ``savefig`` would make that extra draw before each file.  Falls back to two
+    plain ``savefig`` calls when the padding is ``"layout"`` or the figure cannot be measured.
+    """
+    import matplotlib as mpl
+
+    pad = mpl.rcParams["savefig.pad_inches"]
+    engine = fig.get_layout_engine()
+    bbox = None
+    if not isinstance(pad, str):
+        dpi = fig.dpi
+        try:
+            fig.dpi = FIGURE_DPI
+            fig.draw_without_rendering()
+            bbox = fig.get_tightbbox().padded(pad)
+        except Exception:  # an artist that cannot be measured: let savefig do it
+            bbox = None
+        finally:
+            fig.dpi = dpi
+    png, svg = io.BytesIO(), io.BytesIO()
+    try:
+        if bbox is not None and engine is not None:
+            # laid out above: no engine at all (with any engine, even "none", savefig makes
+            # its own draw without output first)
+            with mpl.rc_context(
+                {"figure.autolayout": False, "figure.constrained_layout.use": False}
+            ):
+                fig.set_layout_engine(None)
+        fig.savefig(png, format="png", dpi=FIGURE_DPI, bbox_inches=bbox or "tight")
+        with mpl.rc_context({"svg.hashsalt": SVG_HASHSALT}):
+            fig.savefig(svg, format="svg", bbox_inches=bbox or "tight", metadata={"Date": None})
+    finally:
+        if bbox is not None and engine is not None:
+            fig.set_layout_engine(engine)
+    return png.getvalue(), svg.getvalue()
+
+
 def figure(
     fig: Any,
     caption: str,
@@ -235,7 +277,6 @@ def figure(
     figure shows (see :func:`record_results`).  An SVG copy and the figure's record travel with
     the output (:data:`FIGURE_MIME`) for the exports, which take the PNG from the HTML.
     """
-    import matplotlib as mpl
     import matplotlib.pyplot as plt
 
     if width is None:
@@ -243,12 +284,10 @@ def figure(
         ratio = h_in / w_in if w_in else 1.0
         width = f"{min(100, round(100 * MAX_ASPECT / ratio))}%" if ratio > MAX_ASPECT else "100%"
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
-    svg = io.BytesIO()
-    with mpl.rc_context({"svg.hashsalt": SVG_HASHSALT}):
-        fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
+    png_bytes, svg_bytes = figure_files(fig)
     plt.close(fig)
+    buf = io.BytesIO(png_bytes)
+    svg = io.BytesIO(svg_bytes)
     w_px, h_px = struct.unpack(">II", buf.getvalue()[16:24])  # the PNG's IHDR: width, height
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     n, cap = _caption("figure", caption)
