@@ -8,7 +8,7 @@
     <stem>.docx                 the report as a Word document: headings, text, Word tables, figures
     tables/table-01.csv         the report's column labels, raw unrounded values ('.' decimals)
     tables/table-01-formatted.csv   the cells exactly as the report prints them
-    figures/figure-01.png       the figure as in the report (PNG, display.FIGURE_DPI dpi)
+    figures/figure-01.png       the figure as in the report (PNG, its "dpi" in the JSON)
     figures/figure-01.svg       the same figure as vector graphics
 
 The data come from the kernel: :func:`kvk_analysis.report.display.table` and ``figure`` put the
