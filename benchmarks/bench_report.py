@@ -36,6 +36,7 @@ BREAKDOWN_KEYS = (
     "other cells (estimation, figures)",
     "html",
     "pdf",
+    "exports",
 )
 
 
