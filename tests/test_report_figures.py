@@ -63,3 +63,19 @@ def test_figure_files_equal_savefig_tight(make):
     assert b"<svg" in svg and svg.count(b"<path") == want_svg.getvalue().count(b"<path")
     assert fig.get_layout_engine() is engine  # the figure's layout engine is given back
     plt.close("all")
+
+
+def test_a_narrowed_figure_has_the_print_resolution_of_a_full_width_one(monkeypatch):
+    from kvk_analysis.report import display
+
+    shown = []
+    monkeypatch.setattr(display, "_display", lambda bundle, metadata=None: shown.append(bundle))
+    display.start("Test", lang="nb")
+    display.figure(plt.figure(figsize=(7, 3.5)), "Bred")  # full width
+    display.figure(_constrained(), "Høy")  # 7 x 6 in: narrowed to 72 %
+    wide, tall = (b[display.FIGURE_MIME] for b in shown[1:])
+    assert (wide["width"], wide["dpi"]) == ("100%", FIGURE_DPI)
+    assert tall["width"] == "72%" and tall["dpi"] == round(FIGURE_DPI * 0.72)
+    # pixels per inch of the printed figure: the same for both (to a pixel)
+    px_per_width = [f["size_px"][0] / float(f["width"][:-1]) for f in (wide, tall)]
+    assert abs(px_per_width[0] - px_per_width[1]) < 0.05 * px_per_width[0]

@@ -293,3 +293,40 @@ def test_cached_font_subsets_embed_the_same_glyphs(tmp_path):
     from weasyprint.pdf import fonts as wfonts
 
     assert wfonts.Font.clean.__module__ == "weasyprint.pdf.fonts"
+
+
+def test_provenance_table_has_a_fixed_layout_and_a_label_column_that_fits(tmp_path):
+    """The provenance table is laid out with fixed columns (the automatic layout measured
+    every hash character by character); its label column holds the longest label."""
+    import pandas as pd
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes as wboxes
+
+    from kvk_analysis.report.render import CSS_PATH, compact_provenance_html
+
+    table = pd.DataFrame(
+        {
+            "section": ["notebook", "package", "input"],
+            "item": ["notebooks/04-municipality-profile.ipynb", "kvk", "data/raw/x.csv"],
+            "value": ["a" * 64, "0.1.0", "b" * 64],
+        }
+    )
+    for lang, longest in (("nb", "Programvareversjoner"), ("en", "Software versions")):
+        body = compact_provenance_html(table, lang)
+        assert "<colgroup><col style=" in body
+        page = (
+            f"<style>{CSS_PATH.read_text(encoding='utf-8')}</style>"
+            f'<main><section class="kvk-provenance">{body}</section></main>'
+        )
+        doc = HTML(string=page).render()
+        boxes = list(doc.pages[0]._page_box.descendants())
+        (table_box,) = [b for b in boxes if isinstance(b, wboxes.TableBox)]
+        assert table_box.style["table_layout"] == "fixed"
+        (label,) = [b for b in boxes if getattr(b, "text", None) == longest]
+        (cell,) = [
+            b
+            for b in boxes
+            if isinstance(b, wboxes.TableCellBox) and longest in str(b.element.text)
+        ]
+        # the label's text ends inside its cell's content box
+        assert label.position_x + label.width <= cell.content_box_x() + cell.width + 0.01

@@ -534,6 +534,7 @@ def write_index(
     from .text import check_lang
 
     lang = check_lang(lang)
+    results = list(results)
     index_path = Path(index_path)
     words = {
         "nb": (
@@ -611,7 +612,7 @@ def write_index(
     total = len(rows)
     summary = f"{total - n_failed} / {total} OK" + (f", {n_failed} {words[6]}" if n_failed else "")
     if seconds is not None:
-        made = [r for r in results if r.status != "skipped" and r.seconds]
+        made = [r for r in results if r.status == "done" and r.seconds]
         summed: dict[str, float] = {}
         for r in made:
             for k, v in r.timings.items():
