@@ -57,6 +57,14 @@ def test_batch_parallel_resume_and_failure(profile_nb, tmp_path):
     assert "no municipality 9999" in index and "feilet" in index
     assert "2 / 3 OK" in index
     assert "Kommune 0219." in (out / "profile-0219.html").read_text(encoding="utf-8")
+    # how long it took: each report by step, the run in total with the steps summed
+    import re
+
+    summary = re.search(r'<p class="summary">(.*?)</p>', index).group(1)
+    assert re.search(r"Kjøringen tok \d+ sekunder \(2 × [\d.]+ sekunder; sum over", summary)
+    assert "kjøring av notatboken" in summary and "HTML" in summary
+    steps = re.findall(r"ferdig \(([\d.]+) sekunder: kjøring av notatboken ([\d.]+), HTML", index)
+    assert len(steps) == 2 and all(float(total) >= float(run) for total, run in steps)
 
     # resumable: the finished ones are skipped, the failed one is tried again
     first_mtime = (out / "profile-0101.html").stat().st_mtime_ns

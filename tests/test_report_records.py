@@ -272,3 +272,25 @@ def test_a_kept_kernel_starts_each_notebook_with_a_clean_namespace(tmp_path):
     pid = pid_cell.outputs[0]["text"].strip()
     # the same kernel ran both (one worker, kept kernel), and the second saw nothing of the first
     assert f"<p>{pid}</p>" in (out / "b.html").read_text(encoding="utf-8")
+
+
+def test_a_kept_kernel_keeps_its_client_and_resets_after_each_notebook(tmp_path):
+    """The client of a kept kernel serves the next notebook too (no new connection), and the
+    reset is sent when a notebook ends; the next notebook waits for it and starts clean."""
+    from kvk_analysis.report import execute
+
+    first = make_nb(tmp_path / "first.ipynb", body="leftover = 1")
+    second = make_nb(
+        tmp_path / "second.ipynb", body="assert 'leftover' not in globals(), 'not reset'"
+    )
+    km = batch._worker_kernel("python3", tmp_path, reuse=False)
+    try:
+        execute.execute_notebook(first, tmp_path / "a.ipynb", {}, km=km, cwd=tmp_path)
+        kept = execute._KEPT[id(km)]
+        client = kept["kc"]
+        assert client is not None and kept.get("reset")  # reset sent, not waited for
+        execute.execute_notebook(second, tmp_path / "b.ipynb", {}, km=km, cwd=tmp_path)
+        assert execute._KEPT[id(km)]["kc"] is client
+    finally:
+        batch.kill_kernel(km)
+    assert id(km) not in execute._KEPT  # the client went with its kernel

@@ -246,3 +246,87 @@ def test_wide_table_fits_the_a4_text_width(tmp_path):
     assert len(cells) >= 5 * 12
     overflow = max(b.position_x + b.margin_width() for b in cells) - right_edge
     assert overflow <= 0.5, f"table runs {overflow:.1f} px past the right margin"
+
+
+def _embedded_glyphs(doc) -> dict[str, dict[int, tuple[bytes, tuple[int, int]]]]:
+    """Per font of a written WeasyPrint document: glyph id -> (outline, advance) of every
+    glyph the document uses, read from the font file WeasyPrint embedded."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    out = {}
+    for font in doc.fonts.values():
+        tt = TTFont(io.BytesIO(font.file_content), fontNumber=font.index)
+        order = tt.getGlyphOrder()
+        glyf, hmtx = tt["glyf"], tt["hmtx"]
+        out[font.family + str(font.weight) + str(font.style)] = {
+            gid: (glyf[order[gid]].compile(glyf), hmtx[order[gid]]) for gid in font.to_unicode
+        }
+    return out
+
+
+def test_cached_font_subsets_embed_the_same_glyphs(tmp_path):
+    """PDFs printed with the font subsets kept from earlier PDFs embed, for every glyph they
+    use, the same outline and advance as WeasyPrint's own subset; a report with new letters
+    gets a subset that holds them."""
+    from weasyprint import HTML
+
+    from kvk_analysis.report import render
+
+    css = "body{font-family:'DejaVu Serif'} h1{font-family:'DejaVu Sans'}"
+    first = f"<style>{css}</style><h1>Bærum 0219</h1><p>Sykefravær −0,16 pp – 12 / 22</p>"
+    other = f"<style>{css}</style><h1>Kárášjohka 2021 ŋ</h1><p>Avvik 3,5 % · «Ø»</p>"
+    render._FONT_SUBSETS.clear()
+    for html_text in (first, other, first):
+        plain = HTML(string=html_text).render()
+        plain.write_pdf(tmp_path / "plain.pdf")
+        cached = HTML(string=html_text).render()
+        with render.cached_font_subsets():
+            cached.write_pdf(tmp_path / "cached.pdf")
+        want, got = _embedded_glyphs(plain), _embedded_glyphs(cached)
+        assert want.keys() == got.keys() and want
+        for face in want:
+            assert got[face] == want[face], face
+    assert render._FONT_SUBSETS  # the subsets were kept
+    # outside the context WeasyPrint's own method is back
+    from weasyprint.pdf import fonts as wfonts
+
+    assert wfonts.Font.clean.__module__ == "weasyprint.pdf.fonts"
+
+
+def test_provenance_table_has_a_fixed_layout_and_a_label_column_that_fits(tmp_path):
+    """The provenance table is laid out with fixed columns (the automatic layout measured
+    every hash character by character); its label column holds the longest label."""
+    import pandas as pd
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes as wboxes
+
+    from kvk_analysis.report.render import CSS_PATH, compact_provenance_html
+
+    table = pd.DataFrame(
+        {
+            "section": ["notebook", "package", "input"],
+            "item": ["notebooks/04-municipality-profile.ipynb", "kvk", "data/raw/x.csv"],
+            "value": ["a" * 64, "0.1.0", "b" * 64],
+        }
+    )
+    for lang, longest in (("nb", "Programvareversjoner"), ("en", "Software versions")):
+        body = compact_provenance_html(table, lang)
+        assert "<colgroup><col style=" in body
+        page = (
+            f"<style>{CSS_PATH.read_text(encoding='utf-8')}</style>"
+            f'<main><section class="kvk-provenance">{body}</section></main>'
+        )
+        doc = HTML(string=page).render()
+        boxes = list(doc.pages[0]._page_box.descendants())
+        (table_box,) = [b for b in boxes if isinstance(b, wboxes.TableBox)]
+        assert table_box.style["table_layout"] == "fixed"
+        (label,) = [b for b in boxes if getattr(b, "text", None) == longest]
+        (cell,) = [
+            b
+            for b in boxes
+            if isinstance(b, wboxes.TableCellBox) and longest in str(b.element.text)
+        ]
+        # the label's text ends inside its cell's content box
+        assert label.position_x + label.width <= cell.content_box_x() + cell.width + 0.01

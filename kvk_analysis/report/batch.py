@@ -162,8 +162,9 @@ def _alive(km: Any) -> bool:
     return proc is not None and proc.poll() is None
 
 
-def kill_kernel(km: Any) -> None:
-    """Stop a kernel at once: SIGKILL to its process group and its connection file removed.
+def kill_kernel(km: Any, *, close_client: bool = True) -> None:
+    """Stop a kernel at once: SIGKILL to its process group and its connection file removed;
+    with ``close_client`` the client kept for it (:func:`.execute.forget_kernel`) is closed.
 
     Used instead of ``shutdown_kernel`` because that needs an event loop, which at exit or in
     a signal handler may already be closed (the hang of issue 11)."""
@@ -184,6 +185,10 @@ def kill_kernel(km: Any) -> None:
             Path(conn).unlink()
     if km in _STARTED:
         _STARTED.remove(km)
+    if close_client:
+        from .execute import forget_kernel
+
+        forget_kernel(km)
 
 
 def _shutdown(km: Any) -> None:
@@ -206,7 +211,7 @@ def _stop_now(*_: Any) -> None:
 
     for km in list(_STARTED):
         with contextlib.suppress(Exception):
-            kill_kernel(km)
+            kill_kernel(km, close_client=False)  # nothing that could wait in a signal handler
     for tmp in list(ACTIVE_TEMP):
         shutil.rmtree(tmp, ignore_errors=True)
     os._exit(130)
@@ -529,6 +534,7 @@ def write_index(
     from .text import check_lang
 
     lang = check_lang(lang)
+    results = list(results)
     index_path = Path(index_path)
     words = {
         "nb": (
@@ -544,6 +550,9 @@ def write_index(
             "Språk",
             "standard",
             "Kjøringen tok",
+            "sum over rapportene",
+            "kjøring av notatboken",
+            "eksport",
         ),
         "en": (
             "Report",
@@ -558,6 +567,9 @@ def write_index(
             "Language",
             "defaults",
             "The run took",
+            "summed over the reports",
+            "running the notebook",
+            "exports",
         ),
     }[lang]
     status_word = {"done": words[4], "skipped": words[5], "failed": words[6]}
@@ -591,7 +603,7 @@ def write_index(
         rows.append(
             f'<tr class="{r.status}"><td>{html.escape(job.label or job.name)}</td>'
             f"<td>{html.escape(status_word.get(r.status, r.status))}"
-            + (f" ({r.seconds:.1f} {words[7]})" if r.seconds else "")
+            + (f" ({r.seconds:.1f} {words[7]}{_stage_text(r.timings, words)})" if r.seconds else "")
             + (f" {html.escape(r.finished_utc.replace('T', ' '))}" if r.finished_utc else "")
             + f"</td><td>{html.escape('; '.join(shown) or words[10])}</td>"
             f"<td>{html.escape(str(job_lang))}</td><td>{links}</td>"
@@ -600,7 +612,18 @@ def write_index(
     total = len(rows)
     summary = f"{total - n_failed} / {total} OK" + (f", {n_failed} {words[6]}" if n_failed else "")
     if seconds is not None:
-        summary += f". {words[11]} {seconds:.0f} {words[7]}."
+        made = [r for r in results if r.status == "done" and r.seconds]
+        summed: dict[str, float] = {}
+        for r in made:
+            for k, v in r.timings.items():
+                summed[k] = summed.get(k, 0.0) + v
+        summary += f". {words[11]} {seconds:.0f} {words[7]}"
+        if made:
+            summary += (
+                f" ({len(made)} × {sum(r.seconds for r in made) / len(made):.1f} {words[7]};"
+                f" {words[12]}{_stage_text(summed, words)})"
+            )
+        summary += "."
     page = f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"/><title>{html.escape(title)}</title>
 <style>
@@ -623,6 +646,21 @@ td.err {{ color: #7a0016; max-width: 50em; white-space: pre-wrap; overflow-wrap:
         fh.write(page)
     index_path.chmod(REPORT_MODE)
     return index_path
+
+
+#: Steps of a report as the index names them: (timing key, index of the word in ``words``).
+_STAGES = (("execute", 13), ("html", None), ("pdf", None), ("exports", 14))
+
+
+def _stage_text(timings: Mapping[str, float], words: Sequence[str]) -> str:
+    """``": running the notebook 1.2, HTML 0.1, PDF 0.4, exports 0.1"`` (seconds) for the
+    steps in ``timings``; empty when there are none."""
+    parts = [
+        f"{words[i] if i is not None else key.upper()} {timings[key]:.1f}"
+        for key, i in _STAGES
+        if key in timings
+    ]
+    return ": " + ", ".join(parts) if parts else ""
 
 
 def _short(path: Path, name: str) -> str:

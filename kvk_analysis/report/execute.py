@@ -8,6 +8,7 @@ everything succeeded, so a failed run never leaves a report that looks complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -240,9 +241,134 @@ RESET_CODE = (
 )
 
 
+#: Kept kernels (by ``id`` of their manager): the client kept open between notebooks (``kc``)
+#: and the id of the reset request sent after the last notebook (``reset``, or ``None``).
+#: A client kept open saves connecting a new one for every notebook (jupyter_client's
+#: ``wait_for_ready`` waits about 0.2 s for the IOPub channel of a new client), twice per
+#: notebook before (reset, then papermill).
+_KEPT: dict[int, dict[str, Any]] = {}
+#: Name under which :func:`_kept_client_engine` is registered with papermill.
+KEPT_CLIENT_ENGINE = "kvk-kept-client"
+_ENGINE_REGISTERED: list[str] = []
+
+
+def _kept_client_engine() -> str:
+    """Register (once) and name the papermill engine that runs a notebook on a kept kernel
+    client: papermill's own nbclient engine, except that the client of the previous notebook
+    in the same kernel is used instead of a new one, and the client is handed back after the
+    run.  (Papermill's documented extension point for execution is an engine; nbclient skips
+    connecting when its ``kc`` is set.)"""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    if _ENGINE_REGISTERED:
+        return KEPT_CLIENT_ENGINE
+
+    class KeptClientEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            kvk_kept: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            if kvk_kept is not None:
+                client.kc = kvk_kept.get("kc")
+            try:
+                return client.execute()
+            finally:
+                if kvk_kept is not None:
+                    kvk_kept["kc"] = client.kc
+
+    papermill_engines.register(KEPT_CLIENT_ENGINE, KeptClientEngine)
+    _ENGINE_REGISTERED.append(KEPT_CLIENT_ENGINE)
+    return KEPT_CLIENT_ENGINE
+
+
+def _kernel_running(km: Any) -> bool:
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    return proc is not None and proc.poll() is None
+
+
+def forget_kernel(km: Any) -> None:
+    """Close and forget the client kept for ``km`` (call when its kernel is stopped)."""
+    entry = _KEPT.pop(id(km), None)
+    kc = (entry or {}).get("kc")
+    if kc is not None:
+        with contextlib.suppress(Exception):
+            kc.stop_channels()
+
+
+def schedule_reset(km: Any) -> bool:
+    """Send the reset (:data:`RESET_CODE`) to the kept kernel of ``km`` without waiting: it
+    runs in the kernel while this process renders the report, and the next
+    :func:`execute_notebook` on ``km`` waits for its reply before it starts.  Returns False
+    (nothing sent) when ``km`` has no kept client."""
+    entry = _KEPT.get(id(km))
+    if not entry or entry.get("kc") is None or not _kernel_running(km):
+        return False
+    entry["reset"] = entry["kc"].execute(RESET_CODE, store_history=False)
+    return True
+
+
+def _await_reply(kc: Any, msg_id: str, timeout: float) -> dict[str, Any]:
+    """The shell reply to request ``msg_id`` on client ``kc`` (earlier replies are skipped)."""
+    from queue import Empty
+
+    from jupyter_core.utils import run_sync
+
+    async def wait() -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"no reply from the kernel within {timeout:.0f} s")
+            try:
+                msg = await kc.shell_channel.get_msg(timeout=min(left, 1.0))
+            except Empty:
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg
+
+    return run_sync(wait)()
+
+
 def reset_kernel(km: Any, timeout: float = 60) -> None:
     """Clear the user namespace of the running kernel of ``km`` (an ``AsyncKernelManager``)
-    so the next notebook starts as in a fresh kernel, imports excepted."""
+    so the next notebook starts as in a fresh kernel, imports excepted.
+
+    With a kept client (see :func:`execute_notebook`), a reset sent earlier by
+    :func:`schedule_reset` is awaited (usually long finished), else one is sent on that client;
+    without one, a client is connected for the reset."""
+    entry = _KEPT.get(id(km))
+    if entry and entry.get("kc") is not None:
+        msg_id = entry.pop("reset", None) or entry["kc"].execute(RESET_CODE, store_history=False)
+        reply = _await_reply(entry["kc"], msg_id, timeout)
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
+        return
+
     import asyncio
 
     async def run() -> None:
@@ -289,8 +415,11 @@ def execute_notebook(
         Seconds allowed per cell (``None``: no limit).
     km
         A ``jupyter_client`` kernel manager to run in (started on first use and left running,
-        so a batch saves the kernel start and the imports; the caller shuts it down).  Its
-        namespace then carries over between notebooks, which assign all names they use.
+        so a batch saves the kernel start and the imports; the caller shuts it down, and calls
+        :func:`forget_kernel`).  Its client is kept open for the next notebook, and after a
+        successful run the namespace reset is sent at once (:func:`schedule_reset`): it runs
+        in the kernel while this process renders, and the next notebook on ``km`` waits for
+        it, so every notebook starts from a clean namespace (imports excepted).
 
     Raises
     ------
@@ -310,12 +439,18 @@ def execute_notebook(
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(out_ipynb)
     work = Path(cwd) if cwd is not None else nb_path.parent
-    proc = getattr(getattr(km, "provisioner", None), "process", None)
-    if proc is not None and proc.poll() is None:  # a kept kernel: start from a clean namespace
+    if km is not None and _kernel_running(km):  # a kept kernel: start from a clean namespace
         try:
             reset_kernel(km)
         except Exception as exc:  # a kernel that cannot be reset is not used
             raise ReportError(f"notebook {nb_path.name} could not run: {exc}") from exc
+    elif km is not None:  # not started yet (or died): no client of an earlier kernel
+        forget_kernel(km)
+    kept: dict[str, Any] | None = None
+    engine: dict[str, Any] = {}
+    if km is not None:
+        kept = _KEPT.setdefault(id(km), {"kc": None})
+        engine = {"engine_name": _kept_client_engine(), "kvk_kept": kept}
     with atomic_path(out) as tmp:
         try:
             papermill.execute_notebook(
@@ -333,6 +468,7 @@ def execute_notebook(
                 # errors in cells reach the notebook outputs and the ReportError
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 **({"km": km} if km is not None else {}),
+                **engine,
             )
         except PapermillExecutionError as exc:
             cell = _source_cell_number(tmp, exc)
@@ -354,6 +490,8 @@ def execute_notebook(
             ) from None
         except (OSError, RuntimeError, ValueError) as exc:
             raise ReportError(f"notebook {nb_path.name} could not run: {exc}") from exc
+    if km is not None:
+        schedule_reset(km)
     return out
 
 

@@ -8,7 +8,7 @@
     <stem>.docx                 the report as a Word document: headings, text, Word tables, figures
     tables/table-01.csv         the report's column labels, raw unrounded values ('.' decimals)
     tables/table-01-formatted.csv   the cells exactly as the report prints them
-    figures/figure-01.png       the figure as in the report (PNG, display.FIGURE_DPI dpi)
+    figures/figure-01.png       the figure as in the report (PNG, its "dpi" in the JSON)
     figures/figure-01.svg       the same figure as vector graphics
 
 The data come from the kernel: :func:`kvk_analysis.report.display.table` and ``figure`` put the
@@ -827,11 +827,12 @@ def file_hashes(folder: Path, files: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def _provenance_rows(
-    nb: Any, lang: str, source_notebook: str | Path | None, cwd: str | Path | None
+    nb: Any, source_notebook: str | Path | None, cwd: str | Path | None, table: Any = None
 ) -> list[list[str]]:
     from .render import provenance_frame
 
-    table = provenance_frame(nb, source_notebook=source_notebook, cwd=cwd)
+    if table is None:
+        table = provenance_frame(nb, source_notebook=source_notebook, cwd=cwd)
     return [
         [str(a), str(b), str(c)]
         for a, b, c in table[["section", "item", "value"]].itertuples(index=False, name=None)
@@ -847,6 +848,7 @@ def write_exports(
     source_notebook: str | Path | None = None,
     cwd: str | Path | None = None,
     docx: bool = True,
+    provenance_table: Any = None,
 ) -> list[Path]:
     """Write the exports of a report into ``<out_dir>/<stem>/`` (atomically) and return the
     files written (the results file first).
@@ -863,6 +865,9 @@ def write_exports(
         As for :func:`kvk_analysis.report.render.render_html` (the provenance table).
     docx
         Also write the Word document.
+    provenance_table
+        The table of :func:`kvk_analysis.report.render.provenance_frame` for this notebook,
+        when the caller has it (the same as the HTML's); computed otherwise.
 
     Raises
     ------
@@ -923,7 +928,7 @@ def write_exports(
             figures_out.append(
                 {k: v for k, v in fig.items() if k not in ("png", "svg")} | {"files": rel}
             )
-        provenance = _provenance_rows(nb, content["lang"], source_notebook, cwd)
+        provenance = _provenance_rows(nb, source_notebook, cwd, provenance_table)
         if docx:
             write_docx(content, folder / f"{stem}.docx", provenance)
             written.append(f"{stem}.docx")

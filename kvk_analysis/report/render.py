@@ -11,12 +11,13 @@ file that looks like a finished report.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import datetime as _dt
 import html
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,10 @@ def provenance_frame(
     return provenance_table(inputs, params, notebook=source_notebook)
 
 
+#: Width of the provenance table's label column per character of the longest label (em of
+#: the table's font): DejaVu Sans Bold averages 0.52-0.68 em per character in these labels.
+PROV_LABEL_EM = 0.7
+
 #: Hex digits of a SHA-256 shown at normal size; the rest follows in a small font.
 HASH_SHOWN = 16
 
@@ -294,7 +299,17 @@ def compact_provenance_html(table: Any, lang: str) -> str:
         f'<tr><th class="txt" scope="row">{esc(head)}</th><td class="txt">{cell}</td></tr>'
         for head, cell in rows
     )
-    return f'<table class="kvk-table kvk-prov"><tbody>{body}</tbody></table>'
+    # A fixed table layout (kvk.css): the automatic one measures the narrowest width of every
+    # cell, which for text that may break anywhere (paths, hashes) means laying it out once
+    # per character (a third of a profile's PDF time).  The label column is as wide as the
+    # longest label (PROV_LABEL_EM per character: wider than DejaVu Sans Bold text) and the
+    # cell's padding.
+    longest = max((len(head) for head, _ in rows), default=8)
+    width = f"{PROV_LABEL_EM * longest + 1.6:.1f}em"
+    return (
+        f'<table class="kvk-table kvk-prov"><colgroup><col style="width:{width}"/><col/>'
+        f"</colgroup><tbody>{body}</tbody></table>"
+    )
 
 
 def _format_date(lang: str) -> str:
@@ -323,6 +338,17 @@ def html_exporter() -> Any:
     return exporter
 
 
+#: The exporter :func:`render_html` uses, made once per process: a new exporter loads and
+#: compiles the templates again (most of the time of a profile's HTML).
+_EXPORTER: list[Any] = []
+
+
+def _kept_exporter() -> Any:
+    if not _EXPORTER:
+        _EXPORTER.append(html_exporter())
+    return _EXPORTER[0]
+
+
 def render_html(
     executed_nb: str | Path | Any,
     out_html: str | Path,
@@ -334,6 +360,8 @@ def render_html(
     source_notebook: str | Path | None = None,
     cwd: str | Path | None = None,
     provenance: bool = True,
+    name: str | None = None,
+    provenance_table: Any = None,
 ) -> Path:
     """Render an executed notebook to a self-contained HTML report, written atomically.
 
@@ -353,6 +381,12 @@ def render_html(
         Folder the notebook ran in (to resolve relative input paths for the provenance).
     provenance
         Append the provenance section (default).
+    name
+        The report's name when the notebook recorded no title (default: the file name of
+        ``executed_nb``, or the notebook's ``title`` metadata for a notebook node).
+    provenance_table
+        The table of :func:`provenance_frame` for this notebook, when the caller has it
+        (:func:`render_report` computes it once for the HTML and the exports).
 
     Returns
     -------
@@ -365,10 +399,10 @@ def render_html(
             nb = nbformat.read(str(executed_nb), as_version=4)
         except (OSError, ValueError) as exc:
             raise ReportError(f"cannot read executed notebook {executed_nb}: {exc}") from exc
-        name = Path(executed_nb).stem
+        name = name or Path(executed_nb).stem
     else:
         nb = executed_nb
-        name = str(nb.metadata.get("title", "report"))
+        name = name or str(nb.metadata.get("title", "report"))
     meta = report_metadata(nb)
     use_lang = check_lang(lang or meta.get("lang") or "nb")
     is_sim = bool(meta.get("simulated")) or bool(simulated)
@@ -394,12 +428,16 @@ def render_html(
         "simulated_banner": html.escape(label("simulated_banner", use_lang)),
         "simulated_short": html.escape(label("simulated_short", use_lang)),
         "provenance_heading": html.escape(label("h_provenance", use_lang)),
-        "provenance_html": provenance_html(nb, use_lang, source_notebook=source_notebook, cwd=cwd)
+        "provenance_html": (
+            compact_provenance_html(provenance_table, use_lang)
+            if provenance_table is not None
+            else provenance_html(nb, use_lang, source_notebook=source_notebook, cwd=cwd)
+        )
         if provenance
         else "",
         "version": version,
     }
-    exporter = html_exporter()
+    exporter = _kept_exporter()
     exporter.language_code = use_lang
     try:
         body, _ = exporter.from_notebook_node(
@@ -452,9 +490,95 @@ def _kvk_version() -> str:
     return __version__
 
 
+#: Code points every cached font subset holds (Basic Latin, Latin-1, Latin Extended-A with the
+#: Sami letters of municipality names, general punctuation, the minus sign), so that the fonts
+#: made for one report serve the next ones (other names, other numbers) unchanged.
+FONT_BASE_CODEPOINTS: tuple[range, ...] = (
+    range(0x20, 0x7F),
+    range(0xA0, 0x180),
+    range(0x2010, 0x2040),
+    range(0x2212, 0x2213),
+)
+#: Font subsets kept between PDFs in this process: (font file hash, face index, hinting) ->
+#: (glyph ids held, subset font file).  See :func:`cached_font_subsets`.
+_FONT_SUBSETS: dict[tuple[str, int, bool], tuple[frozenset[int], bytes]] = {}
+
+
+def _base_glyphs(content: bytes, index: int) -> set[int]:
+    """Glyph ids of :data:`FONT_BASE_CODEPOINTS` in a font file."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(content), fontNumber=index, lazy=True)
+    cmap = font.getBestCmap() or {}
+    return {font.getGlyphID(cmap[cp]) for r in FONT_BASE_CODEPOINTS for cp in r if cp in cmap}
+
+
+@contextlib.contextmanager
+def cached_font_subsets() -> Iterator[None]:
+    """While active, WeasyPrint embeds font subsets kept from earlier PDFs of this process.
+
+    WeasyPrint subsets every font of every PDF anew; without HarfBuzz's subsetter (a system
+    library that is often missing) it uses fontTools, which first decodes the font's large
+    layout tables, although they are dropped: about 0.35 s of a 1 s profile PDF for its five
+    DejaVu faces.  Here a font is subset once, by WeasyPrint's own code, to the glyphs the
+    report uses plus :data:`FONT_BASE_CODEPOINTS`, and later PDFs whose glyphs that subset
+    holds embed it as it is (glyph ids are retained, so any such subset serves; the PDF's
+    widths and text mapping are still those of the glyphs used).  A report that uses a glyph
+    outside it makes a new, larger subset.  Fonts that WeasyPrint changes beyond subsetting
+    (variable, colour or bitmap fonts, glyphs missing from the font) and WeasyPrint with
+    HarfBuzz's subsetter are left to WeasyPrint.  (WeasyPrint has no option for this; the
+    wrapper replaces ``weasyprint.pdf.fonts.Font.clean`` only inside this context.)
+    """
+    import hashlib
+
+    try:
+        from weasyprint.pdf import fonts as wfonts
+        from weasyprint.text.ffi import harfbuzz
+
+        fast = bool(wfonts.harfbuzz_subset) and harfbuzz.hb_version_atleast(4, 1, 0)
+        original = wfonts.Font.clean
+    except (ImportError, AttributeError):  # another WeasyPrint: leave it alone
+        yield
+        return
+    if fast:
+        yield
+        return
+
+    def clean(self: Any, to_unicode: Mapping[int, str], hinting: bool) -> None:
+        try:
+            plain = (
+                to_unicode
+                and not self.missing
+                and "fvar" not in self.tables
+                and not (self.png or self.svg or self.colr or self.bitmap)
+            )
+        except AttributeError:
+            plain = False
+        if not plain:
+            original(self, to_unicode, hinting)
+            return
+        key = (hashlib.sha1(self.file_content).hexdigest(), int(self.index), bool(hinting))
+        held, content = _FONT_SUBSETS.get(key, (frozenset(), b""))
+        if not set(to_unicode) <= held:
+            held = frozenset(set(to_unicode) | held | _base_glyphs(self.file_content, self.index))
+            original(self, dict.fromkeys(held, ""), hinting)
+            content = self.file_content
+            _FONT_SUBSETS[key] = (held, content)
+        self.file_content = content
+
+    wfonts.Font.clean = clean
+    try:
+        yield
+    finally:
+        wfonts.Font.clean = original
+
+
 def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     """Print an HTML report to PDF with WeasyPrint (A4 from the report's ``@page`` rule),
-    written atomically.  Returns the path written."""
+    written atomically.  Fonts are subset once per process (:func:`cached_font_subsets`).
+    Returns the path written."""
     import logging
 
     try:
@@ -469,7 +593,7 @@ def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
         raise ReportError(f"no HTML report to print: {src}")
     out = Path(pdf_path)
     try:
-        with atomic_path(out) as tmp:
+        with atomic_path(out) as tmp, cached_font_subsets():
             HTML(filename=str(src), base_url=str(src.parent)).write_pdf(str(tmp))
     except ReportError:
         raise
@@ -534,7 +658,7 @@ def render_report(
     import tempfile
     import time
 
-    from .exports import check_export_folder, publish_folder, write_exports
+    from .exports import _read_notebook, check_export_folder, publish_folder, write_exports
 
     fmts = tuple(formats)
     unknown = set(fmts) - set(REPORT_FORMATS)
@@ -550,7 +674,18 @@ def render_report(
     try:
         t0 = time.perf_counter()
         tmp_html = stage / f"{stem}.html"
-        render_html(executed_nb, tmp_html, source_notebook=source_notebook, cwd=cwd)
+        # read once, and one provenance table (one date) for the HTML and the exports
+        nb = _read_notebook(executed_nb)
+        name = Path(executed_nb).stem if isinstance(executed_nb, str | Path) else None
+        prov = provenance_frame(nb, source_notebook=source_notebook, cwd=cwd)
+        render_html(
+            nb,
+            tmp_html,
+            source_notebook=source_notebook,
+            cwd=cwd,
+            name=name,
+            provenance_table=prov,
+        )
         steps["html"] = time.perf_counter() - t0
         if "pdf" in fmts:
             t0 = time.perf_counter()
@@ -560,7 +695,12 @@ def render_report(
         if exports:
             t0 = time.perf_counter()
             files = write_exports(
-                executed_nb, stage, stem, source_notebook=source_notebook, cwd=cwd
+                nb,
+                stage,
+                stem,
+                source_notebook=source_notebook,
+                cwd=cwd,
+                provenance_table=prov,
             )
             steps["exports"] = time.perf_counter() - t0
         # publish: old outputs away (HTML first), then exports, PDF, and the HTML last; an
