@@ -361,8 +361,7 @@ def _two_by_two(
     part: pd.DataFrame, idname: str, alpha: float, vcov: str = "CRV3"
 ) -> dict[str, float]:
     """Cell means and the (stack-averaged) 2x2 difference with a cluster-robust SE."""
-    import statsmodels.api as sm  # heavy imports, kept local
-    from scipy import stats
+    from scipy.special import stdtr, stdtrit  # what scipy.stats.t.ppf/sf compute, bit for bit
 
     stacks = list(pd.unique(part["_stack"]))
     means = np.zeros((len(stacks), 4))  # treated before/after, comparison before/after
@@ -399,7 +398,9 @@ def _two_by_two(
     w = part["_w"].to_numpy(float)
     idx = np.arange(n_s) * 4 + 3
     if vcov == "CRV1":
-        fit = sm.WLS(y, X, weights=w).fit(cov_type="cluster", cov_kwds={"groups": clusters})
+        from statsmodels.regression.linear_model import WLS  # heavy import, only for CRV1
+
+        fit = WLS(y, X, weights=w).fit(cov_type="cluster", cov_kwds={"groups": clusters})
         did, cov = fit.params[idx], fit.cov_params()[np.ix_(idx, idx)]
     else:
         did, cov = _crv3(y, X, w, clusters, idx)
@@ -407,8 +408,8 @@ def _two_by_two(
     se = float(np.sqrt(shares @ cov @ shares)) if n_clusters > 1 else np.nan
     # t reference distribution with G - 1 degrees of freedom (as fixest/pyfixest)
     df = max(n_clusters - 1, 1)
-    tcrit = stats.t.ppf(1 - alpha / 2, df)
-    p = 2 * stats.t.sf(abs(estimate / se), df) if se > 0 else np.nan
+    tcrit = stdtrit(df, 1 - alpha / 2)
+    p = 2 * stdtr(df, -abs(estimate / se)) if se > 0 else np.nan
     lo, hi = estimate - tcrit * se, estimate + tcrit * se
     pooled = shares @ means
     treated_ids = part.loc[part["_treat"] == 1, idname].nunique()

@@ -276,13 +276,15 @@ def match_controls(
 
 
 def _logit_score(X: np.ndarray, is_treated: np.ndarray, is_control: np.ndarray) -> np.ndarray:
-    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import Logit  # heavy import, kept local
 
     sample = is_treated | is_control
     Z = (X - X[sample].mean(axis=0)) / X[sample].std(axis=0, ddof=1)
-    design = sm.add_constant(Z, has_constant="add")
+    design = np.column_stack(
+        [np.ones(len(Z)), Z]
+    )  # statsmodels.add_constant(Z, has_constant="add")
     try:
-        fit = sm.Logit(is_treated[sample].astype(float), design[sample]).fit(disp=0, maxiter=200)
+        fit = Logit(is_treated[sample].astype(float), design[sample]).fit(disp=0, maxiter=200)
     except Exception as exc:  # perfect separation, singular matrix
         raise EstimationError(f"match_controls: the propensity model failed ({exc})") from exc
     return design @ fit.params
