@@ -94,11 +94,12 @@ def test_unreadable_entry_is_recomputed_and_replaced(tmp_path, panel, damage):
         entry.write_bytes(b"not a pickle at all")
     elif damage == "empty":
         entry.write_bytes(b"")
-    else:  # a valid pickle with another key (e.g. a hash collision): never trusted
-        payload = pickle.loads(raw)
+    else:  # a signed, valid pickle with another key (e.g. a hash collision): never trusted
+        payload = pickle.loads(raw[32:])
         payload["key"] = {**payload["key"], "panel": "0" * 64}
         payload["results"] = {"value": "stale"}
-        entry.write_bytes(pickle.dumps(payload))
+        body = pickle.dumps(payload)
+        entry.write_bytes(cache._sign(body, cache._secret()) + body)
     out = cache.cached(panel, spec, count, tmp_path)
     assert count.calls == 2 and out["value"] == [1.5, 2.5]
     assert cache.cached(panel, spec, count, tmp_path) == out and count.calls == 2
@@ -196,6 +197,60 @@ def test_part_of_a_failed_holder_is_computed(tmp_path, panel):
     }
     out = cache.cached_parts(panel, spec, parts, lambda d: d["main"] + d["sensitivity"], tmp_path)
     assert out == "ms" and order == ["sensitivity", "main"]  # the free part first
+
+
+class _Trap:
+    """Unpickling this creates a file: the test below shows the cache never unpickles it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_entry_not_signed_by_this_user_is_never_unpickled(tmp_path, panel):
+    """An entry with the right name and key but without this user's signature (a cache that
+    came with a copied project, or written by someone else) is recomputed, not loaded."""
+    spec = Specification(seed=1)
+    count = Counter()
+    cache.cached(panel, spec, count, tmp_path)
+    (entry,) = tmp_path.glob("*.pkl")
+    payload = pickle.loads(entry.read_bytes()[32:])
+    trap = tmp_path / "unpickled"
+    payload["results"] = _Trap(str(trap))
+    body = pickle.dumps(payload)
+    for forged in (body, b"\0" * 32 + body, cache._sign(body, b"k" * 32) + body):
+        entry.write_bytes(forged)
+        out = cache.cached(panel, spec, count, tmp_path)
+        assert not trap.exists() and out["value"] == [1.5, 2.5]
+    assert count.calls == 4
+
+
+def test_prune_touches_only_the_caches_own_files(tmp_path, panel):
+    """Pruning a folder the caller named removes old entries and stale temporaries of the
+    cache, never other files in it (however old, whatever their suffix)."""
+    old = time.time() - 7200
+    others = [tmp_path / n for n in (".gitignore", ".env", "notes.pkl", "notes.txt", "a.b.lock")]
+    for f in others:
+        f.write_text("keep")
+        os.utime(f, (old, old))
+    stale = tmp_path / f".{'a' * 64}.main.tmp123.pkl"
+    stale.write_text("half")
+    os.utime(stale, (old, old))
+    count = Counter()
+    for seed in range(cache.MAX_ENTRIES + 2):
+        cache.cached(panel, Specification(seed=seed), count, tmp_path)
+    assert all(f.read_text() == "keep" for f in others)
+    assert not stale.exists()
+    assert len(list(tmp_path.glob("*.results.pkl"))) == cache.MAX_ENTRIES
+
+
+def test_empty_cache_dir_means_no_cache(tmp_path, panel, monkeypatch):
+    """``cache_dir=""`` is no cache (not the working folder)."""
+    monkeypatch.chdir(tmp_path)
+    folder, _ = ev._cache_folder(panel, Specification(seed=1), "")
+    assert folder is None
 
 
 def test_prune_keeps_the_newest_entries(tmp_path, panel):

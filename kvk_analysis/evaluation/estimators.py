@@ -660,6 +660,8 @@ def _ridge_simplex_dual(
     is right; the result is checked against the optimality conditions (KKT) before use.
     Written because scipy has no such solver and NNLS over several hundred weights cost
     ~0.8 s per synthetic-DiD bootstrap on the demo panel."""
+    if not (np.isfinite(A).all() and np.isfinite(b).all() and np.isfinite(rho) and rho > 0):
+        return None  # the caller's NNLS reports non-finite input its own way
     m = A.shape[0]
     scale = max(1.0, float(np.abs(b).max()), float(np.abs(A).max()))
     r = b - A @ np.full(A.shape[1], 1.0 / A.shape[1])

@@ -26,18 +26,24 @@ keeps the :data:`MAX_ENTRIES` newest entries.  ``make clean`` removes it with th
 found again, and pruned).
 
 Only results that are a function of the key are cached: a specification without a ``seed``
-draws its bootstrap afresh on every call and is never cached.  Pickles are read only from the
-project's own folder (or one the caller names), written by kvk itself.
+draws its bootstrap afresh on every call and is never cached.  Entries are signed with a
+per-user key kept outside the project (:func:`_secret`), and a pickle is loaded only when its
+signature checks, so an entry that kvk did not write for this user is never unpickled.
+Pruning touches only the cache's own file names.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import pickle
 import platform
+import re
+import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -63,6 +69,11 @@ NUMERIC_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "pyfixest", "pyar
 #: Hidden temporary files of interrupted writes older than this (seconds) are removed.
 _STALE_TEMPORARY = 3600.0
 
+#: Names of the files the cache owns (entries, locks) and of its temporaries: pruning never
+#: touches anything else in the folder.
+_ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.[A-Za-z0-9_]+\.(pkl|lock)$")
+_TEMP_NAME = re.compile(r"^\.[0-9a-f]{64}\.")
+
 
 def default_cache_dir() -> Path:
     """``data/processed/.evaluation-cache`` of the project (:mod:`kvk_analysis.config`)."""
@@ -82,10 +93,7 @@ def panel_fingerprint(panel: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-@cache
-def code_fingerprint() -> str:
-    """SHA-256 (hex) over the source of the whole kvk package (every ``*.py``, with its path):
-    any code change makes new keys.  Computed once per process."""
+def _code_digest() -> str:
     from .. import config
 
     h = hashlib.sha256()
@@ -98,6 +106,51 @@ def code_fingerprint() -> str:
         h.update(f.read_bytes())
         h.update(b"\0")
     return h.hexdigest()
+
+
+@cache
+def code_fingerprint() -> str:
+    """SHA-256 (hex) over the source of the whole kvk package (every ``*.py``, with its path):
+    any code change makes new keys.  Computed once per process; taken again before an entry is
+    written, and the entry is not written when the source changed since (the process may run
+    the older code)."""
+    return _code_digest()
+
+
+def _secret() -> bytes | None:
+    """This user's key for signing entries (32 random bytes in ``~/.cache/kvk/``, or the
+    ``XDG_CACHE_HOME`` equivalent, mode 0600; a private folder in the temporary directory where
+    the home folder is not writable); ``None`` when neither can be used (no caching).
+
+    Entries are pickles, and unpickling runs code: an entry is read only when its signature
+    was made with this key, so a cache folder that arrived with a copied or unzipped project,
+    or that someone else can write to, is never loaded (it is recomputed instead)."""
+    homes = [
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kvk",
+        Path(tempfile.gettempdir()) / f"kvk-{os.getuid() if hasattr(os, 'getuid') else 'user'}",
+    ]
+    for folder in homes:
+        path = folder / "evaluation-cache.key"
+        with contextlib.suppress(OSError):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                st = path.stat()
+                if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
+                    continue  # not this user's private key
+                key = path.read_bytes()
+                if len(key) == 32:
+                    return key
+                continue
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+            return path.read_bytes()
+    return None
+
+
+def _sign(body: bytes, secret: bytes) -> bytes:
+    return hmac.new(secret, body, hashlib.sha256).digest()
 
 
 @cache
@@ -131,13 +184,21 @@ def key_digest(key: dict[str, Any]) -> str:
 
 
 def _read(path: Path, key: dict[str, Any]) -> Any | None:
-    """The results stored at ``path`` when it holds exactly ``key``, else ``None`` (missing,
-    truncated, corrupt, another key, an unpicklable class of an older kvk)."""
-    try:
-        with open(path, "rb") as fh:
-            payload = pickle.load(fh)
-    except FileNotFoundError:
+    """The results stored at ``path`` when it holds exactly ``key`` under this user's signature
+    (:func:`_secret`), else ``None`` (missing, truncated, corrupt, unsigned or signed by another
+    key, another key, an unpicklable class of an older kvk)."""
+    secret = _secret()
+    if secret is None:
         return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    mac, body = data[:32], data[32:]
+    if len(mac) < 32 or not hmac.compare_digest(mac, _sign(body, secret)):
+        return None
+    try:
+        payload = pickle.loads(body)
     except Exception:  # noqa: BLE001 - any unreadable entry is recomputed, never trusted
         return None
     if not isinstance(payload, dict) or payload.get("key") != key or "results" not in payload:
@@ -146,10 +207,17 @@ def _read(path: Path, key: dict[str, Any]) -> Any | None:
 
 
 def _write(path: Path, key: dict[str, Any], results: Any) -> None:
+    """Store ``results`` under ``key``, signed; nothing is written without a signing key or
+    when the package source changed since the key was made (:func:`code_fingerprint`)."""
     from ..fileio import atomic_path
 
+    secret = _secret()
+    if secret is None or key.get("code") != _code_digest():
+        return
+    body = pickle.dumps({"key": key, "results": results}, protocol=pickle.HIGHEST_PROTOCOL)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        pickle.dump({"key": key, "results": results}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        fh.write(_sign(body, secret))
+        fh.write(body)
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -193,11 +261,13 @@ def _prune(folder: Path, keep: int = MAX_ENTRIES) -> None:
             mtime = f.stat().st_mtime
         except FileNotFoundError:
             continue
-        if f.name.startswith("."):
+        if _TEMP_NAME.match(f.name):
             if now - mtime > _STALE_TEMPORARY:
                 with contextlib.suppress(OSError):
                     f.unlink()
             continue
+        if not _ENTRY_NAME.match(f.name):
+            continue  # not the cache's: never touched
         groups.setdefault(f.name.split(".")[0], []).append((mtime, f))
     newest = sorted(
         (

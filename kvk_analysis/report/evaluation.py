@@ -711,7 +711,7 @@ def _cache_folder(panel: pd.DataFrame, spec: Specification, cache_dir: Any):
 
     from . import cache
 
-    if cache_dir is None or cache_dir is False or spec.seed is None:
+    if cache_dir is None or cache_dir is False or cache_dir == "" or spec.seed is None:
         return None, None  # no cache asked, or random draws: not a function of the key
     if isinstance(cache_dir, str) and cache_dir == "auto":
         if os.environ.get(CACHE_ENV, "").strip().lower() in {"0", "off", "no", "false"}:
