@@ -248,7 +248,12 @@ def test_pretrend_sentences_never_read_non_rejection_as_proof():
 
 def _honest(kind, breakdown, original, grid, lbs, ubs, times=(0, 1, 2, 3)):
     col = "mbar" if kind == "relative_magnitude" else "m"
+    # what honest_sensitivity searches under relative magnitudes: 20 SE around est and zero
+    sd = (original[1] - original[0]) / (2 * 1.959963984540054)
+    est = (original[0] + original[1]) / 2
+    search = (min(-20 * sd, est - 20 * sd), max(20 * sd, est + 20 * sd))
     return SimpleNamespace(
+        search_range=search if kind == "relative_magnitude" else None,
         type=kind,
         breakdown=breakdown,
         robust=pd.DataFrame({"lb": lbs, "ub": ubs, "method": "C-LF", "delta": "rm", col: grid}),

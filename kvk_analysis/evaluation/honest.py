@@ -1548,6 +1548,10 @@ class HonestResult:
         Spacing of the ``Mbar``/``M`` grid (NaN when irregular).
     alpha : float
         1 - confidence level.
+    search_range : tuple of float or None
+        ``(low, high)`` (pp) searched for the robust interval's limits under relative
+        magnitudes (20 standard errors around the estimate and zero); a limit at its edge
+        means the interval is open there.  ``None`` for smoothness (FLCI has no search).
     """
 
     robust: pd.DataFrame
@@ -1559,6 +1563,7 @@ class HonestResult:
     parameter: str
     grid_step: float
     alpha: float
+    search_range: tuple[float, float] | None = None
 
     def summary(self) -> str:
         """One sentence on the breakdown value (English)."""
@@ -1717,6 +1722,10 @@ def honest_sensitivity(
         grid = np.round(np.arange(0, 2.0001, 0.5), 10) if mbar_vec is None else mbar_vec
         sd_theta = math.sqrt(float(lv @ vcov[post, post] @ lv))
         est = float(lv @ beta[post])
+        search_range = (
+            min(-20 * sd_theta, est - 20 * sd_theta),
+            max(20 * sd_theta, est + 20 * sd_theta),
+        )
         robust = create_sensitivity_results_relative_magnitudes(
             beta,
             vcov,
@@ -1727,12 +1736,13 @@ def honest_sensitivity(
             method=method or "C-LF",
             alpha=alpha,
             grid_points=grid_points,
-            grid_lb=min(-20 * sd_theta, est - 20 * sd_theta),
-            grid_ub=max(20 * sd_theta, est + 20 * sd_theta),
+            grid_lb=search_range[0],
+            grid_ub=search_range[1],
             grid_search=grid_search,
         )
         col = "mbar"
     else:
+        search_range = None
         robust = create_sensitivity_results(
             beta,
             vcov,
@@ -1759,6 +1769,7 @@ def honest_sensitivity(
         parameter=parameter,
         grid_step=step,
         alpha=float(alpha),
+        search_range=search_range,
     )
 
 

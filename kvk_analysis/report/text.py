@@ -1703,14 +1703,9 @@ def honest_caption(honest: Any, lang: str = "nb") -> str:
         )
     text = what + "."
     robust = getattr(honest, "robust", None)
-    orig = getattr(honest, "original", None)
-    if rm and robust is not None and orig is not None and len(orig):
-        from scipy.stats import norm
-
-        lb, ub = float(orig["lb"].iloc[0]), float(orig["ub"].iloc[0])
-        sd = (ub - lb) / (2 * float(norm.ppf(1 - alpha / 2)))
-        est = (lb + ub) / 2
-        lo_edge, hi_edge = min(-20 * sd, est - 20 * sd), max(20 * sd, est + 20 * sd)
+    search = getattr(honest, "search_range", None)
+    if rm and robust is not None and search is not None:
+        lo_edge, hi_edge = search
         tol = 0.01 * (hi_edge - lo_edge)
         if ((robust["lb"] <= lo_edge + tol) | (robust["ub"] >= hi_edge - tol)).any():
             text += (
