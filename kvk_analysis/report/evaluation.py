@@ -378,14 +378,14 @@ class EvaluationResults:
         band_high`` (pp).  ``index`` is the event time, the cohort's first quarter
         (``gname``) or the quarter index.  ``p_value`` is pointwise and goes with
         ``conf_low``/``conf_high``; ``band_*`` is the uniform band (NaN when analytic)."""
-        from scipy.stats import norm
+        from scipy.special import ndtr, ndtri  # = scipy.stats.norm.ppf / .sf, bit for bit
 
         agg = self.aggregations[aggregation]
         est = np.asarray(agg.att_egt, dtype=float)
         se = np.asarray(agg.se_egt, dtype=float)
-        z = float(norm.ppf(1 - self.spec.alpha / 2))
+        z = float(ndtri(1 - self.spec.alpha / 2))
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2 * norm.sf(np.abs(est / se))
+            p = 2 * ndtr(-np.abs(est / se))
         uniform = bool(getattr(agg, "uniform", False))
         crit = float(agg.critical_value)
         return pd.DataFrame(
