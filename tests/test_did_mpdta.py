@@ -179,23 +179,15 @@ def test_pretest_matches_r_readme(mpdta):
 
 
 def _variants(mpdta: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Same data variants as benchmarks/make_reference_csdid.py."""
-    weighted = mpdta.assign(w=1.0 + (mpdta["countyreal"] % 3))
-    drop = np.random.default_rng(0).choice(len(mpdta), 150, replace=False)
-    unbalanced = weighted.drop(weighted.index[drop]).reset_index(drop=True)
-    tv = mpdta.assign(
-        w=1.0
-        + (mpdta["countyreal"] % 3)
-        + 0.2 * (mpdta["year"] - 2003) * ((mpdta["countyreal"] % 3) - 1)
-    )
-    tv_unbalanced = tv.drop(tv.index[drop]).reset_index(drop=True)
-    return {
-        "balanced": mpdta,
-        "weighted": weighted,
-        "unbalanced": unbalanced,
-        "tvweights": tv,
-        "tvweights_unbalanced": tv_unbalanced,
-    }
+    """The data variants benchmarks/make_reference_csdid.py made the references from (its
+    own function, loaded from the script, so the two can never drift apart)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "make_reference_csdid.py"
+    spec = importlib.util.spec_from_file_location("make_reference_csdid", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.variants(mpdta)
 
 
 CSDID = pd.read_csv(REF / "csdid_mpdta.csv", comment="#")

@@ -121,19 +121,24 @@ def _caller(folder: str, log: str, queue) -> None:
     queue.put(out)
 
 
-def test_concurrent_callers_with_the_same_key_compute_once(tmp_path):
+def _run_together(target, folder: str, log: str, n: int) -> list:
+    """Start ``n`` processes of ``target(folder, log, queue)`` at once; their outputs, after
+    checking that every process exited cleanly."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    log = tmp_path / "computed.log"
-    procs = [
-        ctx.Process(target=_caller, args=(str(tmp_path / "c"), str(log), queue)) for _ in range(3)
-    ]
+    procs = [ctx.Process(target=target, args=(folder, log, queue)) for _ in range(n)]
     for p in procs:
         p.start()
     outs = [queue.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
+    return outs
+
+
+def test_concurrent_callers_with_the_same_key_compute_once(tmp_path):
+    log = tmp_path / "computed.log"
+    outs = _run_together(_caller, str(tmp_path / "c"), str(log), n=3)
     assert outs == [{"value": 42}] * 3
     assert len(log.read_text(encoding="utf-8").split()) == 1  # one computed, two waited
 
@@ -158,19 +163,8 @@ def _parts_caller(folder: str, log: str, queue) -> None:
 def test_concurrent_callers_share_the_parts(tmp_path):
     """Two callers that start together compute one part each, at the same time, and both
     return the combination; every part is computed once."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
     log = tmp_path / "parts.log"
-    procs = [
-        ctx.Process(target=_parts_caller, args=(str(tmp_path / "c"), str(log), queue))
-        for _ in range(2)
-    ]
-    for p in procs:
-        p.start()
-    outs = [queue.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    outs = _run_together(_parts_caller, str(tmp_path / "c"), str(log), n=2)
     assert outs == ["MAINSENSITIVITY"] * 2
     rows = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
     assert sorted(r[1] for r in rows) == ["main", "sensitivity"]  # each part once
