@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from kvk_analysis.errors import InputError
-from kvk_analysis.plots import _RC, _fmt_number, _number_format, _palette
+from kvk_analysis.plots import _RC, _number_format, _palette
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -138,13 +138,15 @@ def sensitivity_plot(
         ax.axhline(0, color="0.2", linewidth=0.8)
         bd = float(honest_result.breakdown)
         if not math.isnan(bd):
-            digits = 2 if col == "mbar" else 3
+            from .report.text import format_sensitivity_value  # the text's own rounding
+
+            kind = "relative_magnitude" if col == "mbar" else "smoothness"
             ax.axvline(
                 bd,
                 color="0.4",
                 linewidth=0.9,
                 linestyle=":",
-                label=lab["breakdown"].format(value=_fmt_number(bd, lang, digits)),
+                label=lab["breakdown"].format(value=format_sensitivity_value(bd, kind, lang)),
             )
         ax.set_xlabel(lab[col])
         ax.set_ylabel(lab["effect"])

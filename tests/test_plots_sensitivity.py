@@ -70,3 +70,16 @@ def test_sensitivity_plot_bad_input() -> None:
         sensitivity_plot(_result(), lang="sv")
     with pytest.raises(InputError, match="HonestResult"):
         sensitivity_plot(object())
+
+
+def test_breakdown_in_the_legend_as_the_text_prints_it() -> None:
+    """A breakdown of 0.0625 (grid step 1/16) shows as 0,0625 in the figure, as in the
+    sentence beside it, not rounded to 0,06."""
+    from kvk_analysis.report import text
+
+    res = _result(breakdown=0.0625)
+    labels = [
+        t.get_text() for t in sensitivity_plot(res, lang="nb").axes[0].get_legend().get_texts()
+    ]
+    assert "Bruddverdi: 0,0625" in labels
+    assert "0,0625" in text.honest_sentence(res, "nb")

@@ -1547,10 +1547,8 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
     o_lb = float(orig["lb"].iloc[0]) if orig is not None and len(orig) else float("nan")
     o_ub = float(orig["ub"].iloc[0]) if orig is not None and len(orig) else float("nan")
 
-    def value(x: float) -> str:  # Mbar: as few decimals as show it exactly (0,5; 0,0625)
-        if not rm:
-            return fmt_num(x, lang, 3)
-        return fmt_num(x, lang, next((d for d in (2, 3, 4) if abs(round(x, d) - x) < 1e-9), 4))
+    def value(x: float) -> str:
+        return format_sensitivity_value(x, "relative_magnitude" if rm else "smoothness", lang)
 
     if not _is_missing(o_lb) and o_lb <= 0 <= o_ub:
         ci = f"{fmt_num(o_lb, lang, 2)} {label('to', lang)} {fmt_num(o_ub, lang, 2)}"
@@ -1662,6 +1660,15 @@ def honest_sentence(honest: Any, lang: str = "nb", *, cite: bool = True) -> str:
             "at least this large)."
         )
     return core
+
+
+def format_sensitivity_value(x: float, kind: str, lang: str = "nb") -> str:
+    """A HonestDiD ``Mbar`` (``kind="relative_magnitude"``: as few decimals, 2 to 4, as show
+    the grid value exactly, 0,5 or 0,0625) or ``M`` (``"smoothness"``, pp per quarter: 3
+    decimals), as the text and the sensitivity figure both print it."""
+    if kind != "relative_magnitude":
+        return fmt_num(x, lang, 3)
+    return fmt_num(x, lang, next((d for d in (2, 3, 4) if abs(round(x, d) - x) < 1e-9), 4))
 
 
 def honest_caption(honest: Any, lang: str = "nb") -> str:
