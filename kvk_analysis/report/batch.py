@@ -372,7 +372,14 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             with contextlib.suppress(Exception):
                 p.kill()
                 p.join(1)
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+        # With its workers gone the executor's manager thread ends at once.  Waiting for it
+        # here keeps Python 3.11's exit hook (concurrent.futures' _python_exit) from waking a
+        # pipe that thread is closing, which printed a "Bad file descriptor" traceback after
+        # Ctrl-C now and then.
+        manager.join(STOP_GRACE_SECONDS)
 
 
 def run_jobs(
