@@ -1,0 +1,65 @@
+"""``kvk run``: the data are built while the worker processes start their kernels, exactly once
+per run (also when every report is up to date), and a failed build stops the workers before
+any report is made."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+from test_report_records import make_nb
+
+from kvk_analysis.cli import main
+from kvk_analysis.errors import InputError
+from kvk_analysis.report import cli
+
+
+@pytest.fixture
+def two_notebooks(tmp_path, monkeypatch):
+    nbs = {"01-a": make_nb(tmp_path / "01-a.ipynb"), "04-b": make_nb(tmp_path / "04-b.ipynb")}
+    monkeypatch.setattr(cli, "MAIN_NOTEBOOKS", (("01-a", "01-a"), ("04-b", "report-b")))
+    monkeypatch.setattr(cli, "resolve_notebook", lambda stem, folder=None: nbs[stem])
+    monkeypatch.setattr(cli, "_ensure_demo", lambda: ["demo data: present"])
+    return tmp_path / "reports"
+
+
+def test_build_runs_once_while_the_workers_start(two_notebooks, monkeypatch, capsys):
+    out = two_notebooks
+    builds: list[int] = []
+
+    def build() -> list[str]:
+        builds.append(len(multiprocessing.active_children()))  # worker processes running
+        return ["data: built"]
+
+    monkeypatch.setattr(cli, "_build", build)
+    argv = ["run", "--out", str(out), "--no-pdf", "--workers", "2"]
+    assert main(argv) == 0
+    assert len(builds) == 1 and builds[0] >= 1  # the pool was up while the data were built
+    first = capsys.readouterr().out
+    assert "data: built" in first and (out / "01-a-0219.html").is_file()
+
+    # nothing to run: no worker is started, and the data are still checked (built) once
+    assert main(argv) == 0
+    assert len(builds) == 2 and builds[1] == 0
+    assert capsys.readouterr().out.startswith("kvk run: nothing changed")
+
+
+@pytest.mark.parametrize("after", [0.0, 2.5])  # at once; once the kernels are starting
+def test_failed_build_stops_the_workers_and_makes_no_report(
+    two_notebooks, monkeypatch, capsys, after
+):
+    out = two_notebooks
+
+    def build() -> list[str]:
+        time.sleep(after)
+        raise InputError("bad sick-leave file", path="x.csv", row=3, column="rate")
+
+    monkeypatch.setattr(cli, "_build", build)
+    assert main(["run", "--out", str(out), "--no-pdf", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "bad sick-leave file" in err and "x.csv" in err
+    assert not list(out.glob("*.html")) and not list(out.glob(".*.done.json"))
+    assert not multiprocessing.active_children()
+    # no temporary report folder either (a worker may have made the output folder)
+    assert not out.exists() or not [p for p in out.iterdir() if ".kvk-" in p.name]
