@@ -488,7 +488,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             built.extend(_build())
         except Exception:
+            from .execute import clean_stale_temporaries, remove_partial_files
+
             _stop_workers(pool)
+            clean_stale_temporaries(out)  # what the stopped workers were making
+            for job in jobs:
+                remove_partial_files(job.out_dir, job.name)
             raise
         t_build = time.perf_counter() - t
 
