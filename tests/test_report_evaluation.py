@@ -571,3 +571,23 @@ def test_comparison_sentence_follows_its_threshold(results):
     none.comparison = None
     none.comparison_estimates = lambda: results.comparison_estimates().iloc[0:0]
     assert "could not be computed" in text.comparison_sentences(none, "en")
+
+
+def test_estimates_table_is_made_once_and_handed_out_as_copies(results):
+    import dataclasses
+    import pickle
+
+    first = results.estimates()
+    first.loc[0, "estimate"] = 99.0  # a caller changing its copy changes nothing else
+    again = results.estimates()
+    assert again.loc[0, "estimate"] != 99.0
+    assert results.row("headline")["estimate"] == again.loc[0, "estimate"]
+    assert results._estimates() is results._estimates()  # made once
+    # new robustness rows (a new object): the table is made again from them
+    changed = dataclasses.replace(results, robustness=results.robustness.iloc[:0])
+    assert len(changed.estimates()) < len(again)
+    results.robustness = results.robustness.copy()
+    pd.testing.assert_frame_equal(results.estimates(), again)
+    # the memo is not part of what is pickled (the results cache stores these objects)
+    state = pickle.loads(pickle.dumps(results)).__dict__
+    assert "_estimates_memo" not in state

@@ -345,7 +345,34 @@ class EvaluationResults:
     def estimates(self) -> pd.DataFrame:
         """Every overall estimate of the report, one row per key (``headline`` first):
         the headline, the other weighting, the other aggregations' overall effects, the
-        robustness rows and the subgroups.  Columns as :attr:`robustness`."""
+        robustness rows and the subgroups.  Columns as :attr:`robustness`.  (A copy of a
+        table made once per results object: a report reads it a few dozen times.)"""
+        return self._estimates().copy()
+
+    def _estimates(self) -> pd.DataFrame:
+        """:meth:`estimates`, made on first use and kept (not pickled) while the fields it
+        is made from are the same objects."""
+        made_from = (
+            self.spec,
+            self.sample,
+            self.aggregations,
+            self.other_weighting,
+            self.robustness,
+            self.subgroups,
+        )
+        memo = self.__dict__.get("_estimates_memo")
+        if memo is not None and all(a is b for a, b in zip(memo[0], made_from, strict=True)):
+            return memo[1]
+        table = self._make_estimates()
+        self.__dict__["_estimates_memo"] = (made_from, table)
+        return table
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_estimates_memo", None)
+        return state
+
+    def _make_estimates(self) -> pd.DataFrame:
         rows = []
         for key, agg in (
             ("headline", self.aggregations[HEADLINE_AGGREGATION]),
@@ -365,7 +392,7 @@ class EvaluationResults:
 
     def row(self, key: str) -> dict[str, Any]:
         """One estimate by key (``headline``, ``aggregation:dynamic``, ``sector:care`` ...)."""
-        est = self.estimates()
+        est = self._estimates()
         hit = est.loc[est["key"] == key]
         if hit.empty:
             raise ReportError(f"no estimate {key!r}; have {list(est['key'])}")
@@ -467,7 +494,7 @@ class EvaluationResults:
             return v
 
         records = []
-        for rec in self.estimates().to_dict("records"):
+        for rec in self._estimates().to_dict("records"):
             rec["label"] = {
                 lang: text.estimate_label(rec["key"], lang, self) for lang in ("nb", "en")
             }
