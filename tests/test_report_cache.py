@@ -268,10 +268,10 @@ def test_evaluate_through_the_cache(tmp_path, panel, monkeypatch):
     assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(
         first.to_dict(), sort_keys=True
     )
-    assert sorted(p.name.split(".")[1] for p in tmp_path.glob("*.pkl")) == [
-        "main",
-        "sensitivity",
-    ]
+    assert sorted(p.name.split(".")[1] for p in tmp_path.glob("*.pkl")) == sorted(
+        ev.EVALUATION_PARTS
+    )
+    assert sorted(ev.EVALUATION_PARTS) == ["honest", "main", "power", "smoothness"]
     monkeypatch.undo()
     # the parts, computed apart and combined, equal the results computed in one go
     direct = evaluate(panel, spec, cache_dir=None)
@@ -284,6 +284,24 @@ def test_evaluate_through_the_cache(tmp_path, panel, monkeypatch):
     monkeypatch.setattr(ev, "_evaluate", lambda p, s: calls.append(s) or "fresh")
     assert evaluate(panel, Specification(seed=None), cache_dir=tmp_path) == "fresh"
     assert evaluate(panel, spec, cache_dir=None) == "fresh" and len(calls) == 2
+
+
+def test_parts_computed_apart_keep_the_notes_of_one_computation(tmp_path, panel, monkeypatch):
+    """The relative-magnitude bounds failing stops the smoothness bounds too (one note, both
+    fields None), whether the sensitivity block is computed in one go or in cached parts."""
+
+    def fail(*args, **kwargs):
+        raise ValueError("no bounds")
+
+    monkeypatch.setattr(ev, "_relative_magnitudes", fail)
+    spec = Specification(inference="analytic", seed=4)
+    apart = evaluate(panel, spec, cache_dir=tmp_path)
+    whole = evaluate(panel, spec, cache_dir=None)
+    for res in (apart, whole):
+        assert res.honest is None and res.honest_smoothness is None
+        assert res.power is not None
+    assert apart.notes == whole.notes
+    assert [n for n in apart.notes if "HonestDiD" in n] == ["sensitivity (HonestDiD): no bounds"]
 
 
 def test_auto_cache_only_for_the_built_panel(tmp_path, panel, monkeypatch):

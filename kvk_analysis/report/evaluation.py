@@ -38,6 +38,7 @@ pointwise intervals.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -802,19 +803,32 @@ def evaluate(
         ensure_dir(folder)
     except (KvkError, OSError):  # a cache folder that cannot be made costs time, not results
         return _evaluate(panel, spec)
-    # two parts of about equal cost: two notebooks that evaluate the same specification at
-    # the same time compute one each (on two cores) and read the other's
+    # Parts that two notebooks evaluating the same specification at the same time share
+    # (each takes the next part nobody computes, then reads the others'); in this order
+    # the two finish close together: power (scipy's MVN integration) and the main part
+    # (with pyfixest) first, then the relative-magnitude bounds and the smoothness bounds.
     return cached_parts(
         panel,
         spec,
-        {
-            "sensitivity": lambda: _sensitivity_part(panel, spec),
-            "main": lambda: _main_part(panel, spec),
-        },
-        lambda parts: _combine(parts["main"], parts["sensitivity"]),
+        {name: functools.partial(_part, name, panel, spec) for name in EVALUATION_PARTS},
+        lambda parts: _combine(parts["main"], *(parts[n] for n in _SENSITIVITY_PARTS)),
         folder,
         fingerprint=fingerprint,
     )
+
+
+#: The sensitivity block in cached parts (:func:`_sensitivity` with ``which=(name,)``).
+_SENSITIVITY_PARTS = ("power", "honest", "smoothness")
+#: The parts of :func:`evaluate` in the order callers take them.
+EVALUATION_PARTS = ("power", "main", "honest", "smoothness")
+
+
+def _part(name: str, panel: pd.DataFrame, spec: Specification) -> Any:
+    """One cached part of :func:`evaluate`: ``"main"`` (:func:`_main_part`) or a piece of
+    the sensitivity block (:func:`_sensitivity_part`)."""
+    if name == "main":
+        return _main_part(panel, spec)
+    return _sensitivity_part(panel, spec, which=(name,))
 
 
 def _one_blas_thread(fn):
@@ -854,12 +868,23 @@ def _evaluate(panel: pd.DataFrame, spec: Specification) -> EvaluationResults:
     return _combine(_main_part(panel, spec, prep), sensitivity)
 
 
-def _combine(main: tuple[EvaluationResults, int], sensitivity: tuple[dict, list[str]]):
-    """The results of :func:`_main_part` with the fields and notes of
-    :func:`_sensitivity_part` (its notes where the sensitivity block stood: after the
-    pre-trend test's)."""
+def _combine(main: tuple[EvaluationResults, int], *sensitivity: tuple[dict, list[str]]):
+    """The results of :func:`_main_part` with the fields and notes of the
+    :func:`_sensitivity_part` pieces (their notes, in order, where the sensitivity block
+    stood: after the pre-trend test's).  As in one :func:`_sensitivity` call, the
+    smoothness bounds are left out (``None``, no note of theirs) when the relative-magnitude
+    piece failed: computed together, the failure stopped both."""
     results, at = main
-    fields, notes = sensitivity
+    fields: dict[str, Any] = {}
+    notes: list[str] = []
+    honest_failed = False
+    for piece_fields, piece_notes in sensitivity:
+        if honest_failed and "honest_smoothness" in piece_fields and "honest" not in piece_fields:
+            piece_fields, piece_notes = {"honest_smoothness": None}, []
+        if "honest" in piece_fields and "honest_smoothness" not in piece_fields:
+            honest_failed = bool(piece_notes)
+        fields.update(piece_fields)
+        notes.extend(piece_notes)
     return dataclasses.replace(
         results, notes=[*results.notes[:at], *notes, *results.notes[at:]], **fields
     )
@@ -867,12 +892,16 @@ def _combine(main: tuple[EvaluationResults, int], sensitivity: tuple[dict, list[
 
 @_one_blas_thread
 def _sensitivity_part(
-    panel: pd.DataFrame, spec: Specification, prep: _Prepared | None = None
+    panel: pd.DataFrame,
+    spec: Specification,
+    prep: _Prepared | None = None,
+    which: tuple[str, ...] = _SENSITIVITY_PARTS,
 ) -> tuple[dict[str, Any], list[str]]:
-    """``(fields, notes)`` of :func:`_sensitivity` (``power``, ``honest``, ...)."""
+    """``(fields, notes)`` of :func:`_sensitivity` (``power``, ``honest``, ...) for the
+    pieces ``which``."""
     prep = prep if prep is not None else _prepare_run(panel, spec)
     notes: list[str] = []
-    fields = _sensitivity(spec, prep.sample, prep.gt, prep.pretest, notes)
+    fields = _sensitivity(spec, prep.sample, prep.gt, prep.pretest, notes, which=which)
     return fields, notes
 
 
@@ -1201,6 +1230,7 @@ def _sensitivity(
     gt: Any,
     pretest: Any,
     notes: list[str],
+    which: tuple[str, ...] = ("power", "honest", "smoothness"),
 ) -> dict[str, Any]:
     """What the pre-test could detect and how robust the effect is to violations of parallel
     trends, computed once per report (fields ``power``, ``honest``, ``honest_smoothness``,
@@ -1220,18 +1250,20 @@ def _sensitivity(
       smoothness (``M``, FLCI) on R's default grid.
 
     A failure is a note and leaves the field ``None`` (the report says it could not be
-    computed)."""
+    computed).  ``which`` (``"power"``, ``"honest"``, ``"smoothness"``): the pieces to
+    compute, and the fields returned (the results cache computes them apart, see
+    :func:`evaluate`)."""
     from ..did import aggte, att_gt, pretrend_power
     from ..evaluation import honest_sensitivity
-    from ..evaluation.honest import _breakdown
 
-    out: dict[str, Any] = {
-        "power": None,
-        "honest": None,
-        "honest_smoothness": None,
-        "power_headline_bias": math.nan,
-    }
-    if pretest is not None:
+    out: dict[str, Any] = {}
+    if "power" in which:
+        out.update(power=None, power_headline_bias=math.nan)
+    if "honest" in which:
+        out["honest"] = None
+    if "smoothness" in which:
+        out["honest_smoothness"] = None
+    if pretest is not None and "power" in which:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -1243,6 +1275,8 @@ def _sensitivity(
             out["power_headline_bias"] = _trend_bias(gt, power.slope_80, HEADLINE_AGGREGATION)
         except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
             notes.append(f"pre-test power: {exc}")
+    if "honest" not in which and "smoothness" not in which:
+        return out
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -1266,41 +1300,52 @@ def _sensitivity(
                 "min_e": HONEST_MIN_E,
                 "max_e": window,
             }
-            rm = honest_sensitivity(
-                udyn, type="relative_magnitude", mbar_vec=list(HONEST_MBAR_GRID), **common
-            )
-            grid = sorted(float(x) for x in rm.robust["mbar"])
-            b = rm.breakdown
-            if not math.isnan(b) and b < grid[-1]:
-                lo, hi = b, grid[grid.index(b) + 1]
-                extra_rows = []
-                for _ in range(int(HONEST_REFINE_STEPS)):
-                    mid = (lo + hi) / 2
-                    one = honest_sensitivity(
-                        udyn, type="relative_magnitude", mbar_vec=[mid], **common
-                    ).robust
-                    extra_rows.append(one)
-                    lb, ub = float(one["lb"].iloc[0]), float(one["ub"].iloc[0])
-                    if np.isnan(lb) or lb <= 0 <= ub:
-                        hi = mid
-                    else:
-                        lo = mid
-                robust = (
-                    pd.concat([rm.robust, *extra_rows], ignore_index=True)
-                    .sort_values("mbar")
-                    .reset_index(drop=True)
-                )
-                rm = dataclasses.replace(
-                    rm,
-                    robust=robust,
-                    breakdown=_breakdown(robust, rm.original, "mbar"),
-                    grid_step=math.nan,
-                )
-            out["honest"] = rm
-            out["honest_smoothness"] = honest_sensitivity(udyn, type="smoothness", **common)
+            if "honest" in which:
+                out["honest"] = _relative_magnitudes(udyn, common)
+            if "smoothness" in which:
+                out["honest_smoothness"] = honest_sensitivity(udyn, type="smoothness", **common)
     except (KvkError, ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"sensitivity (HonestDiD): {exc}")
     return out
+
+
+def _relative_magnitudes(udyn: Any, common: dict[str, Any]) -> Any:
+    """Relative-magnitude bounds (C-LF) on :data:`HONEST_MBAR_GRID`, the breakdown value
+    refined by :data:`HONEST_REFINE_STEPS` bisection steps (see :func:`_sensitivity`)."""
+    from ..evaluation import honest_sensitivity
+    from ..evaluation.honest import _breakdown
+
+    rm = honest_sensitivity(
+        udyn, type="relative_magnitude", mbar_vec=list(HONEST_MBAR_GRID), **common
+    )
+    grid = sorted(float(x) for x in rm.robust["mbar"])
+    b = rm.breakdown
+    if not math.isnan(b) and b < grid[-1]:
+        lo, hi = b, grid[grid.index(b) + 1]
+        extra_rows = []
+        for _ in range(int(HONEST_REFINE_STEPS)):
+            mid = (lo + hi) / 2
+            one = honest_sensitivity(
+                udyn, type="relative_magnitude", mbar_vec=[mid], **common
+            ).robust
+            extra_rows.append(one)
+            lb, ub = float(one["lb"].iloc[0]), float(one["ub"].iloc[0])
+            if np.isnan(lb) or lb <= 0 <= ub:
+                hi = mid
+            else:
+                lo = mid
+        robust = (
+            pd.concat([rm.robust, *extra_rows], ignore_index=True)
+            .sort_values("mbar")
+            .reset_index(drop=True)
+        )
+        rm = dataclasses.replace(
+            rm,
+            robust=robust,
+            breakdown=_breakdown(robust, rm.original, "mbar"),
+            grid_step=math.nan,
+        )
+    return rm
 
 
 def specification_from_parameters(params: dict[str, Any]) -> Specification:
