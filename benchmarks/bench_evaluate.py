@@ -9,8 +9,8 @@ Prints, best of ``--repeat``:
 * **cold**: a fresh Python process that imports kvk and evaluates (no results cache) - what a
   notebook kernel pays when nothing is cached; ``evaluate`` alone and with the imports;
 * **two at once**: two fresh processes evaluating the same specification at the same time
-  into one empty cache folder (notebooks 03 and 05 of ``kvk run``): each computes one part
-  and reads the other's, wall time until both are done;
+  into one empty cache folder (notebooks 03 and 05 of ``kvk run``): each takes the parts
+  the other is not computing and reads the rest, wall time until both are done;
 * **warm**: a second, uncached ``evaluate`` in the same process (modules imported, the
   exact-input memos of the LF critical values and MVN probabilities cleared first);
 * **cached**: ``evaluate`` reading its stored results (``cache_dir=`` a folder) and through
