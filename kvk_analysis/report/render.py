@@ -649,11 +649,68 @@ def png_passthrough() -> Iterator[None]:
         wimages.RasterImage._get_png_data = original
 
 
+#: WeasyPrint's font configuration and the reports' parsed ``<style>`` sheets (by text and base
+#: URL), kept in this process for the next PDFs (see :func:`_kept_stylesheets`).
+_PDF_KEPT: dict[str, Any] = {}
+_STYLES: dict[tuple[str, str], Any] = {}
+#: At most this many parsed sheets are kept (a batch has two: the report CSS and pygments').
+MAX_KEPT_STYLES = 16
+_STYLE_ELEMENT = re.compile(r'<style type="text/css">(.*?)</style>', re.S)
+#: CSS whose meaning could change when the sheet is given to WeasyPrint beside the document
+#: instead of inside it: ``!important`` (user and author origins rank the other way round),
+#: rules WeasyPrint keeps per document (counter styles, colour profiles, layers) and imports.
+_DOCUMENT_BOUND_CSS = re.compile(
+    r"!\s*important|@(?:counter-style|color-profile|layer|import)\b", re.I
+)
+
+
+def _font_config() -> Any:
+    """One WeasyPrint ``FontConfiguration`` per process (made for every PDF otherwise)."""
+    if "fonts" not in _PDF_KEPT:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _PDF_KEPT["fonts"] = FontConfiguration()
+    return _PDF_KEPT["fonts"]
+
+
+def _kept_stylesheets(text: str, base_url: str) -> tuple[str, list[Any]] | None:
+    """``text`` without its ``<style type="text/css">`` elements, and their sheets parsed by
+    WeasyPrint, kept in this process: a batch's reports all carry the same CSS, which
+    WeasyPrint otherwise parses again for every PDF.  Given to ``write_pdf(stylesheets=...)``
+    in the same order the sheets cascade as before (their origin is "user" instead of
+    "author", which ranks the same against the user-agent sheet and the document's ``style``
+    attributes as long as nothing is ``!important``); the PDF is byte-identical.  ``None``
+    (leave the document as it is) when that does not hold: other ``<style>`` or ``<link>``
+    elements, or CSS that WeasyPrint binds to the document (:data:`_DOCUMENT_BOUND_CSS`)."""
+    from weasyprint import CSS
+
+    blocks = list(_STYLE_ELEMENT.finditer(text))
+    if (
+        not blocks
+        or text.count("<style") != len(blocks)
+        or re.search(r"<link\b", text, re.I)
+        or any(_DOCUMENT_BOUND_CSS.search(m.group(1)) for m in blocks)
+    ):
+        return None
+    sheets = []
+    for m in blocks:
+        key = (m.group(1), base_url)
+        css = _STYLES.get(key)
+        if css is None:
+            css = CSS(string=m.group(1), base_url=base_url, font_config=_font_config())
+            if len(_STYLES) >= MAX_KEPT_STYLES:
+                _STYLES.clear()
+            _STYLES[key] = css
+        sheets.append(css)
+    return _STYLE_ELEMENT.sub("", text), sheets
+
+
 def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     """Print an HTML report to PDF with WeasyPrint (A4 from the report's ``@page`` rule),
     written atomically.  Fonts are subset once per process (:func:`cached_font_subsets`), PNG
-    figures go into the PDF as they are (:func:`png_passthrough`).  Returns the path
-    written."""
+    figures go into the PDF as they are (:func:`png_passthrough`), and the font
+    configuration and the report's stylesheets are made once per process
+    (:func:`_kept_stylesheets`).  Returns the path written."""
     import logging
 
     try:
@@ -668,8 +725,19 @@ def render_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
         raise ReportError(f"no HTML report to print: {src}")
     out = Path(pdf_path)
     try:
+        base = str(src.parent)
+        try:
+            text = src.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # not the renderer's UTF-8: WeasyPrint finds the encoding
+            text = None
+        kept = _kept_stylesheets(text, base) if text is not None else None
         with atomic_path(out) as tmp, cached_font_subsets(), png_passthrough():
-            HTML(filename=str(src), base_url=str(src.parent)).write_pdf(str(tmp))
+            if kept is None:
+                HTML(filename=str(src), base_url=base).write_pdf(str(tmp))
+            else:
+                HTML(string=kept[0], base_url=base).write_pdf(
+                    str(tmp), stylesheets=kept[1], font_config=_font_config()
+                )
     except ReportError:
         raise
     except Exception as exc:
