@@ -166,3 +166,22 @@ def test_the_pdf_holds_a_figures_png_data_as_it_is_with_the_same_pixels(tmp_path
     (theirs,) = _pdf_images(HTML(filename=str(html)).write_pdf())
     assert ImageChops.difference(image, theirs).getbbox() is None
     plt.close("all")
+
+
+@pytest.mark.parametrize("layout", ["tight", "none"])
+def test_figure_files_equal_savefig_tight_with_other_layouts(layout):
+    def make():
+        fig = Figure(figsize=(6, 3), layout=layout)
+        ax = fig.subplots()
+        ax.plot([1, 2, 3], [6.1, 5.8, 5.5], label="Bærum")
+        ax.set_ylabel("Sykefravær (%)")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1))
+        fig.suptitle("Tittel")
+        return fig
+
+    want = io.BytesIO()
+    make().savefig(want, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    png, _ = figure_files(make())
+    a, b = Image.open(want), Image.open(io.BytesIO(png))
+    assert a.size == b.size
+    assert ImageChops.difference(a.convert("RGBA"), b.convert("RGBA")).getbbox() is None

@@ -277,6 +277,7 @@ def figure_files(fig: Any, dpi: float = FIGURE_DPI) -> tuple[bytes, bytes]:
     ``savefig`` calls when the padding is ``"layout"`` or the figure cannot be measured.
     """
     import matplotlib as mpl
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     pad = mpl.rcParams["savefig.pad_inches"]
     engine = fig.get_layout_engine()
@@ -285,7 +286,7 @@ def figure_files(fig: Any, dpi: float = FIGURE_DPI) -> tuple[bytes, bytes]:
         own_dpi = fig.dpi
         try:
             fig.dpi = dpi
-            if engine is not None:
+            if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
                 # what Figure.draw does first: the engine places the axes (it measures the
                 # text it needs); nothing else is drawn
                 engine.execute(fig)
