@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
@@ -115,12 +116,22 @@ def test_synth_plot(results) -> None:
     assert top.get_ylabel() == "Sick leave (percent)"
     assert bottom.get_ylabel() == "Gap (percentage points)"
     assert "placebo p =" in _texts(fig)
-    # placebo gaps (those within 5 x the unit's pre-period RMSPE) + the unit + two reference lines
+    # placebo gaps (those within 5 x the unit's pre-period RMSPE, one collection) + the unit
+    # + two reference lines
     n_kept = int((sc.placebo_stats["pre_rmspe"] <= 5.0 * sc.pre_rmspe).sum())
-    assert len(bottom.lines) == n_kept + 3 and n_kept > 10
+    (placebos,) = bottom.collections
+    assert len(placebos.get_paths()) == n_kept and n_kept > 10 and len(bottom.lines) == 3
+    # each path is one donor's gaps in time order
+    stats = sc.placebo_stats
+    kept = sc.placebo_gaps[
+        sc.placebo_gaps["unit"].isin(set(stats.loc[stats["pre_rmspe"] <= 5 * sc.pre_rmspe, "unit"]))
+    ]
+    first = kept[kept["unit"] == kept["unit"].iloc[0]]
+    assert np.array_equal(placebos.get_paths()[0].vertices, first[["tname", "gap"]].to_numpy(float))
     nb = plots.synth_plot(sc, lang="nb", placebo_pre_rmspe_cutoff=None)
     assert "Syntetisk kontroll" in _texts(nb) and "Avvik (prosentpoeng)" in _texts(nb)
-    assert len(nb.axes[1].lines) == len(sc.placebo_stats) + 3  # no cutoff: every placebo
+    # no cutoff: every placebo
+    assert len(nb.axes[1].collections[0].get_paths()) == len(sc.placebo_stats)
 
 
 def test_twfe_vs_cs_plot(results) -> None:

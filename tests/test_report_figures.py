@@ -79,3 +79,109 @@ def test_a_narrowed_figure_has_the_print_resolution_of_a_full_width_one(monkeypa
     # pixels per inch of the printed figure: the same for both (to a pixel)
     px_per_width = [f["size_px"][0] / float(f["width"][:-1]) for f in (wide, tall)]
     assert abs(px_per_width[0] - px_per_width[1]) < 0.05 * px_per_width[0]
+
+
+def test_an_opaque_figure_is_an_rgb_png_and_a_transparent_one_keeps_its_alpha():
+    png, _ = figure_files(_constrained())
+    assert Image.open(io.BytesIO(png)).mode == "RGB"
+    with matplotlib.rc_context({"savefig.transparent": True}):
+        want = io.BytesIO()
+        _plain().savefig(want, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+        png, _ = figure_files(_plain())
+    a, b = Image.open(want), Image.open(io.BytesIO(png))
+    assert b.mode == "RGBA" and a.size == b.size
+    assert ImageChops.difference(a.convert("RGBA"), b).getbbox() is None
+    plt.close("all")
+
+
+def _png(mode: str, **save) -> bytes:
+    rng = np.random.default_rng(3)
+    bands = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    arr = rng.integers(0, 256, size=(23, 31, bands), dtype=np.uint8)
+    img = Image.fromarray(arr[:, :, 0] if bands == 1 else arr, mode)
+    out = io.BytesIO()
+    img.save(out, format="png", **save)
+    return out.getvalue()
+
+
+def test_png_image_data_only_for_pngs_a_pdf_holds_as_they_are():
+    from kvk_analysis.report.render import png_image_data
+
+    assert png_image_data(_png("RGB", compress_level=1))
+    assert png_image_data(_png("L"))
+    assert png_image_data(_png("RGBA")) is None  # alpha: a soft mask in the PDF
+    assert png_image_data(_png("RGB", transparency=(0, 0, 0))) is None
+    assert png_image_data(b"GIF89a") is None
+    broken = bytearray(_png("RGB"))
+    broken[40] ^= 0xFF  # a changed byte: the chunk's CRC no longer checks
+    assert png_image_data(bytes(broken)) is None
+
+
+def _pdf_images(pdf: bytes) -> list[Image.Image]:
+    """The RGB images of a WeasyPrint PDF, decoded from their /FlateDecode PNG-predictor
+    streams (a PNG made of the stream as its one IDAT chunk)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    found = []
+    for m in re.finditer(rb"/Subtype\s*/Image(.*?)>>\s*stream\r?\n", pdf, re.S):
+        head = pdf[max(0, m.start() - 600) : m.end()]
+        w = int(re.findall(rb"/Width (\d+)", head)[-1])
+        h = int(re.findall(rb"/Height (\d+)", head)[-1])
+        n = int(re.findall(rb"/Length (\d+)", head)[-1])
+        ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+        png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+        png += chunk(b"IDAT", pdf[m.end() : m.end() + n]) + chunk(b"IEND", b"")
+        found.append(Image.open(io.BytesIO(png)).convert("RGB"))
+    return found
+
+
+def test_the_pdf_holds_a_figures_png_data_as_it_is_with_the_same_pixels(tmp_path):
+    import base64
+
+    from kvk_analysis.report.render import png_image_data, render_pdf
+
+    png, _ = figure_files(_constrained())
+    data = base64.b64encode(png).decode("ascii")
+    html = tmp_path / "r.html"
+    html.write_text(
+        f'<!DOCTYPE html><html><body><p>Figur</p><img src="data:image/png;base64,{data}" '
+        'style="width:72%"/></body></html>',
+        encoding="utf-8",
+    )
+    pdf = render_pdf(html, tmp_path / "r.pdf").read_bytes()
+    assert png_image_data(png) in pdf  # not decoded and compressed again
+    (image,) = _pdf_images(pdf)
+    assert (
+        ImageChops.difference(image, Image.open(io.BytesIO(png)).convert("RGB")).getbbox() is None
+    )
+    # WeasyPrint's own way gives the same pixels
+    from weasyprint import HTML
+
+    (theirs,) = _pdf_images(HTML(filename=str(html)).write_pdf())
+    assert ImageChops.difference(image, theirs).getbbox() is None
+    plt.close("all")
+
+
+@pytest.mark.parametrize("layout", ["tight", "none"])
+def test_figure_files_equal_savefig_tight_with_other_layouts(layout):
+    def make():
+        fig = Figure(figsize=(6, 3), layout=layout)
+        ax = fig.subplots()
+        ax.plot([1, 2, 3], [6.1, 5.8, 5.5], label="Bærum")
+        ax.set_ylabel("Sykefravær (%)")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1))
+        fig.suptitle("Tittel")
+        return fig
+
+    want = io.BytesIO()
+    make().savefig(want, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    png, _ = figure_files(make())
+    a, b = Image.open(want), Image.open(io.BytesIO(png))
+    assert a.size == b.size
+    assert ImageChops.difference(a.convert("RGBA"), b.convert("RGBA")).getbbox() is None

@@ -330,3 +330,34 @@ def test_provenance_table_has_a_fixed_layout_and_a_label_column_that_fits(tmp_pa
         ]
         # the label's text ends inside its cell's content box
         assert label.position_x + label.width <= cell.content_box_x() + cell.width + 0.01
+
+
+def test_pdf_with_kept_stylesheets_is_byte_identical_to_weasyprints_own(rendered, tmp_path):
+    """render_pdf gives WeasyPrint the report's <style> sheets parsed once per process; the
+    PDF is the one WeasyPrint makes from the HTML file as it is (same fonts and images)."""
+    from weasyprint import HTML
+
+    from kvk_analysis.report import render
+
+    html = rendered[0]["html"]
+    text = html.read_text(encoding="utf-8")
+    lean, sheets = render._kept_stylesheets(text, str(html.parent))
+    assert len(sheets) == text.count("<style") >= 1 and "<style" not in lean
+    first = render.render_pdf(html, tmp_path / "a.pdf").read_bytes()
+    again = render.render_pdf(html, tmp_path / "b.pdf").read_bytes()  # kept sheets reused
+    with render.cached_font_subsets(), render.png_passthrough():
+        own = HTML(filename=str(html), base_url=str(html.parent)).write_pdf()
+    assert first == again == own
+
+
+def test_stylesheets_that_could_cascade_otherwise_stay_in_the_document():
+    from kvk_analysis.report import render
+
+    page = '<html><head><style type="text/css">{}</style></head><body><p>x</p></body></html>'
+    assert render._kept_stylesheets(page.format("p { color: red }"), "/") is not None
+    for css in ("p { color: red !important }", "@layer a { p { color: red } }"):
+        assert render._kept_stylesheets(page.format(css), "/") is None
+    linked = page.format("p{}").replace("</head>", '<link rel="stylesheet" href="x.css"/></head>')
+    assert render._kept_stylesheets(linked, "/") is None
+    other = page.format("p{}").replace("</head>", "<style media='print'>p{}</style></head>")
+    assert render._kept_stylesheets(other, "/") is None

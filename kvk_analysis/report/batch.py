@@ -343,6 +343,20 @@ def run_job(job: Job, *, reuse_kernel: bool = False, own_kernel: bool = False) -
     return result
 
 
+def _run_in_worker(job: Job, *, reuse_kernel: bool, own_kernel: bool) -> JobResult:
+    """:func:`run_job` in a worker process, then that job's garbage collected and everything
+    still alive (modules, the HTML exporter, font subsets: what the next jobs use) moved into
+    the collector's permanent generation (:func:`gc.freeze`), so the collections during the
+    next jobs no longer walk it (about 0.03 s per profile)."""
+    import gc
+
+    try:
+        return run_job(job, reuse_kernel=reuse_kernel, own_kernel=own_kernel)
+    finally:
+        gc.collect()
+        gc.freeze()
+
+
 def _flatten(files: Mapping[str, Any]) -> dict[str, str]:
     """``run_report``'s answer as ``{key: path}`` (lists of paths get ``key[i]`` keys)."""
     out: dict[str, str] = {}
@@ -454,7 +468,10 @@ def run_jobs(
             try:
                 for i in todo:
                     fut = pool.submit(
-                        run_job, jobs[i], reuse_kernel=reuse_kernel, own_kernel=not reuse_kernel
+                        _run_in_worker,
+                        jobs[i],
+                        reuse_kernel=reuse_kernel,
+                        own_kernel=not reuse_kernel,
                     )
                     futures[fut] = i
                 if on_start is not None:
