@@ -1,7 +1,7 @@
 """Benchmark the KS employee-level reader against DuckDB and polars used directly (issue 13).
 
-    .venv/bin/python benchmarks/bench_readers.py                 # 2M and 8M rows (make bench)
-    .venv/bin/python benchmarks/bench_readers.py --rows 30000000 --repeat 5
+    .venv/bin/python benchmarks/bench_readers.py                 # 2M, 8M, 30M rows (make bench)
+    .venv/bin/python benchmarks/bench_readers.py --rows 2000000 --repeat 9
 
 For each N it writes a simulated employee-level KS file of N rows (430 municipalities x 28
 quarters x 3 sectors drawn at random, so the group-by sees unsorted keys; decimal commas) to
@@ -11,7 +11,8 @@ method and no method warms another's caches in its process), interleaved and bes
 
 * ``kvk``: :func:`kvk_analysis.readers.read_ks_employee` (polars inside, plus the checks a
   reader owes its user: empty, non-numeric and negative cells, rows with the wrong number of
-  fields, label validation, the tidy table);
+  fields, label validation, the tidy table; 30M rows are the size issue 13 quotes, a 1.3 GB
+  file: about a minute per size here);
 * ``duckdb``: one ``read_csv`` + ``GROUP BY`` query with typed decimal-comma columns
   (``preserve_insertion_order=false``, ``--threads`` threads);
 * ``polars``: ``scan_csv(decimal_comma=True)`` + ``group_by`` + ``collect(engine="streaming")``,
@@ -261,7 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000, 30_000_000])
     parser.add_argument("--repeat", type=int, default=3, help="best of this many rounds")
     parser.add_argument("--threads", type=int, default=2, help="threads for every method")
     parser.add_argument("--pandas", action="store_true", help="also time pandas (slow, big)")

@@ -50,8 +50,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..numbers import _SPACES
+from ..periods import parse_quarter
 from . import _text
-from .tidy import combine_status, finish
+from .tidy import combine_status, finish, sector_code
 
 __all__ = ["read_ks", "read_ks_employee", "KS_AGGREGATE_HEADER", "KS_EMPLOYEE_HEADER"]
 
@@ -580,6 +581,20 @@ def _key_parsers(header: list, cols: dict, path: str | Path) -> dict:
     }
 
 
+def _parse_label(key: str, label: object) -> object:
+    """One key label as the located parsers read it (``None`` if they would refuse it)."""
+    if key == "code":
+        return _text.municipality_code(label)
+    if key == "sector":
+        return sector_code(label)
+    if key == "sex":
+        return _SEX.get(str(label).strip().lower())
+    try:
+        return parse_quarter(str(label).strip())
+    except ValueError:
+        return None
+
+
 def _parse_labels(key: str, labels: pd.Series, fn, where) -> pd.Series:
     """``fn`` applied to distinct labels without lines; on an error, again with the line of
     the offending label (``where(key, label)``) so that the error names it."""
@@ -609,15 +624,25 @@ def _employee_tidy_fast(
         labels[k] = col.gather(first).cast(pl.String).to_list()
         if any(isinstance(v, str) and v != v.strip() for v in labels[k]):
             return None
-    parsers = _key_parsers(header, cols, path)
+    parsers = None
     parsed, ranks = {}, []
     for k in key_names:
-        values = _parse_labels(k, pd.Series(labels[k], dtype=object), parsers[k], where)
-        if values.duplicated().any():
+        values = [_parse_label(k, v) for v in labels[k]]  # plain Python: a few labels
+        if any(v is None for v in values):  # an unknown label: the located error
+            parsers = parsers or _key_parsers(header, cols, path)
+            _parse_labels(k, pd.Series(labels[k], dtype=object), parsers[k], where)
+        if len(set(values)) < len(values):
             return None
-        parsed[k] = values.array
+        if k == "quarter":
+            sort_keys = [v.ordinal for v in values]
+            parsed[k] = pd.arrays.PeriodArray(
+                np.array(sort_keys, dtype=np.int64), dtype=pd.PeriodDtype("Q-DEC")
+            )
+        else:
+            sort_keys = values
+            parsed[k] = pd.array(values, dtype="str")
         rank = np.empty(len(values), np.intp)
-        rank[values.argsort().to_numpy()] = np.arange(len(values))
+        rank[sorted(range(len(values)), key=sort_keys.__getitem__)] = np.arange(len(values))
         ranks.append(rank[codes[k]])
     order = np.lexsort(ranks[::-1])  # by code, quarter, sector (, sex): the tidy order
     rows = np.repeat(order, 3)
