@@ -6,34 +6,31 @@ The format is fixed in docs/architecture.md ("KS payroll-register extract").  Ag
 
 The employee-level form (one row per employee x quarter) can hold tens of millions of rows.
 It is aggregated by polars (an engine made for this: streamed CSV scan and hash group-by in
-native code, flat memory, all cores) in one lazy query whose few extra aggregates flag empty,
-negative and non-numeric cells and rows with the wrong number of fields per group; only when
-such a cell or row exists is the file scanned again to name its line (details in
-:func:`_employee_polars`).
+native code, flat memory, all cores) in one lazy query that parses what polars used directly
+parses and computes per group only the three day sums and the row count: the checks ride on
+the sums (an empty cell makes its sum ``+inf``, a negative or non-finite cell or a surplus
+field ``NaN``), so only a file with such a cell or row is read again, to name its line
+(details in :func:`_employee_polars`).  The tidy table is built straight from polars' small
+group table (one row per municipality x quarter x sector), each distinct label parsed once.
 
 Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_readers.py``
-(same files, same sums checked first, interleaved, best of N, 2 threads each).  polars used
-directly was faster than DuckDB used directly at every size, and the checks a reader owes
-its user cost DuckDB more: its strict CSV mode (which refuses a row with the wrong number of
-fields for free) plus per-group counts made the DuckDB query about 1.3x slower than plain
-polars, while polars with categorical keys and the checks folded into the sums runs close
-to plain polars.  polars' price is that it reads a row with too few fields as empty trailing
-cells and (with unused columns pruned) drops surplus fields silently; both are still true
-in polars 2.1 and are detected cheaply (a sentinel column past the header's width, and a
-field-count pass over the raw lines only when the last column has empty cells).  polars
-reads only UTF-8, so other encodings go through a transcoded temporary copy.  Measured on a
-2-core machine shared with other jobs (best of five interleaved runs; docs/architecture.md
-has the figures): kvk 0.82-0.88x DuckDB used directly and 1.07-1.10x polars used directly at
-2M and 8M rows, so about 5-10 % slower than plain polars (the sentinel column costs about
-10 % of the query, the pandas tidy table about 40 ms).  Memory is bounded: about 330 MB above
-the imports at 8M and at 30M rows (polars' CSV buffers), not proportional to the file.
+(same files, same sums checked first, interleaved, best of N, each run in its own process,
+2 threads each).  polars used directly was faster than DuckDB used directly at every size,
+and the checks a reader owes its user cost DuckDB more: its strict CSV mode (which refuses a
+row with the wrong number of fields for free) plus per-group counts made the DuckDB query
+about 1.3x slower than plain polars, while in polars they cost a few cheap arithmetic
+kernels per day column and one sentinel column, paid back by reading the keys as
+categoricals (hashed once per distinct label).  The streaming engine, as for polars used
+directly (its in-memory engine took twice as long at 8M rows and holds the whole file).
+polars' price is that it reads a row with too few fields as empty trailing cells and (with
+unused columns pruned) drops surplus fields silently; both are still true in polars 2.1 and
+are detected cheaply (the sentinel column past the header's width, and a field-count pass
+over the raw lines only when the last column has empty cells).  Not detected: a non-empty
+surplus field after an *empty* one (``...;2,0;;7``): the sentinel is empty there, as in the
+accepted trailing ``;``.  polars reads only UTF-8, so other encodings go through a transcoded
+temporary copy.  MEASURED_RATIOS
 
-A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
-CSV (45 bytes/row measured); at the measured 3.7-5.9 million rows/s that is 3.5-5.5 s here
-(up to about 10 s under load) in the same bounded memory.  Beyond one machine, the sums and
-counts add up across partitions: partition the extract by year or county (Parquet, read out
-of core by polars or DuckDB), aggregate each, add the group tables; a distributed engine only
-for hundreds of GB.
+NATIONAL_ESTIMATE
 """
 
 from __future__ import annotations
