@@ -15,7 +15,7 @@ group table (one row per municipality x quarter x sector), each distinct label p
 
 Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_readers.py``
 (same files, same sums checked first, interleaved, best of N, each run in its own process,
-2 threads each).  polars used directly was faster than DuckDB used directly at every size,
+2 threads each).  polars used directly was faster than DuckDB used directly in quiet runs,
 and the checks a reader owes its user cost DuckDB more: its strict CSV mode (which refuses a
 row with the wrong number of fields for free) plus per-group counts made the DuckDB query
 about 1.3x slower than plain polars, while in polars they cost a few cheap arithmetic
@@ -30,9 +30,10 @@ surplus field after an *empty* one (``...;2,0;;7``): the sentinel is empty there
 accepted trailing ``;``.  polars reads only UTF-8, so other encodings go through a transcoded
 temporary copy.  Measured on a 2-core machine shared with other jobs (best of 3-7
 interleaved runs, each in its own process; docs/architecture.md has every run): kvk
-0.77-0.87x DuckDB used directly in most runs, and against polars used directly 0.92-1.04x at 8M rows and
-0.98x at 30M rows (CPU seconds 0.95-0.98x), but 0.96-1.13x at 2M rows (CPU 1.03-1.05x), where
-fixed costs (the pandas tidy table, about 25 ms in a fresh process; the header) weigh most.
+0.77-0.87x DuckDB used directly in most runs, and against polars used directly 0.86-1.04x
+at 8M rows and 0.98x at 30M rows (CPU seconds 0.95-0.98x), but 0.96-1.13x at 2M rows (CPU
+1.00-1.05x), where fixed costs (the pandas tidy table, about 25 ms in a fresh process; the
+header) weigh most.
 Memory is bounded: about 340 MB above the imports at 8M and at 30M rows (polars' CSV
 buffers), not proportional to the file.
 
