@@ -433,3 +433,67 @@ def test_employee_quoted_fields_and_cp1252_copy(tmp_path):
     with pytest.raises(InputError, match="negative") as info:
         read_ks_employee(p)
     assert info.value.row == 3 and info.value.column == "Tapte dagsverk legemeldt"
+
+
+# ----------------------------------- employee level: the fast tidy table equals the general one
+
+
+@pytest.mark.parametrize("by_sex", [False, True])
+@pytest.mark.parametrize(
+    "variant", ["plain", "empty cells", "reordered header", "cp1252", "colliding labels"]
+)
+def test_employee_fast_table_equals_the_general_one(tmp_path, monkeypatch, variant, by_sex):
+    """The tidy table built straight from polars' group table is the frame the general path
+    (pandas group table, tidy.finish) builds: values, dtypes, order, attrs."""
+    from kvk_analysis.readers import ks
+
+    lines = EMP.read_text(encoding="utf-8").splitlines()
+    encoding = "utf-8"
+    if variant == "empty cells":
+        lines = [ln if i % 7 != 3 else ln.rsplit(";", 1)[0] + ";" for i, ln in enumerate(lines)]
+        lines = [ln if i % 11 != 5 else ";".join(ln.split(";")[:6] + ["", *ln.split(";")[7:]])
+                 for i, ln in enumerate(lines)]  # fmt: skip
+    elif variant == "reordered header":
+        order = [8, 0, 6, 2, 4, 1, 7, 3, 5]
+        lines = [";".join(ln.split(";")[i] for i in order) for ln in lines]
+    elif variant == "cp1252":
+        lines = [ln.replace("Annet", "\u00d8vrige") for ln in lines]
+        encoding = "cp1252"
+    elif variant == "colliding labels":  # "104" and "0104": two groups, one key (kept apart)
+        lines = [ln if i % 5 != 2 else ln.replace("0104;", "104;", 1) for i, ln in enumerate(lines)]
+    p = write(tmp_path, "\n".join(lines) + "\n", name="emp.csv", encoding=encoding)
+    built = []
+    original = ks._employee_tidy_fast
+    monkeypatch.setattr(
+        ks, "_employee_tidy_fast", lambda *a: built.append(original(*a)) or built[-1]
+    )
+    fast = read_ks_employee(p, by_sex=by_sex)
+    # the fast builder made the table, except where two labels map to one key
+    assert (built[0] is None) == (variant == "colliding labels")
+    monkeypatch.setattr(ks, "_employee_tidy_fast", lambda *args: None)
+    general = read_ks_employee(p, by_sex=by_sex)
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast.attrs == general.attrs
+    if variant == "empty cells":
+        assert (fast["status"] == "missing").any() and (fast["status"] == "ok").any()
+    if variant == "colliding labels":
+        assert fast.duplicated(["kommunenummer", "period", "sector", "measure"]).any()
+
+
+@pytest.mark.parametrize(
+    ("bad", "column", "match"),
+    [
+        ("63,0;-1,0;2,0", "Tapte dagsverk egenmeldt", "negative"),
+        ("63,0;1,0;-inf", "Tapte dagsverk legemeldt", "not a number"),
+        ("-0,5;1,0;2,0;;", "Avtalte dagsverk", "negative"),  # empty surplus fields: no error
+        ("63,0;1,0;;5", None, "wrong number of fields"),  # a surplus field, an empty cell
+        ("63,0;1,0;2,0;true", None, "wrong number of fields"),  # a surplus polars reads
+    ],
+)
+def test_employee_bad_values_found_by_the_sums_are_located(tmp_path, bad, column, match):
+    body = f"{GOOD}\n{GOOD}\n0101;2008K1;Annet;2;K;100;{bad}\n{GOOD}\n"
+    with pytest.raises(InputError, match=match) as info:
+        read_ks_employee(_emp(tmp_path, body))
+    assert info.value.row == 4 and "emp.csv" in str(info.value)
+    if column:
+        assert info.value.column == column

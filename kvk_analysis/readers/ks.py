@@ -6,30 +6,39 @@ The format is fixed in docs/architecture.md ("KS payroll-register extract").  Ag
 
 The employee-level form (one row per employee x quarter) can hold tens of millions of rows.
 It is aggregated by polars (an engine made for this: streamed CSV scan and hash group-by in
-native code, flat memory, all cores) in one lazy query whose few extra aggregates flag empty,
-negative and non-numeric cells and rows with the wrong number of fields per group; only when
-such a cell or row exists is the file scanned again to name its line (details in
-:func:`_employee_polars`).
+native code, flat memory, all cores) in one lazy query that parses what polars used directly
+parses and computes per group only the three day sums and the row count: the checks ride on
+the sums (an empty cell makes its sum ``+inf``, a negative or non-finite cell or a surplus
+field ``NaN``), so only a file with such a cell or row is read again, to name its line
+(details in :func:`_employee_polars`).  The tidy table is built straight from polars' small
+group table (one row per municipality x quarter x sector), each distinct label parsed once.
 
 Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_readers.py``
-(same files, same sums checked first, interleaved, best of N, 2 threads each).  polars used
-directly was faster than DuckDB used directly at every size, and the checks a reader owes
-its user cost DuckDB more: its strict CSV mode (which refuses a row with the wrong number of
-fields for free) plus per-group counts made the DuckDB query about 1.3x slower than plain
-polars, while polars with categorical keys and the checks folded into the sums runs close
-to plain polars.  polars' price is that it reads a row with too few fields as empty trailing
-cells and (with unused columns pruned) drops surplus fields silently; both are still true
-in polars 2.1 and are detected cheaply (a sentinel column past the header's width, and a
-field-count pass over the raw lines only when the last column has empty cells).  polars
-reads only UTF-8, so other encodings go through a transcoded temporary copy.  Measured on a
-2-core machine shared with other jobs (best of five interleaved runs; docs/architecture.md
-has the figures): kvk 0.82-0.88x DuckDB used directly and 1.07-1.10x polars used directly at
-2M and 8M rows, so about 5-10 % slower than plain polars (the sentinel column costs about
-10 % of the query, the pandas tidy table about 40 ms).  Memory is bounded: about 330 MB above
-the imports at 8M and at 30M rows (polars' CSV buffers), not proportional to the file.
+(same files, same sums checked first, interleaved, best of N, each run in its own process,
+2 threads each).  polars used directly was faster than DuckDB used directly in quiet runs,
+and the checks a reader owes its user cost DuckDB more: its strict CSV mode (which refuses a
+row with the wrong number of fields for free) plus per-group counts made the DuckDB query
+about 1.3x slower than plain polars, while in polars they cost a few cheap arithmetic
+kernels per day column and one sentinel column, paid back by reading the keys as
+categoricals (hashed once per distinct label).  The streaming engine, as for polars used
+directly (its in-memory engine took twice as long at 8M rows and holds the whole file).
+polars' price is that it reads a row with too few fields as empty trailing cells and (with
+unused columns pruned) drops surplus fields silently; both are still true in polars 2.1 and
+are detected cheaply (the sentinel column past the header's width, and a field-count pass
+over the raw lines only when the last column has empty cells).  Not detected: a non-empty
+surplus field after an *empty* one (``...;2,0;;7``): the sentinel is empty there, as in the
+accepted trailing ``;``.  polars reads only UTF-8, so other encodings go through a transcoded
+temporary copy.  Measured on a 2-core machine shared with other jobs (best of 3-7
+interleaved runs, each in its own process; docs/architecture.md has every run): kvk
+0.77-0.87x DuckDB used directly in most runs, and against polars used directly 0.86-1.04x
+at 8M rows and 0.98x at 30M rows (CPU seconds 0.95-0.98x), but 0.96-1.13x at 2M rows (CPU
+1.00-1.05x), where fixed costs (the pandas tidy table, about 25 ms in a fresh process; the
+header) weigh most.
+Memory is bounded: about 340 MB above the imports at 8M and at 30M rows (polars' CSV
+buffers), not proportional to the file.
 
 A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
-CSV (45 bytes/row measured); at the measured 3.7-5.9 million rows/s that is 3.5-5.5 s here
+CSV (45 bytes/row measured); at the measured 3.7-6.6 million rows/s that is 3-5.5 s here
 (up to about 10 s under load) in the same bounded memory.  Beyond one machine, the sums and
 counts add up across partitions: partition the extract by year or county (Parquet, read out
 of core by polars or DuckDB), aggregate each, add the group tables; a distributed engine only
@@ -50,8 +59,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..numbers import _SPACES
+from ..periods import parse_quarter
 from . import _text
-from .tidy import combine_status, finish
+from .tidy import combine_status, finish, sector_code
 
 __all__ = ["read_ks", "read_ks_employee", "KS_AGGREGATE_HEADER", "KS_EMPLOYEE_HEADER"]
 
@@ -263,9 +273,8 @@ def read_ks_employee(
     """
     if is_xlsx(path):
         sums, enc = _employee_xlsx(path, by_sex)
-    else:
-        sums, enc = _employee_polars(path, encoding, by_sex)
-    return _employee_tidy(sums, path, enc, by_sex)
+        return _employee_tidy(sums, path, enc, by_sex)
+    return _employee_polars(path, encoding, by_sex)
 
 
 def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str, int]:
@@ -305,26 +314,30 @@ def _locate(
     return None, None
 
 
-def _employee_polars(
-    path: str | Path, encoding: str | None, by_sex: bool
-) -> tuple[pd.DataFrame, str]:
-    """Group-by sums of a CSV employee-level extract in polars (streaming engine, flat memory).
+def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd.DataFrame:
+    """The tidy table of a CSV employee-level extract, aggregated by polars (streaming engine,
+    flat memory).
 
-    Fast path: polars parses the day columns as decimal-comma doubles and the keys as
-    categoricals (hashed once per distinct label), and the query computes per group only
-    what the plain sums cost: each day column is summed after mapping an empty cell to
-    ``+inf`` and a negative or non-finite value to ``NaN``, so a finite sum is a clean group,
-    ``+inf`` a group with an empty cell (missing, as in the aggregate form) and ``NaN`` a
-    group with a bad cell, which is then located by scanning the file in Python
-    (:func:`_locate`).  If a cell does not parse at all, the query is rerun with every cell
-    read as text and converted in the query (decimal comma; ``spaces``: thousands separators
-    removed too), counting empty and non-number cells and the smallest value.
+    Fast path (:func:`_fast_sums`): one query that parses what polars used directly parses
+    (keys, as categoricals; the three day columns as decimal-comma doubles) and computes per
+    group only the three sums and the row count.  The checks ride on the sums: each day value
+    is summed as ``x + 0 * sqrt(x)`` with an empty cell filled with ``+inf`` afterwards, so a
+    clean cell adds itself, a negative or non-finite cell (``NaN``, ``±inf``) adds ``NaN``
+    and an empty cell ``+inf``; a finite sum is a clean group, ``+inf`` a group with an empty
+    cell (missing, as in the aggregate form) and ``NaN`` a group with a bad cell.  A surplus
+    field makes one day value ``NaN`` too (see below).  Only when a sum is ``NaN``, or a cell
+    does not parse at all, is the query rerun with every cell read as text and converted in
+    the query (decimal comma; ``spaces``: thousands separators removed too), counting empty
+    and non-number cells and the smallest value, and the bad line then found by scanning the
+    file (:func:`_locate`).
 
     Rows with the wrong number of fields: polars reads a row with too few fields as empty
     trailing cells, and with the columns it does not need pruned it drops surplus fields
-    silently.  So the schema has one sentinel column past the header's width (a row with
-    too many fields fills it) and the query counts its cells; a short row leaves the last
-    column empty, so only if that column has empty cells (or the sentinel has cells) is the
+    silently (still so in polars 2.1; it refuses them only when every column is read, which
+    costs more than the check).  So the schema has one sentinel column past the header's
+    width, read as Boolean (empty in a good row: the cheapest to parse), and a day value is
+    made ``NaN`` where it has a cell (a surplus cell that is no Boolean fails the fast path);
+    a short row leaves the last column empty, so only if that column has empty cells is the
     file checked for its field counts (:func:`_bad_width`, one polars pass over the raw
     lines).  Blank lines become rows whose cells are all empty; they are dropped (as a CSV
     reader skips them) when that check counts exactly as many blank lines.  UTF-8 is read
@@ -344,108 +357,160 @@ def _employee_polars(
     num_names = ["contracted", "self", "doctor"]
     numeric = {cols[k] for k in num_names}
     last = width - 1
-    inf, nan = float("inf"), float("nan")
     norm = enc.replace("-", "").replace("_", "").lower()
+    where = _Where(path, enc, header_line, cols, delim)
     with contextlib.ExitStack() as stack:
         if norm in ("utf8", "utf8sig", "ascii"):
             source = str(path)
         else:
             source = stack.enter_context(_utf8_copy(path, enc))
 
-        def query(mode: str) -> pd.DataFrame:
-            """``typed``: polars parses the decimal commas itself (fast path); ``text`` and
-            ``spaces``: cells read as text and converted in the query (``spaces`` also
-            removes thousands separators), counting the cells that are not numbers."""
-            typed = mode == "typed"
-            keys = {cols[k] for k in key_names}
-            schema = {
-                f"c{i}": (
-                    pl.Float64 if typed and i in numeric
-                    else pl.Categorical if i in keys else pl.String
-                )
-                for i in range(width)
-            }  # fmt: skip
-            # The sentinel for surplus fields: Boolean is the cheapest to parse while empty;
-            # a surplus cell that is no Boolean fails the fast path, and text mode counts it.
-            schema[f"c{width}"] = pl.Boolean if typed else pl.String
-            frame = pl.scan_csv(
+        def scan(schema: dict, typed: bool):
+            return pl.scan_csv(
                 source, separator=delim, has_header=False, skip_lines=skip, schema=schema,
                 quote_char='"', decimal_comma=typed, raise_if_empty=False,
                 missing_columns="insert",
             )  # fmt: skip
-            aggs = []
-            if typed:
-                for k in num_names:
-                    x = pl.col(f"c{cols[k]}")
-                    flagged = (
-                        pl.when((x >= 0) & (x < inf)).then(x)
-                        .when(x.is_null()).then(inf)
-                        .otherwise(nan)
-                    )  # fmt: skip
-                    aggs.append(flagged.sum().alias(k))
-            else:
-                values = []
-                for k in num_names:
-                    text = pl.col(f"c{cols[k]}").str.strip_chars()
-                    cell = pl.when(text.str.len_bytes() > 0).then(text)
-                    text = cell.str.replace_all(",", ".", literal=True)
-                    if mode == "spaces":
-                        text = text.str.replace_all(f"[{_SPACES}]", "")
-                    value = text.cast(pl.Float64, strict=False)
-                    value = pl.when(value.is_finite()).then(value)  # inf, nan: not numbers
-                    values.append(value)
-                    aggs += [
-                        value.sum().alias(k),
-                        cell.count().alias(f"{k}_cells"),
-                        value.count().alias(f"{k}_numbers"),
-                    ]
-                aggs.append(pl.min_horizontal(values).min().alias("low"))
-            if not typed or last not in numeric:
-                aggs.append(pl.col(f"c{last}").null_count().alias("last_empty"))
-            aggs += [pl.col(f"c{width}").count().alias("surplus"), pl.len().alias("n")]
-            groups = frame.group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names]).agg(aggs)
-            if typed:  # decode the flagged sums (one row per group: cheap)
-                flags = []
-                if last in numeric:
-                    k = next(k for k in num_names if cols[k] == last)
-                    flags.append((pl.col(k) == inf).cast(pl.Int64).alias("last_empty"))
-                bad = pl.any_horizontal([pl.col(k).is_nan() for k in num_names])
-                flags.append(pl.when(bad).then(-1.0).otherwise(0.0).alias("low"))  # negative?
-                for k in num_names:
-                    cells = pl.when(pl.col(k) == inf).then(0).otherwise(pl.col("n"))
-                    flags.append(cells.cast(pl.Int64).alias(f"{k}_cells"))
-                    # or a non-finite cell ("nan", "inf"): looked for if no negative is found
-                    numbers = cells - pl.col(k).is_nan().cast(pl.Int64)
-                    flags.append(numbers.cast(pl.Int64).alias(f"{k}_numbers"))
-                empty = [
-                    pl.when(pl.col(k) == inf).then(nan).otherwise(pl.col(k)).alias(k)
-                    for k in num_names
-                ]
-                groups = groups.with_columns(flags).with_columns(empty)
-            return (
+
+        keys = [pl.col(f"c{cols[k]}").alias(k) for k in key_names]
+        try:
+            groups = _fast_sums(scan, cols, width, key_names, num_names)
+        except pl.exceptions.PolarsError:  # a cell that is not a number, or a malformed row
+            groups = None
+        if groups is not None:
+            last_empty = (
+                bool((groups[next(k for k in num_names if cols[k] == last)] == math.inf).any())
+                if last in numeric
+                else groups["last_empty"].sum() > 0
+            )
+            if last_empty:  # an empty last cell, a blank line or a row with too few fields
+                line, found, blank_lines = _bad_width(source, path, enc, skip, width, delim)
+                if line is not None:
+                    raise _wrong_width(path, line, found, width, delim)
+                blank = pl.all_horizontal(pl.col(key_names).is_null())
+                if groups.filter(blank)["n"].sum() == blank_lines:
+                    groups = groups.filter(~blank)
+            if groups.is_empty():
+                raise InputError(
+                    "the file has no data rows",
+                    path=path,
+                    expected="one row per employee and quarter",
+                )
+            tidy = _employee_tidy_fast(groups, key_names, num_names, path, enc, header, cols, where)
+            if tidy is not None:
+                return tidy
+            # labels with surrounding spaces, or two labels for one key: the general path
+            sums = (
                 groups.with_columns(pl.col(key_names).cast(pl.String))
                 .sort(key_names, nulls_last=True, maintain_order=True)
-                .collect(engine="streaming")
                 .to_pandas()
             )
+            sums = _merge_padded_keys(sums[key_names + num_names + ["n"]], key_names, num_names)
+            for k in num_names:  # +inf: a group with an empty cell (kept so by the merge)
+                sums.loc[sums[k] == math.inf, k] = np.nan
+        else:
+            sums = _text_sums(pl, scan, keys, path, enc, skip, width, delim, source, cols,
+                              header, key_names, num_names)  # fmt: skip
+    sums = sums[key_names + num_names + ["n"]].reset_index(drop=True)
+    sums.attrs.update(header=header, columns=cols, header_line=header_line, delimiter=delim)
+    return _employee_tidy(sums, path, enc, by_sex)
 
-        try:
-            sums = query("typed")
-        except pl.exceptions.PolarsError:  # a cell that is not a number, or a malformed row
-            try:
-                sums = query("text")
-                if any((sums[f"{k}_cells"] != sums[f"{k}_numbers"]).any() for k in num_names):
-                    sums = query("spaces")
-            except pl.exceptions.PolarsError as exc:
-                raise _employee_csv_error(exc, path, enc, skip, width, delim) from None
-        if (sums["last_empty"] > 0).any() or (sums["surplus"] > 0).any():
-            # An empty last cell, a blank line or a row with too few or too many fields.
-            line, found, blank_lines = _bad_width(source, path, enc, skip, width, delim)
-            if line is not None:
-                raise _wrong_width(path, line, found, width, delim)
-            blank = sums[key_names].isna().all(axis=1)
-            if blank.any() and int(sums.loc[blank, "n"].sum()) == blank_lines:
-                sums = sums[~blank]
+
+def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list):
+    """The fast query (see :func:`_employee_polars`): a polars frame with the categorical
+    keys, the flagged day sums and ``n`` per group (``last_empty`` too if the last column is
+    no day column), or ``None`` if a sum is ``NaN`` (a bad cell or a surplus field)."""
+    import polars as pl
+
+    numeric = {cols[k] for k in num_names}
+    keys = {cols[k] for k in key_names}
+    schema = {
+        f"c{i}": pl.Float64 if i in numeric else pl.Categorical if i in keys else pl.String
+        for i in range(width)
+    }
+    schema[f"c{width}"] = pl.Boolean  # the sentinel for surplus fields
+    aggs = []
+    for k in num_names:
+        x = pl.col(f"c{cols[k]}")
+        value = (x + 0.0 * x.sqrt()).fill_null(math.inf)
+        if k == num_names[-1]:
+            value = pl.when(pl.col(f"c{width}").is_null()).then(value).otherwise(math.nan)
+        aggs.append(value.sum().alias(k))
+    last = width - 1
+    if last not in numeric:
+        aggs.append(pl.col(f"c{last}").null_count().alias("last_empty"))
+    aggs.append(pl.len().alias("n"))
+    groups = (
+        scan(schema, True)
+        .group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names])
+        .agg(aggs)
+        .collect(engine="streaming")
+    )
+    if any(groups[k].is_nan().any() for k in num_names):
+        return None
+    return groups
+
+
+def _text_sums(pl, scan, keys, path, enc, skip, width, delim, source, cols, header,
+               key_names, num_names) -> pd.DataFrame:  # fmt: skip
+    """Group sums with every cell read as text and checked (the path of a file with a bad
+    cell or row, or one polars cannot parse as typed): raises the located error, or returns
+    the sums (pandas, string keys sorted, ``NaN`` for a group with an empty cell)."""
+    last = width - 1
+
+    def query(mode: str) -> pd.DataFrame:
+        """``text`` and ``spaces``: cells read as text and converted in the query
+        (``spaces`` also removes thousands separators), counting the cells that are not
+        numbers."""
+        schema = {
+            f"c{i}": pl.Categorical if i in {cols[k] for k in key_names} else pl.String
+            for i in range(width + 1)
+        }
+        values, aggs = [], []
+        for k in num_names:
+            text = pl.col(f"c{cols[k]}").str.strip_chars()
+            cell = pl.when(text.str.len_bytes() > 0).then(text)
+            text = cell.str.replace_all(",", ".", literal=True)
+            if mode == "spaces":
+                text = text.str.replace_all(f"[{_SPACES}]", "")
+            value = text.cast(pl.Float64, strict=False)
+            value = pl.when(value.is_finite()).then(value)  # inf, nan: not numbers
+            values.append(value)
+            aggs += [
+                value.sum().alias(k),
+                cell.count().alias(f"{k}_cells"),
+                value.count().alias(f"{k}_numbers"),
+            ]
+        aggs += [
+            pl.min_horizontal(values).min().alias("low"),
+            pl.col(f"c{last}").null_count().alias("last_empty"),
+            pl.col(f"c{width}").count().alias("surplus"),
+            pl.len().alias("n"),
+        ]
+        return (
+            scan(schema, False)
+            .group_by(keys)
+            .agg(aggs)
+            .with_columns(pl.col(key_names).cast(pl.String))
+            .sort(key_names, nulls_last=True, maintain_order=True)
+            .collect(engine="streaming")
+            .to_pandas()
+        )
+
+    try:
+        sums = query("text")
+        if any((sums[f"{k}_cells"] != sums[f"{k}_numbers"]).any() for k in num_names):
+            sums = query("spaces")
+    except pl.exceptions.PolarsError as exc:
+        raise _employee_csv_error(exc, path, enc, skip, width, delim) from None
+    if (sums["last_empty"] > 0).any() or (sums["surplus"] > 0).any():
+        # An empty last cell, a blank line or a row with too few or too many fields.
+        line, found, blank_lines = _bad_width(source, path, enc, skip, width, delim)
+        if line is not None:
+            raise _wrong_width(path, line, found, width, delim)
+        blank = sums[key_names].isna().all(axis=1)
+        if blank.any() and int(sums.loc[blank, "n"].sum()) == blank_lines:
+            sums = sums[~blank]
     sums = _merge_padded_keys(
         sums.drop(columns=["last_empty", "surplus"]).reset_index(drop=True), key_names, num_names
     )
@@ -454,13 +519,13 @@ def _employee_polars(
             "the file has no data rows", path=path, expected="one row per employee and quarter"
         )
     if (sums["low"] < 0).any():
-        numeric = [cols[k] for k in num_names]
+        positions = [cols[k] for k in num_names]
         line, fields = _locate(
-            path, enc, skip, lambda f: any(_negative(f, i) for i in numeric), delim
+            path, enc, skip, lambda f: any(_negative(f, i) for i in positions), delim
         )
-        # None: the fast path's flag came from a non-finite cell ("nan"), found below
+        # None: the flag came from a non-finite cell ("nan"), found below
         if fields is not None:
-            i = next(i for i in numeric if _negative(fields, i))
+            i = next(i for i in positions if _negative(fields, i))
             raise InputError(
                 "days cannot be negative (they would be netted in the sums)",
                 path=path,
@@ -483,9 +548,168 @@ def _employee_polars(
             )
         # A group with an empty cell has no sum (as in the aggregate form: missing).
         sums.loc[sums[f"{k}_cells"] < sums["n"], k] = np.nan
-    sums = sums[key_names + num_names + ["n"]].reset_index(drop=True)
-    sums.attrs.update(header=header, columns=cols, header_line=header_line, delimiter=delim)
-    return sums, enc
+    return sums
+
+
+class _Where:
+    """Line of the first row whose ``key`` cell is ``value``: for a label error in a CSV
+    extract, found by scanning the file (a sum has no single line)."""
+
+    def __init__(self, path, enc: str, header_line: int, cols: dict, delim: str) -> None:
+        self.path, self.enc, self.header_line = path, enc, header_line
+        self.cols, self.delim = cols, delim
+
+    def __call__(self, key: str, value: object) -> int | None:
+        target = "" if value is None or pd.isna(value) else str(value)  # empty cell -> null key
+        i = self.cols[key]
+        line, _ = _locate(
+            self.path, self.enc, self.header_line,
+            lambda f: len(f) > i and f[i].strip() == target, self.delim,
+        )  # fmt: skip
+        return line
+
+
+def _key_parsers(header: list, cols: dict, path: str | Path) -> dict:
+    """Per key, ``fn(labels, lines)`` -> parsed labels (codes, periods, sector and sex codes),
+    raising a located :class:`InputError` for a label it does not know."""
+    name = {k: str(header[i]).replace("\ufeff", "").strip() for k, i in cols.items()}
+    return {
+        "code": lambda s, ln: _text.codes_located(s, ln, path=path, column=name["code"]),
+        "quarter": lambda s, ln: _text.parse_quarters_located(
+            s, ln, path=path, column=name["quarter"]
+        ),
+        "sector": lambda s, ln: _text.sectors_located(s, ln, path=path, column=name["sector"]),
+        "sex": lambda s, ln: _text.map_labels_located(
+            s,
+            ln,
+            lambda v: _SEX.get(str(v).strip().lower()),
+            path=path,
+            column=name.get("sex", "Kjonn"),
+            expected="K or M (kvinne/mann)",
+        ),  # fmt: skip
+    }
+
+
+def _parse_label(key: str, label: object) -> object:
+    """One key label as the located parsers read it (``None`` if they would refuse it)."""
+    if key == "code":
+        return _text.municipality_code(label)
+    if key == "sector":
+        return sector_code(label)
+    if key == "sex":
+        return _SEX.get(str(label).strip().lower())
+    try:
+        return parse_quarter(str(label).strip())
+    except ValueError:
+        return None
+
+
+def _parse_labels(key: str, labels: pd.Series, fn, where) -> pd.Series:
+    """``fn`` applied to distinct labels without lines; on an error, again with the line of
+    the offending label (``where(key, label)``) so that the error names it."""
+    try:
+        return fn(labels, np.full(len(labels), pd.NA, dtype=object))
+    except InputError as exc:
+        line = where(key, exc.found)
+        return fn(labels, np.full(len(labels), pd.NA if line is None else line, dtype=object))
+
+
+def _employee_tidy_fast(
+    groups, key_names: list, num_names: list, path, enc: str, header: list, cols: dict, where
+) -> pd.DataFrame | None:
+    """The tidy table straight from polars' group table, in the tidy table's dtypes and
+    order (the same frame :func:`_employee_tidy` and :func:`.tidy.finish` build, without
+    converting 100,000s of cells through pandas): each key's distinct labels (few) are
+    parsed once and the rows taken by code.  ``None`` when a label has surrounding spaces or
+    two labels map to one key (``"101"``, ``"0101"``): the general path handles those."""
+    import polars as pl
+
+    labels, codes = {}, {}
+    for k in key_names:
+        col = groups[k]
+        codes[k], _ = pd.factorize(col.to_physical().to_numpy(), use_na_sentinel=False)
+        first = np.empty(int(codes[k].max()) + 1, np.intp)  # first row of each label
+        first[codes[k][::-1]] = np.arange(len(codes[k]) - 1, -1, -1)
+        labels[k] = col.gather(first).cast(pl.String).to_list()
+        if any(isinstance(v, str) and v != v.strip() for v in labels[k]):
+            return None
+    parsers = None
+    parsed, ranks = {}, []
+    for k in key_names:
+        values = [_parse_label(k, v) for v in labels[k]]  # plain Python: a few labels
+        if any(v is None for v in values):  # an unknown label: the located error
+            parsers = parsers or _key_parsers(header, cols, path)
+            _parse_labels(k, pd.Series(labels[k], dtype=object), parsers[k], where)
+        if len(set(values)) < len(values):
+            return None
+        if k == "quarter":
+            sort_keys = [v.ordinal for v in values]
+            parsed[k] = pd.arrays.PeriodArray(
+                np.array(sort_keys, dtype=np.int64), dtype=pd.PeriodDtype("Q-DEC")
+            )
+        else:
+            sort_keys = values
+            parsed[k] = pd.array(values, dtype="str")
+        rank = np.empty(len(values), np.intp)
+        rank[sorted(range(len(values)), key=sort_keys.__getitem__)] = np.arange(len(values))
+        ranks.append(rank[codes[k]])
+    order = np.lexsort(ranks[::-1])  # by code, quarter, sector (, sex): the tidy order
+    rows = np.repeat(order, 3)
+    sums = {}
+    for k in num_names:
+        s = groups[k].to_numpy().astype(float, copy=True)
+        s[s == math.inf] = np.nan  # a group with an empty cell: missing
+        sums[k] = s
+    n = groups["n"].to_numpy().astype(float)
+    lost = np.column_stack([sums["doctor"], sums["self"], sums["self"] + sums["doctor"]])
+    lost = lost[order].ravel()
+    contracted = sums["contracted"][rows]
+    with np.errstate(divide="ignore", invalid="ignore"):  # as tidy.rate_from_days
+        rate = lost / contracted * 100.0
+    rate[~np.isfinite(rate)] = np.nan
+    size = len(rows)
+    measures = pd.array(["doctor_certified", "self_certified", "total"], dtype="str")
+    missing = np.isnan(lost) | np.isnan(contracted)
+    data = {
+        "kommunenummer": parsed["code"].take(codes["code"][rows]),
+        "period": parsed["quarter"].take(codes["quarter"][rows]),
+        "sector": parsed["sector"].take(codes["sector"][rows]),
+        "measure": measures.take(np.tile(np.arange(3), len(order))),
+    }
+    if "sex" in parsed:
+        data["sex"] = parsed["sex"].take(codes["sex"][rows])
+    data.update(
+        lost_days=lost,
+        contracted_days=contracted,
+        employees=n[rows],
+        rate=rate,
+        status=pd.array(["ok", "missing"], dtype="str").take(missing.astype(np.intp)),
+        source=pd.array([f"ks-employee:{Path(path).name}"], dtype="str").take(
+            np.zeros(size, np.intp)
+        ),
+        _line=pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool)),
+    )
+    tidy = pd.DataFrame(data)
+    n_missing = int(np.isnan(np.column_stack(list(sums.values()))).any(axis=1).sum())
+    _employee_attrs(tidy, path, enc, int(n.sum()), len(order), n_missing)
+    return tidy
+
+
+def _employee_attrs(
+    tidy: pd.DataFrame, path, enc: str, rows: int, groups: int, missing: int
+) -> None:
+    notes = [
+        f"aggregated {rows:,} employee rows into {groups:,} groups (employees = rows per group)"
+    ]
+    if missing:
+        notes.append(f"{missing} groups have an empty day cell and are missing")
+    tidy.attrs.update(
+        source="ks-employee",
+        encoding=enc,
+        path=str(path),
+        notes=notes,
+        source_columns={**SOURCE_COLUMNS, "employees": "(rows per group)"},
+    )
 
 
 def _merge_padded_keys(sums: pd.DataFrame, key_names: list, num_names: list) -> pd.DataFrame:
@@ -500,6 +724,7 @@ def _merge_padded_keys(sums: pd.DataFrame, key_names: list, num_names: list) -> 
     for k in num_names:
         agg.update({f"{k}_cells": "sum", f"{k}_numbers": "sum"})
     agg.update(low="min", n="sum")
+    agg = {c: how for c, how in agg.items() if c in sums}
     sums = sums.groupby(key_names, dropna=False, sort=False, as_index=False).agg(agg)
     return sums.sort_values(key_names, kind="stable", na_position="last")
 
@@ -681,24 +906,25 @@ def _employee_xlsx(path: str | Path, by_sex: bool) -> tuple[pd.DataFrame, str]:
 
 
 def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool) -> pd.DataFrame:
+    """The tidy table from a pandas group table (xlsx, and CSV extracts whose labels need
+    merging or collide); :func:`_employee_tidy_fast` builds the same frame for the rest."""
     header, cols = sums.attrs["header"], sums.attrs["columns"]
-    header_line = sums.attrs["header_line"]
     first = sums.attrs.get("first_line")
+    if first is None:  # CSV: lines by rescanning the file
+        find = _Where(path, enc, sums.attrs["header_line"], cols, sums.attrs.get("delimiter", ";"))
 
-    def where(key: str, value: object) -> np.ndarray:
-        """Line numbers for label errors: from the xlsx rows, or by rescanning the CSV."""
-        if first is not None:
+        def where(key: str, value: object) -> np.ndarray:
+            line = find(key, value)
+            return np.full(len(sums), line if line is not None else pd.NA, dtype=object)
+    else:  # xlsx: the first line of each group
+
+        def where(key: str, value: object) -> np.ndarray:
             return first
-        target = "" if value is None or pd.isna(value) else str(value)  # empty cell -> null key
-        line, _ = _locate(
-            path, enc, header_line,
-            lambda f: len(f) > cols[key] and f[cols[key]].strip() == target,
-            sums.attrs.get("delimiter", ";"),
-        )  # fmt: skip
-        return np.full(len(sums), line if line is not None else pd.NA, dtype=object)
 
-    def located(key: str, fn):
-        values = sums[key]
+    parsers = _key_parsers(header, cols, path)
+
+    def located(key: str):
+        values, fn = sums[key], parsers[key]
         if first is None:  # CSV: no lines per group, so parse each distinct label once
             codes, uniques = pd.factorize(values, use_na_sentinel=False)
             values = pd.Series([None if pd.isna(u) else u for u in uniques], dtype=object)
@@ -712,15 +938,7 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
             out = out.iloc[codes].reset_index(drop=True)
         return out
 
-    name = {k: str(header[i]).replace("\ufeff", "").strip() for k, i in cols.items()}
-    code = located("code", lambda s, ln: _text.codes_located(s, ln, path=path, column=name["code"]))
-    period = located(
-        "quarter",
-        lambda s, ln: _text.parse_quarters_located(s, ln, path=path, column=name["quarter"]),
-    )
-    sector = located(
-        "sector", lambda s, ln: _text.sectors_located(s, ln, path=path, column=name["sector"])
-    )
+    code, period, sector = located("code"), located("quarter"), located("sector")
     base = pd.DataFrame(
         {
             "kommunenummer": code,
@@ -731,13 +949,7 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
         }
     )
     if by_sex:
-        base["sex"] = located(
-            "sex",
-            lambda s, ln: _text.map_labels_located(
-                s, ln, lambda v: _SEX.get(str(v).strip().lower()), path=path, column=name["sex"],
-                expected="K or M (kvinne/mann)",
-            ),
-        )  # fmt: skip
+        base["sex"] = located("sex")
     self_days = sums["self"].to_numpy(dtype=float)
     doctor_days = sums["doctor"].to_numpy(dtype=float)
     dims = ["kommunenummer", "period", "sector"] + (["sex"] if by_sex else [])
@@ -763,18 +975,6 @@ def _employee_tidy(sums: pd.DataFrame, path: str | Path, enc: str, by_sex: bool)
     # built in the tidy table's dtypes, so that finish() has nothing to convert
     out["_line"] = pd.arrays.IntegerArray(np.zeros(len(out), np.int64), np.ones(len(out), bool))
     tidy = finish(out, f"ks-employee:{Path(path).name}")
-    notes = [
-        f"aggregated {int(sums['n'].sum()):,} employee rows into {len(sums):,} groups"
-        " (employees = rows per group)"
-    ]
     missing = int(sums[["contracted", "self", "doctor"]].isna().any(axis=1).sum())
-    if missing:
-        notes.append(f"{missing} groups have an empty day cell and are missing")
-    tidy.attrs.update(
-        source="ks-employee",
-        encoding=enc,
-        path=str(path),
-        notes=notes,
-        source_columns={**SOURCE_COLUMNS, "employees": "(rows per group)"},
-    )
+    _employee_attrs(tidy, path, enc, int(sums["n"].sum()), len(sums), missing)
     return tidy
