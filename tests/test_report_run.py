@@ -7,17 +7,36 @@ from __future__ import annotations
 import multiprocessing
 import time
 
+import nbformat
 import pytest
 from test_report_records import make_nb
 
+from kvk_analysis.build import _locked
 from kvk_analysis.cli import main
 from kvk_analysis.errors import InputError
 from kvk_analysis.report import cli
 
+#: What every notebook of ``kvk run`` does first (its ``build_data`` call): wait for the
+#: build's lock on the data folder.  Stand-in builds below hold the same lock.
+WAIT_FOR_BUILD = (
+    "from pathlib import Path\n"
+    "from kvk_analysis.build import _locked\n"
+    "with _locked(Path({data!r})):\n"
+    "    pass\n"
+)
+
 
 @pytest.fixture
-def two_notebooks(tmp_path, monkeypatch):
-    nbs = {"01-a": make_nb(tmp_path / "01-a.ipynb"), "04-b": make_nb(tmp_path / "04-b.ipynb")}
+def data_dir(tmp_path):
+    folder = tmp_path / "processed"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def two_notebooks(tmp_path, monkeypatch, data_dir):
+    wait = nbformat.v4.new_code_cell(WAIT_FOR_BUILD.format(data=str(data_dir)))
+    nbs = {name: make_nb(tmp_path / f"{name}.ipynb", extra=[wait]) for name in ("01-a", "04-b")}
     monkeypatch.setattr(cli, "MAIN_NOTEBOOKS", (("01-a", "01-a"), ("04-b", "report-b")))
     monkeypatch.setattr(cli, "resolve_notebook", lambda stem, folder=None: nbs[stem])
     monkeypatch.setattr(cli, "_ensure_demo", lambda: ["demo data: present"])
@@ -47,13 +66,14 @@ def test_build_runs_once_while_the_workers_start(two_notebooks, monkeypatch, cap
 
 @pytest.mark.parametrize("after", [0.0, 2.5])  # at once; once the kernels are starting
 def test_failed_build_stops_the_workers_and_makes_no_report(
-    two_notebooks, monkeypatch, capsys, after
+    two_notebooks, data_dir, monkeypatch, capsys, after
 ):
     out = two_notebooks
 
     def build() -> list[str]:
-        time.sleep(after)
-        raise InputError("bad sick-leave file", path="x.csv", row=3, column="rate")
+        with _locked(data_dir):  # as build_data: the notebooks wait for this lock
+            time.sleep(after)
+            raise InputError("bad sick-leave file", path="x.csv", row=3, column="rate")
 
     monkeypatch.setattr(cli, "_build", build)
     assert main(["run", "--out", str(out), "--no-pdf", "--workers", "2"]) == 2
