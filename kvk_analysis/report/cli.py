@@ -300,7 +300,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     formats = ("html",) if args.no_pdf else ("html", "pdf")
     if args.batch:
-        from .batch import run_batch
+        from .batch import run_batch, start_worker_server
+
+        start_worker_server()  # the workers' imports, while the parameters are checked
         from .params import check_participants, resolve_municipality
 
         notebook = resolve_notebook(args.notebook or BATCH_NOTEBOOKS[args.batch])
