@@ -235,12 +235,17 @@ def _stop_now(*_: Any) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Process ``pid`` exists and is not a zombie (a killed main process stays a zombie
+    until its parent reaps it, which may wait for this worker to close its output)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()[0] not in {"Z", "X"}
     return True
 
 
