@@ -7,6 +7,7 @@ import pytest
 
 from kvk_analysis.cli import main
 from kvk_analysis.errors import ReportError
+from kvk_analysis.report import batch
 from kvk_analysis.report.batch import is_done, profile_jobs, run_batch
 from kvk_analysis.report.cli import parse_value, resolve_notebook
 
@@ -159,3 +160,21 @@ def test_parameters_file_coerces_codes_for_str_parameters(profile_nb, tmp_path):
     yaml_file.write_text("- not a mapping\n", encoding="utf-8")
     with pytest.raises(ReportError, match="mapping"):
         collect_parameters(args, {})
+
+
+def test_workers_come_from_the_fork_server_only_with_its_environment(monkeypatch):
+    """Forked workers inherit the fork server's environment: with another environment in this
+    process (KVK_ROOT, settings) the workers are spawned, as before the fork server."""
+    import multiprocessing
+
+    first = batch.worker_context().get_start_method()
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        # ours unless another module started a fork server first (then spawn)
+        assert first in {"forkserver", "spawn"}
+        assert batch.worker_context().get_start_method() == first
+    else:
+        assert first == "spawn"
+    monkeypatch.setenv("KVK_TEST_OTHER_ENVIRONMENT", "1")
+    assert batch.worker_context().get_start_method() == "spawn"
+    monkeypatch.delenv("KVK_TEST_OTHER_ENVIRONMENT")
+    assert batch.worker_context().get_start_method() == first

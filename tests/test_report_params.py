@@ -10,6 +10,7 @@ from kvk_analysis.report import batch
 from kvk_analysis.report.params import (
     ParameterError,
     check_participant,
+    check_participants,
     parameter_specs,
     report_name,
     resolve_municipality,
@@ -170,6 +171,19 @@ def test_a_non_participant_profile_stops_with_the_participants_of_its_county():
     )
     assert "1924 Målselv" in msg
     check_participant("0219")  # Bærum took part
+
+
+def test_a_batch_reads_the_registry_once_and_stops_at_its_first_non_participant(monkeypatch):
+    from kvk_analysis import cohorts
+
+    reads = []
+    real = cohorts.read_registry
+    monkeypatch.setattr(cohorts, "read_registry", lambda *a, **k: reads.append(a) or real(*a, **k))
+    check_participants(["0219", "1924", "0301"])
+    assert len(reads) == 1
+    with pytest.raises(ParameterError, match=r"^1902 Tromsø did not take part"):
+        check_participants(["0219", "1902", "9999"])
+    check_participants([])
 
 
 @pytest.fixture

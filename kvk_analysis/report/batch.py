@@ -42,6 +42,23 @@ FAILED_SUFFIX = ".failed.json"
 STOP_GRACE_SECONDS = 5.0
 #: Signal the main process (or the kernel, when the main process dies) sends a worker to stop.
 STOP_SIGNAL = signal.SIGUSR1
+#: Third-party modules every worker imports (papermill, HTML, PDF, exports): with the
+#: ``forkserver`` start method they are imported once, by the fork server, and every worker
+#: starts with them (about 1.6 CPU-s per worker, which each spawned worker paid on its first
+#: report).  No kvk module: those read the project root and settings when imported and are
+#: imported by each worker itself, as with ``spawn``.
+WORKER_PRELOAD = (
+    "pandas",
+    "jupyter_client",
+    "papermill",
+    "nbconvert",
+    "nbconvert.exporters",
+    "bs4",
+    "weasyprint",
+    "PIL.Image",
+    "docx",
+    "openpyxl",
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -217,25 +234,82 @@ def _stop_now(*_: Any) -> None:
     os._exit(130)
 
 
-def _watch_parent(parent: int) -> None:
+def _pid_alive(pid: int) -> bool:
+    """Process ``pid`` exists and is not a zombie (a killed main process stays a zombie
+    until its parent reaps it, which may wait for this worker to close its output)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()[0] not in {"Z", "X"}
+    return True
+
+
+def _watch_parent(parent: int, direct: int) -> None:
     while True:
-        if os.getppid() != parent:
+        if os.getppid() != direct or not _pid_alive(parent):
             _stop_now()
         time.sleep(0.5)
 
 
 def _die_with_parent(parent: int) -> None:
-    """Make this worker stop when process ``parent`` dies: ``PR_SET_PDEATHSIG`` on Linux (via
-    ctypes: no dependency), and a watchdog thread everywhere."""
+    """Make this worker stop when process ``parent`` (the main process) dies:
+    ``PR_SET_PDEATHSIG`` on Linux (via ctypes: no dependency), and a watchdog thread
+    everywhere.  A worker forked by the fork server (:func:`worker_context`) has that server
+    as its direct parent, which exits when the main process dies: either ending stops it."""
+    direct = os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, int(STOP_SIGNAL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    if os.getppid() != parent:  # died before the above took effect
+    threading.Thread(target=_watch_parent, args=(parent, direct), daemon=True).start()
+    if direct == 1 or not _pid_alive(parent):  # died before the above took effect
         _stop_now()
+
+
+#: The environment the fork server was started with by :func:`worker_context` (``None``:
+#: not started by it).  Forked workers inherit the server's environment, not the main
+#: process's current one, so a changed environment (``KVK_ROOT``, settings) means ``spawn``.
+_SERVER_ENV: dict[str, str] | None = None
+
+
+def worker_context() -> Any:
+    """The multiprocessing context of the workers: ``forkserver`` with :data:`WORKER_PRELOAD`
+    where the platform has it, else ``spawn``.  The server is started once per process (by
+    the first call, e.g. :func:`start_worker_server` while the main process still checks
+    parameters) and used while this process's environment is the one it started with;
+    otherwise (a changed environment, or a server started by other code) ``spawn``.  Never
+    ``fork``: a worker must not inherit the main process's threads and state."""
+    global _SERVER_ENV
+    spawn = multiprocessing.get_context("spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return spawn
+    from multiprocessing import forkserver
+
+    env = dict(os.environ)
+    if _SERVER_ENV is None:
+        server = getattr(forkserver, "_forkserver", None)
+        if server is None or getattr(server, "_forkserver_pid", 1) is not None:
+            return spawn  # another module's server (or another multiprocessing): not ours
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(WORKER_PRELOAD))
+        forkserver.ensure_running()
+        _SERVER_ENV = env
+        return ctx
+    return multiprocessing.get_context("forkserver") if env == _SERVER_ENV else spawn
+
+
+def start_worker_server() -> None:
+    """Start the workers' fork server now, so that it imports :data:`WORKER_PRELOAD` in its
+    own process while this one goes on (e.g. checking parameters); see
+    :func:`worker_context`."""
+    worker_context()
 
 
 def _init_worker(parent: int | None = None) -> None:
@@ -457,7 +531,7 @@ def run_jobs(
                 if reuse_kernel:
                     _shutdown_all()
         elif todo:
-            ctx = multiprocessing.get_context("spawn")
+            ctx = worker_context()
             pool = ProcessPoolExecutor(
                 max_workers=min(workers, len(todo)),
                 mp_context=ctx,

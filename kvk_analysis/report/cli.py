@@ -300,8 +300,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     formats = ("html",) if args.no_pdf else ("html", "pdf")
     if args.batch:
-        from .batch import run_batch
-        from .params import check_participant, resolve_municipality
+        from .batch import run_batch, start_worker_server
+
+        start_worker_server()  # the workers' imports, while the parameters are checked
+        from .params import check_participants, resolve_municipality
 
         notebook = resolve_notebook(args.notebook or BATCH_NOTEBOOKS[args.batch])
         params = collect_parameters(args, parameter_types(notebook))
@@ -325,8 +327,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             frame = load_frame(2008)
             names = dict(zip(frame["kommunenummer"], frame["kommune"].astype(str), strict=True))
             if _is_profile(notebook):
-                for code in codes:
-                    check_participant(code, params.get("registry_path"))
+                check_participants(codes, params.get("registry_path"))
         elif args.all_participants:
             panel_path = Path(
                 params.get("panel_path")

@@ -375,6 +375,7 @@ class _Docx:
 
         self.lang = lang
         self._md: Any = None
+        self._styles: dict[str, Any] = {}
         self.doc = Document()
         section = self.doc.sections[0]
         section.page_width, section.page_height = Cm(21.0), Cm(29.7)
@@ -435,7 +436,7 @@ class _Docx:
             kind = node.get("type")
             if kind == "heading":
                 level = int(node.get("attrs", {}).get("level", 2))
-                par = self.doc.add_heading("", level=min(9, max(1, level - 1)))
+                par = self.heading("", min(9, max(1, level - 1)))
                 self._inline(par, node.get("children", []))
             elif kind in ("paragraph", "block_text"):
                 par = self.doc.add_paragraph()
@@ -448,7 +449,7 @@ class _Docx:
                     first = True
                     for child in item.get("children", []):
                         if child.get("type") in ("paragraph", "block_text") and first:
-                            par = self.doc.add_paragraph(style=style)
+                            par = self.doc.add_paragraph(style=self.style(style))
                             self._inline(par, child.get("children", []))
                             first = False
                         else:
@@ -456,7 +457,7 @@ class _Docx:
             elif kind == "block_quote":
                 for child in node.get("children", []):
                     if child.get("type") == "paragraph":
-                        par = self.doc.add_paragraph(style="Quote")
+                        par = self.doc.add_paragraph(style=self.style("Quote"))
                         self._inline(par, child.get("children", []))
                     else:
                         self._blocks([child], depth)
@@ -483,7 +484,7 @@ class _Docx:
             return
         ncol = max(len(r) for r in rows)
         table = self.doc.add_table(rows=len(rows), cols=ncol)
-        table.style = "Table Grid"
+        table.style = self.style("Table Grid")
         grid = _grid(table)
         for i, row in enumerate(rows):
             for j, cell in enumerate(row):
@@ -492,8 +493,23 @@ class _Docx:
                     par, cell.get("children", []), frozenset({"strong"}) if i == 0 else frozenset()
                 )
 
+    def style(self, name: str) -> Any:
+        """The document's style ``name``, looked up once per document (python-docx searches
+        the styles part by XPath each time a style is given by name; the same style object
+        sets the same style id)."""
+        found = self._styles.get(name)
+        if found is None:
+            found = self._styles[name] = self.doc.styles[name]
+        return found
+
+    def heading(self, text: str, level: int) -> Any:
+        """``Document.add_heading`` with the style looked up once (:meth:`style`)."""
+        return self.doc.add_paragraph(
+            text, self.style("Title" if level == 0 else f"Heading {level}")
+        )
+
     def caption(self, text: str) -> Any:
-        par = self.doc.add_paragraph(style="Caption")
+        par = self.doc.add_paragraph(style=self.style("Caption"))
         par.add_run(text)
         return par
 
@@ -511,7 +527,7 @@ class _Docx:
         cols = tab["columns"]
         shown = tab["shown"]
         table = self.doc.add_table(rows=1 + len(shown), cols=max(1, len(cols)))
-        table.style = "Table Grid"
+        table.style = self.style("Table Grid")
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         size = Pt(8) if len(cols) > 7 else Pt(9)
         grid = _grid(table)
@@ -601,7 +617,7 @@ class _Docx:
         if not items:
             return
         table = self.doc.add_table(rows=2, cols=len(items))
-        table.style = "Table Grid"
+        table.style = self.style("Table Grid")
         for j, (name, value) in enumerate(items):
             run = table.cell(0, j).paragraphs[0].add_run(value)
             run.bold = True
@@ -622,16 +638,16 @@ class _Docx:
         lang = self.lang
         series = label("series_evaluation" if meta.get("title_page") else "series_analysis", lang)
         self.doc.add_paragraph(series)
-        self.doc.add_heading(str(meta.get("title") or ""), level=0)
+        self.heading(str(meta.get("title") or ""), 0)
         if meta.get("subtitle"):
-            self.doc.add_paragraph(str(meta["subtitle"]), style="Subtitle")
+            self.doc.add_paragraph(str(meta["subtitle"]), style=self.style("Subtitle"))
         self.doc.add_paragraph(_format_date(lang))
         if meta.get("simulated"):
             run = self.doc.add_paragraph().add_run(label("simulated_banner", lang))
             run.bold = True
             run.font.color.rgb = RGBColor(0x9C, 0x00, 0x06)
         if meta.get("title_page") and headings:
-            self.doc.add_heading(label("h_contents", lang), level=1)
+            self.heading(label("h_contents", lang), 1)
             for h in headings:
                 self.doc.add_paragraph(h)
             self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
@@ -641,9 +657,9 @@ class _Docx:
 
         if not rows:
             return
-        self.doc.add_heading(label("h_provenance", self.lang), level=1)
+        self.heading(label("h_provenance", self.lang), 1)
         table = self.doc.add_table(rows=len(rows), cols=3)
-        table.style = "Table Grid"
+        table.style = self.style("Table Grid")
         grid = _grid(table)
         for i, row in enumerate(rows):
             shown = [label(_PROVENANCE_LABELS.get(row[0], ""), self.lang) or row[0], *row[1:]]
