@@ -52,7 +52,7 @@ LABELS: dict[str, dict[str, str]] = {
         "gap": "Gap (percentage points)",
         "placebo": "Placebos (donor municipalities)",
         "synth_title": "{unit}: actual vs synthetic control",
-        "synth_p": "placebo p = {p}",
+        "synth_p": "placebo p {p}",
         "twfe": "Two-way fixed effects",
         "cs": "Callaway-Sant'Anna",
         "twfe_cs_title": "Event study: TWFE and Callaway-Sant'Anna",
@@ -90,7 +90,7 @@ LABELS: dict[str, dict[str, str]] = {
         "gap": "Avvik (prosentpoeng)",
         "placebo": "Placebo (giverkommuner)",
         "synth_title": "{unit}: faktisk mot syntetisk kontroll",
-        "synth_p": "placebo-p = {p}",
+        "synth_p": "placebo-p {p}",
         "twfe": "Toveis faste effekter (TWFE)",
         "cs": "Callaway–Sant'Anna",
         "twfe_cs_title": "Hendelsesstudie: TWFE og Callaway–Sant'Anna",
@@ -571,7 +571,10 @@ def synth_plot(
         name = unit_name or str(synth_result.unit)
         default = lab["synth_title"].format(unit=name)
         if np.isfinite(synth_result.p_value):
-            default += f" ({lab['synth_p'].format(p=_fmt_number(synth_result.p_value, lang, 3))})"
+            from .report.text import fmt_p  # the profile text's own rounding of the p-value
+
+            p_text = fmt_p(synth_result.p_value, lang).removeprefix("p ")
+            default += f" ({lab['synth_p'].format(p=p_text)})"
         fig.suptitle(default if title is None else title, fontsize=11)
     return fig
 

@@ -134,6 +134,25 @@ def test_synth_plot(results) -> None:
     assert len(nb.axes[1].collections[0].get_paths()) == len(sc.placebo_stats)
 
 
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_profile_prints_the_synthetic_control_numbers_alike(results, lang) -> None:
+    # the profile's key-figure card, its sentence and its figure title print the same gap and
+    # the same placebo p (before: 0,2 pp in the sentence beside -0,16 pp on the card, and
+    # p = 0,55 in the sentence beside placebo-p = 0,545 in the title)
+    from kvk_analysis.report import text
+
+    _, _, _, sc = results
+    card = text.profile_key_figures({"pulje": "I"}, sc, lang)
+    gap = card["Avvik fra syntetisk kontroll" if lang == "nb" else "Gap to synthetic control"]
+    sentence = text.synth_sentence("Kommune 1", sc.effect, sc.rank, 10, sc.p_value, lang)
+    magnitude = text.fmt_pp(abs(sc.effect), lang, 2)
+    assert gap.lstrip("\u2212-") == magnitude and magnitude.split("\u00a0")[0] in sentence
+    p = text.fmt_p(sc.p_value, lang)
+    assert p in sentence
+    title = _texts(plots.synth_plot(sc, lang=lang, unit_name="Kommune 1"))
+    assert p.removeprefix("p ") in title and "= =" not in title
+
+
 def test_twfe_vs_cs_plot(results) -> None:
     _, dyn, tw, _ = results
     fig = plots.twfe_vs_cs_plot(tw, dyn)

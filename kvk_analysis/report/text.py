@@ -612,12 +612,14 @@ def synth_sentence(
     n_units: Any,
     p_value: Any,
     lang: str = "nb",
-    decimals: int = 1,
+    decimals: int = 2,
 ) -> str:
-    """A synthetic-control result in words: the average post-period gap and its placebo rank.
+    """A synthetic-control result in words: the average post-period gap (percentage points,
+    ``decimals`` as the profile's key-figure card prints it) and its placebo rank.
 
     ``rank`` is the rank of the municipality's post/pre RMSPE ratio among ``n_units``
-    (itself and the placebo donors); ``p_value`` = rank / n_units.
+    (itself and the placebo donors); ``p_value`` = rank / n_units (printed by :func:`fmt_p`,
+    as the figure's title prints it).
     """
     lang = check_lang(lang)
     if _is_missing(effect):
