@@ -200,3 +200,24 @@ def test_pretrend_sentence_from_event_study_test():
     nb = text.pretrend_sentence(test, "nb")
     assert "de 8 kvartalene før oppstart" in nb and "forkastes ikke (p = 0,61)" in nb
     assert "the 8 quarters before joining" in text.pretrend_sentence(test, "en")
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_profile_subtitle_names_sector_measure_and_window(lang) -> None:
+    # a profile of one sector or measure said only "sick leave in the municipalities"
+    sub = text.profile_subtitle("care", "self_certified", "2006Q1", "2010Q4", lang)
+    assert sub.startswith(text.label("subtitle_programme", lang))
+    assert text.label("care", lang) in sub
+    assert text.label("self_certified", lang).lower() in sub
+    assert text.fmt_quarter("2006Q1", lang) in sub and text.fmt_quarter("2010Q4", lang) in sub
+    other = text.profile_subtitle("education", "total", None, None, lang)
+    assert text.label("education", lang) in other and text.label("care", lang) not in other
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_synth_sentence_gap_that_rounds_to_zero_is_neither_lower_nor_higher(lang) -> None:
+    level = text.synth_sentence("Oslo", -0.003, 10, 22, 0.45, lang)
+    assert not any(w in level for w in ("lavere", "høyere", "lower", "higher"))
+    assert text.fmt_pp(0.0, lang, 2, long=True) in level and "p = 0" in level
+    lower = text.synth_sentence("Oslo", -0.16, 10, 22, 0.45, lang)
+    assert ("lavere" if lang == "nb" else "lower") in lower

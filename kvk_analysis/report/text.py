@@ -630,16 +630,23 @@ def synth_sentence(
         )
     size = fmt_pp(effect, lang, decimals, long=True)
     strong = not _is_missing(p_value) and float(p_value) <= 0.1
+    # a gap that rounds to zero at the printed precision is neither "lower" nor "higher"
+    level = round(abs(float(effect)), decimals) == 0
     if lang == "nb":
         tail = (
             "Bare få av placebokommunene har et like stort avvik, så forskjellen skiller seg ut."
             if strong
             else "Mange placebokommuner har like store avvik, så forskjellen kan skyldes tilfeldigheter."
         )
+        where = (
+            f"på samme nivå som i den syntetiske kontrollen (avvik {size}; "
+            if level
+            else f"i gjennomsnitt {size} {'lavere' if float(effect) < 0 else 'høyere'} enn i "
+            "den syntetiske kontrollen ("
+        )
         return (
-            f"Etter oppstart var sykefraværet i {name} i gjennomsnitt {size} "
-            f"{'lavere' if float(effect) < 0 else 'høyere'} enn i den syntetiske kontrollen "
-            f"(rang {fmt_int(rank, lang)} av {fmt_int(n_units, lang)}, {fmt_p(p_value, lang)}). "
+            f"Etter oppstart var sykefraværet i {name} {where}"
+            f"rang {fmt_int(rank, lang)} av {fmt_int(n_units, lang)}, {fmt_p(p_value, lang)}). "
             + tail
         ).replace(f" {_MINUS_NB}", " ")
     tail = (
@@ -647,11 +654,16 @@ def synth_sentence(
         if strong
         else "Many placebo municipalities show gaps as large, so the difference may be chance."
     )
+    magnitude = fmt_pp(abs(float(effect)), lang, decimals, long=True)
+    where = (
+        f"level with its synthetic control (gap {magnitude}; "
+        if level
+        else f"on average {magnitude} {'lower' if float(effect) < 0 else 'higher'} than in its "
+        "synthetic control ("
+    )
     return (
-        f"After the start, sick leave in {name} was on average "
-        f"{fmt_pp(abs(float(effect)), lang, decimals, long=True)} "
-        f"{'lower' if float(effect) < 0 else 'higher'} than in its synthetic control "
-        f"(rank {fmt_int(rank, lang)} of {fmt_int(n_units, lang)}, {fmt_p(p_value, lang)}). " + tail
+        f"After the start, sick leave in {name} was {where}"
+        f"rank {fmt_int(rank, lang)} of {fmt_int(n_units, lang)}, {fmt_p(p_value, lang)}). " + tail
     )
 
 
@@ -1121,6 +1133,18 @@ def spec_subtitle(spec: Any, lang: str = "nb") -> str:
         if spec.inference == "bootstrap"
         else ("analytisk inferens" if nb else "analytic inference")
     )
+    return " · ".join(parts)
+
+
+def profile_subtitle(
+    sector: str, measure: str, start: Any = None, end: Any = None, lang: str = "nb"
+) -> str:
+    """A municipality profile's subtitle: the programme, then what its numbers are (sector,
+    measure, window), so a profile of one sector or measure says so where it begins."""
+    lang = check_lang(lang)
+    parts = [label("subtitle_programme", lang), label(sector, lang), label(measure, lang).lower()]
+    if start and end:
+        parts.append(f"{fmt_quarter(start, lang)}–{fmt_quarter(end, lang)}")
     return " · ".join(parts)
 
 
