@@ -47,7 +47,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -153,17 +152,15 @@ def _sign(body: bytes, secret: bytes) -> bytes:
     return hmac.new(secret, body, hashlib.sha256).digest()
 
 
-@cache
 def _versions() -> dict[str, str]:
     from .. import __version__
+    from .provenance import installed_versions
 
-    out = {"kvk": __version__, "python": platform.python_version()}
-    for name in NUMERIC_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    return {
+        "kvk": __version__,
+        "python": platform.python_version(),
+        **installed_versions(NUMERIC_PACKAGES),
+    }
 
 
 def cache_key(panel: pd.DataFrame, spec: Any, *, fingerprint: str | None = None) -> dict[str, Any]:

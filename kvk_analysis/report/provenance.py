@@ -74,17 +74,24 @@ def package_versions() -> dict[str, str]:
     """Installed versions of :data:`PACKAGES` (``"not installed"`` when absent), read once per
     process (reading the metadata of every package took about 0.03 s per report of a batch;
     a process keeps the packages it imported)."""
-    return dict(_package_versions(PACKAGES))
+    versions = installed_versions(tuple(dist for dist, _ in PACKAGES))
+    return {name: versions[dist] for dist, name in PACKAGES}
 
 
-@functools.lru_cache(maxsize=4)
-def _package_versions(packages: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+def installed_versions(dists: tuple[str, ...]) -> dict[str, str]:
+    """``{distribution: version}`` of the installed ``dists`` (``"not installed"`` when
+    absent), read once per process and distribution list (also the results cache's key)."""
+    return dict(_installed_versions(dists))
+
+
+@functools.lru_cache(maxsize=8)
+def _installed_versions(dists: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     out: dict[str, str] = {}
-    for dist, name in packages:
+    for dist in dists:
         try:
-            out[name] = importlib.metadata.version(dist)
+            out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
+            out[dist] = "not installed"
     return tuple(out.items())
 
 
