@@ -154,7 +154,9 @@ def parse_number_series(
     """Vectorised :func:`parse_cell`: return ``(values float64, status str)`` with ``series``' index.
 
     Accepts strings, numbers or a mix (object dtype, e.g. from xlsx).  Raises
-    :class:`NumberFormatError` for the first bad cell, with ``.position`` its 0-based position.
+    :class:`NumberFormatError` for the first bad cell, with ``.position`` its 0-based position
+    (a cell that is not a string is checked first, then the strings: the first cell that is
+    not a number, else the first that overflows to infinity).
     """
     n = len(series)
     values = np.full(n, np.nan)
@@ -162,6 +164,8 @@ def parse_number_series(
     raw = series.to_numpy(dtype=object, na_value=None)
     if isinstance(series.dtype, pd.StringDtype):  # every non-missing cell is a str
         is_str = series.notna().to_numpy()
+    elif pd.api.types.infer_dtype(raw, skipna=False) == "string":  # C loop: all str
+        is_str = np.ones(n, dtype=bool)
     else:
         is_str = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=n)
     # Non-string cells (numbers, None): one by one is fine, they are rare outside xlsx.
@@ -173,41 +177,132 @@ def parse_number_series(
             raise
     if is_str.any():
         idx = np.flatnonzero(is_str)
-        text = pd.Series(raw[idx], dtype="str").str.strip().str.strip(_SPACES)
-        is_sym = text.isin(list(SYMBOLS)).to_numpy()
-        if is_sym.any():
-            sym = text[is_sym].map(SYMBOLS)
-            values[idx[is_sym]] = sym.map(lambda t: t[0]).to_numpy(dtype=float)
-            status[idx[is_sym]] = sym.map(lambda t: t[1]).to_numpy()
-        rest = text[~is_sym]
-        if len(rest):
-            s = rest.str.replace(r"^[\u2212\u2013]", "-", regex=True)
-            pattern = _NB_RE if decimal == "," else _EN_RE
-            plain = s.str.match(pattern)
-            expo = s.str.match(_EXP_RE)
-            good = (plain | expo).to_numpy()
-            s = s.str.replace(_SPACE_RE, "", regex=True)
-            if not good.all():
-                bad = int(np.flatnonzero(~good)[0])
-                pos = int(idx[~is_sym][bad])
+        num, stat, bad, inf = _parse_texts(raw[idx], decimal)
+        for mask in (bad, inf):  # a malformed cell anywhere first, then an overflow
+            if mask.any():
+                pos = int(idx[np.flatnonzero(mask)[0]])
                 raise NumberFormatError(raw[pos], _expected(decimal), position=pos)
-            if decimal == ",":
-                lit = s.where(expo, s.str.replace(".", "", regex=False))
-                lit = lit.str.replace(",", ".", regex=False)
-            else:
-                lit = s.where(expo, s.str.replace(",", "", regex=False))
-                lit = lit.str.replace(",", ".", regex=False)
-            num = lit.astype("float64").to_numpy()
-            if np.isinf(num).any():
-                bad = int(np.flatnonzero(np.isinf(num))[0])
-                pos = int(idx[~is_sym][bad])
-                raise NumberFormatError(raw[pos], _expected(decimal), position=pos)
-            values[idx[~is_sym]] = num
-            status[idx[~is_sym]] = "ok"
+        values[idx] = num
+        status[idx] = stat
     return (
         pd.Series(values, index=series.index, dtype="float64"),
         pd.Series(status, index=series.index, dtype="str"),
     )
+
+
+# The fast path of _parse_texts runs in Arrow's compute kernels (RE2 regular expressions,
+# Arrow's correctly rounded string -> double cast).  RE2 and Python's re differ on non-ASCII
+# digits (Python's \d matches any Unicode digit) and on "$" before a newline, so it takes only
+# cells made of the characters below, on which both engines agree; every other cell goes the
+# general way (pandas' string methods with Python's re semantics), as all cells did before.
+_FAST_CHARS = "^[0-9+.,eE" + _SPACES + "\u2212\u2013\\-]+$"
+_SYMBOL_KEYS = list(SYMBOLS)
+_SYMBOL_VALUES = np.array([v for v, _ in SYMBOLS.values()], dtype=float)
+_SYMBOL_STATUS = np.array([s for _, s in SYMBOLS.values()], dtype=object)
+
+
+def _ascii_digits(pattern: re.Pattern[str]) -> str:
+    return pattern.pattern.replace(r"\d", "[0-9]")
+
+
+def _parse_texts(
+    texts: np.ndarray, decimal: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse an object array of ``str`` cells: ``(values, status, bad, inf)``; ``bad`` marks
+    cells that are neither a number nor a symbol, ``inf`` numbers that overflow (their
+    values are NaN).  Element by element the same as :func:`_parse_texts_general`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(texts)
+    try:
+        arr = pa.array(texts, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError, TypeError):  # e.g. a lone surrogate
+        return _parse_texts_general(texts, decimal)
+    text = pc.utf8_trim(pc.utf8_trim_whitespace(arr), characters=_SPACES)
+    code = pc.fill_null(pc.index_in(text, value_set=pa.array(_SYMBOL_KEYS)), -1).to_numpy()
+    is_sym = code >= 0
+    values = np.full(n, np.nan)
+    status = np.full(n, "ok", dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    inf = np.zeros(n, dtype=bool)
+    values[is_sym] = _SYMBOL_VALUES[code[is_sym]]
+    status[is_sym] = _SYMBOL_STATUS[code[is_sym]]
+    rest = np.flatnonzero(~is_sym)
+    if not len(rest):
+        return values, status, bad, inf
+    s = text.take(pa.array(rest))
+    fast = pc.match_substring_regex(s, _FAST_CHARS).to_numpy(zero_copy_only=False)
+    slow = rest[~fast]
+    if len(slow):  # rare: letters, other digits, ... (usually a bad cell)
+        v, st, b, f = _parse_texts_general(texts[slow], decimal)
+        values[slow], status[slow], bad[slow], inf[slow] = v, st, b, f
+    if not fast.all():
+        s = s.filter(pa.array(fast))
+    rest = rest[fast]
+    if not len(rest):
+        return values, status, bad, inf
+    ascii_only = pc.all(pc.string_is_ascii(s)).as_py()  # then only " " can be a space
+    if not ascii_only:
+        s = pc.replace_substring_regex(s, "^[\u2212\u2013]", "-")
+    plain = pc.match_substring_regex(s, _ascii_digits(_NB_RE if decimal == "," else _EN_RE))
+    expo = pc.match_substring_regex(s, _ascii_digits(_EXP_RE))
+    good = pc.or_(plain, expo).to_numpy(zero_copy_only=False)
+    bad[rest[~good]] = True
+    if not good.all():
+        s, expo, rest = s.filter(good), expo.filter(good), rest[good]
+    s = pc.replace_substring(s, " ", "")
+    if not ascii_only:
+        s = pc.replace_substring_regex(s, f"[{_SPACES}]", "")
+    group = "." if decimal == "," else ","  # the thousands separator that is not a space
+    lit = pc.replace_substring(pc.if_else(expo, s, pc.replace_substring(s, group, "")), ",", ".")
+    try:
+        num = pc.cast(lit, pa.float64()).to_numpy(zero_copy_only=False, writable=True)
+    except pa.ArrowInvalid:  # not expected for these shapes; Python's float decides
+        num = np.array([float(x) for x in lit.to_pylist()], dtype=float)
+    over = np.isinf(num)
+    inf[rest[over]] = True
+    num[over] = np.nan
+    values[rest] = num
+    return values, status, bad, inf
+
+
+def _parse_texts_general(
+    texts: np.ndarray, decimal: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_parse_texts` with pandas' string methods (Python's ``re`` semantics), for any
+    ``str`` cells."""
+    n = len(texts)
+    values = np.full(n, np.nan)
+    status = np.full(n, "ok", dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    inf = np.zeros(n, dtype=bool)
+    text = pd.Series(texts, dtype="str").str.strip().str.strip(_SPACES)
+    is_sym = text.isin(_SYMBOL_KEYS).to_numpy()
+    if is_sym.any():
+        sym = text[is_sym].map(SYMBOLS)
+        values[is_sym] = sym.map(lambda t: t[0]).to_numpy(dtype=float)
+        status[is_sym] = sym.map(lambda t: t[1]).to_numpy()
+    rest_pos = np.flatnonzero(~is_sym)
+    if not len(rest_pos):
+        return values, status, bad, inf
+    s = text[~is_sym].str.replace(r"^[\u2212\u2013]", "-", regex=True)
+    plain = s.str.match(_NB_RE if decimal == "," else _EN_RE)
+    expo = s.str.match(_EXP_RE)
+    good = (plain | expo).to_numpy()
+    bad[rest_pos[~good]] = True
+    s, expo, rest_pos = s[good], expo[good], rest_pos[good]
+    if not len(s):
+        return values, status, bad, inf
+    s = s.str.replace(_SPACE_RE, "", regex=True)
+    group = "." if decimal == "," else ","
+    lit = s.where(expo, s.str.replace(group, "", regex=False)).str.replace(",", ".", regex=False)
+    num = lit.astype("float64").to_numpy(copy=True)
+    over = np.isinf(num)
+    inf[rest_pos[over]] = True
+    num[over] = np.nan
+    values[rest_pos] = num
+    return values, status, bad, inf
 
 
 def format_number(
