@@ -22,12 +22,16 @@ import io
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from .errors import InputError
 from .fileio import read_text
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 PULJER = ("I", "II", "III", "IV")
 MEMBERSHIP_SOURCES = ("documented", "simulated")
@@ -159,6 +163,8 @@ def _parse_pulje(value: str, path: Path, row: int, column: str) -> str | None:
 
 
 def _schema() -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     in_window = pa.Check.in_range(DATE_MIN, DATE_MAX, error="within 2006-2010")
     date = pa.Column("datetime64[ns]", in_window, nullable=True)
     return pa.DataFrameSchema(
@@ -316,10 +322,13 @@ def read_registry(
     for col in ("admitted", "programme_start", "left"):
         out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
     out["pulje"] = out["pulje"].astype(object).where(out["pulje"].notna(), None)
-    try:
-        _schema().validate(out, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        raise _schema_error(exc, out, path, file_column) from None
+    if not _plainly_valid(out):  # pandera decides and words the error (see _plainly_valid)
+        import pandera.pandas as pa
+
+        try:
+            _schema().validate(out, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            raise _schema_error(exc, out, path, file_column) from None
     _check_dates_order(out, path, file_column)
     _check_frame(out, path, file_column, frame)
 
@@ -330,6 +339,37 @@ def read_registry(
     for col in extras:
         out[col] = raw[col].to_numpy()
     return out[OUTPUT_COLUMNS + extras].reset_index(drop=True)
+
+
+_STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default str, as in schema.py
+_DATE_COLUMNS = ("admitted", "programme_start", "left")
+
+
+def _plainly_valid(out: pd.DataFrame) -> bool:
+    """True only if :func:`_schema` would accept ``out``: its checks in plain pandas, stricter
+    where that is simpler (exact dtypes, ASCII digits).  pandera costs about 0.25 s to import
+    and is then overhead for a valid registry; a ``False`` only means "ask pandera"."""
+    need = ("kommunenummer", "kommune", "pulje", *_DATE_COLUMNS, "membership_source", "is_borough")
+    if not out.columns.is_unique or any(c not in out.columns for c in need):
+        return False
+    for column in ("kommunenummer", "kommune", "membership_source"):
+        if out[column].dtype != _STR_DTYPE or out[column].hasnans:
+            return False
+    code = out["kommunenummer"]
+    if not (code.str.isascii().all() and code.str.fullmatch("[0-9]{4}(?:[0-9]{2})?").all()):
+        return False
+    if not code.is_unique or not out["membership_source"].isin(MEMBERSHIP_SOURCES).all():
+        return False
+    pulje = out["pulje"]
+    if pulje.dtype != object or not (pulje.isna() | pulje.isin(PULJER)).all():
+        return False
+    for column in _DATE_COLUMNS:
+        dates = out[column]
+        if dates.dtype != np.dtype("datetime64[ns]"):
+            return False
+        if not (dates.isna() | ((dates >= DATE_MIN) & (dates <= DATE_MAX))).all():
+            return False
+    return out["is_borough"].dtype == np.dtype(bool)
 
 
 def _schema_error(
