@@ -650,12 +650,13 @@ def harmonise_codes(
     members: dict[str, list[str]] = {}
     for c, g in merged_to.items():
         members.setdefault(g if level == "merged" else c, []).append(c)
+    # Only units that receive rows from another code are aggregated; the rest pass through
+    # (so only their expected territory is needed).
+    touched = set(to_codes[to_codes != codes].unique())
     expected = {
         t: frozenset().union(*(_territory_parts(table[m], table) for m in members.get(t, [t])))
-        for t in set(to_codes)
+        for t in touched
     }
-    # Only units that receive rows from another code are aggregated; the rest pass through.
-    touched = set(to_codes[to_codes != codes])
     mask = to_codes.isin(touched).to_numpy()
     positions = np.arange(len(out))
     merged, n_partial = _aggregate(

@@ -84,7 +84,7 @@ def data_quality_table(
     with np.errstate(invalid="ignore"):
         jump = consecutive & (np.abs(change) > jump_pp)
     idx = np.flatnonzero(jump)
-    prev_period = df["period"].to_numpy()[idx - 1] if len(idx) else []
+    prev_period = df["period"].array[idx - 1] if len(idx) else []  # only these boxed
     add(
         df.iloc[idx],
         "jump",
