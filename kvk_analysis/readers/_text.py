@@ -188,10 +188,10 @@ def parse_quarters_located(
                 expected="a quarter like 2007K1, 2007Q1 or '1. kvartal 2007'",
                 found=label,
             ) from None
-    return pd.Series(
-        pd.PeriodIndex([mapping[v] for v in values.to_numpy(dtype=object)], freq="Q"),
-        index=values.index,
-    )
+    # Built from ordinals (one per distinct label) rather than from one Period per cell.
+    codes, labels = pd.factorize(values.to_numpy(dtype=object))
+    ordinals = np.array([mapping[v].ordinal for v in labels], dtype=np.int64)[codes]
+    return pd.Series(pd.PeriodIndex.from_ordinals(ordinals, freq="Q"), index=values.index)
 
 
 def map_labels_located(
