@@ -260,8 +260,11 @@ def _code_table(directory: Path) -> dict[str, CodeInfo]:
     name08 = dict(zip(frame["kommunenr"], frame["kommune"], strict=True))
     frame_codes = set(frame["kommunenr"])
     table: dict[str, CodeInfo] = {}
-    by_group = {g: sub for g, sub in cw.groupby("harmonized_2024_code")}
-    for row in cw.itertuples(index=False):
+    rows = list(cw.itertuples(index=False))
+    by_group: dict[str, list] = {}  # the crosswalk's rows of each group, in file order
+    for row in rows:
+        by_group.setdefault(row.harmonized_2024_code, []).append(row)
+    for row in rows:
         code, label, group = row.code, row.label_with_validity, row.harmonized_2024_code
         current = row.valid_to.startswith("current")
         start, end = _year(row.valid_from, 0), _year(row.valid_to, 2024)
@@ -273,8 +276,7 @@ def _code_table(directory: Path) -> dict[str, CodeInfo]:
         elif end < 2007:
             cands = [m for m in mem if len(mem) == 1]
             if len(mem) > 1:
-                sub = by_group[group]
-                starts = dict(zip(sub["code"], sub["valid_from"], strict=True))
+                starts = {r.code: r.valid_from for r in by_group[group]}
                 cands = [m for m in mem if starts.get(m, "") == str(end + 1)]
             terr = frozenset(cands[:1]) if len(cands) == 1 else frozenset()
             rule = "predecessor" if terr else "split"
@@ -290,7 +292,6 @@ def _code_table(directory: Path) -> dict[str, CodeInfo]:
             terr = frozenset(mem)
             rule = "recoded" if len(mem) == 1 else "merged"
         else:
-            sub = by_group[group]
             keys_x = _name_keys(label)
             chosen = set()
             for m in mem:
@@ -298,7 +299,7 @@ def _code_table(directory: Path) -> dict[str, CodeInfo]:
                     chosen.add(m)
                     continue
                 separate = False
-                for other in sub.itertuples(index=False):
+                for other in by_group[group]:
                     if other.code == code or not (
                         _name_keys(other.label_with_validity) & _name_keys(name08[m])
                     ):
