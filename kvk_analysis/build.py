@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import __version__, config
@@ -423,7 +424,8 @@ def _build(
     frames = []
     reader_notes: dict[str, list[str]] = {}
     conflicts: list[dict] = []
-    origins: list[pd.DataFrame] = []  # file and line of each tidy row, for error messages
+    # file and line of each tidy row, for error messages (a frame only if one is needed)
+    origins: list[tuple[str, np.ndarray]] = []
     try:
         for path in paths:
             bar.set_postfix_str(path.name)
@@ -435,7 +437,7 @@ def _build(
                 keep_lines=True,
             )
             lines = df.pop("_line") if "_line" in df else pd.Series(pd.NA, index=df.index)
-            origins.append(pd.DataFrame({"file": str(path), "line": lines.to_numpy()}))
+            origins.append((str(path), lines.to_numpy()))
             reader_notes[_relative(path)] = [str(n) for n in df.attrs.get("notes", []) or []]
             conflicts.extend(
                 {**c, "file": path.name} for c in df.attrs.get("rate_conflicts", []) or []
@@ -457,7 +459,10 @@ def _build(
                 vintage=str(p["vintage"]),
             )
         except InputError as exc:
-            raise _locate_in_files(exc, tidy, pd.concat(origins, ignore_index=True)) from None
+            where = pd.concat(
+                [pd.DataFrame({"file": f, "line": ln}) for f, ln in origins], ignore_index=True
+            )
+            raise _locate_in_files(exc, tidy, where) from None
         bar.update()
     finally:
         bar.close()
