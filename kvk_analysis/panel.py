@@ -446,10 +446,11 @@ def build_panel(
     """
     notes: list[str] = []
     tidy = _check_tidy(tidy)
-    from .readers.ssb_table import combine_tables
+    if "source" in tidy and tidy["source"].astype(str).str.startswith("ssb-table:").any():
+        from .readers.ssb_table import combine_tables  # only published tables overlap
 
-    tidy, overlap_notes = combine_tables(tidy)
-    notes.extend(overlap_notes)
+        tidy, overlap_notes = combine_tables(tidy)
+        notes.extend(overlap_notes)
     tidy = tidy.assign(unit_basis=unit_basis_of(tidy))
     measures = sorted(set(tidy["measure"].astype(str).unique()))
     if measure not in measures:

@@ -11,15 +11,13 @@ and drops it.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pandas as pd
 
 from .detect import SOURCES, detect_source
 from .ks import read_ks, read_ks_employee
-from .ssb_csv import read_ssb_csv
-from .ssb_jsonstat import read_ssb_jsonstat
-from .ssb_table import read_ssb_table
 from .tidy import aggregate, missing_summary, rate_conflict_note
 
 __all__ = [
@@ -35,13 +33,28 @@ __all__ = [
     "read_ssb_table",
 ]
 
-_READERS = {
-    "ks": read_ks,
-    "ks-employee": read_ks_employee,
-    "ssb-csv": read_ssb_csv,
-    "ssb-jsonstat": read_ssb_jsonstat,
-    "ssb-table": read_ssb_table,
+#: The SSB readers are imported on first use (``ssb_table`` alone is 1,500 lines): a build of
+#: KS files does not need them.
+_LAZY = {
+    "read_ssb_csv": "ssb_csv",
+    "read_ssb_jsonstat": "ssb_jsonstat",
+    "read_ssb_table": "ssb_table",
 }
+_READERS = {
+    "ks": "read_ks",
+    "ks-employee": "read_ks_employee",
+    "ssb-csv": "read_ssb_csv",
+    "ssb-jsonstat": "read_ssb_jsonstat",
+    "ssb-table": "read_ssb_table",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def read_sickleave(
@@ -84,7 +97,9 @@ def read_sickleave(
         raise InputError(
             "unknown source", path=path, expected="one of auto, " + ", ".join(SOURCES), found=source
         )
-    df = _READERS[source](path, encoding=encoding, **options)
+    name = _READERS[source]
+    reader = globals()[name] if name in globals() else __getattr__(name)
+    df = reader(path, encoding=encoding, **options)
     df.attrs["detected"] = detected
     conflicts = df.attrs.get("rate_conflicts") or []
     if conflicts:
