@@ -253,8 +253,11 @@ def _add_sector_all(tidy: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     parts = tidy[tidy["sector"] != "all"]
     if parts.empty:
         return tidy
-    marker = parts.merge(has_all.assign(_has=True), on=keys, how="left")["_has"].fillna(False)
-    todo = parts[~marker.to_numpy().astype(bool)]
+    if has_all.empty:  # no 'all' rows at all (e.g. KS): every unit-quarter needs its sum
+        todo = parts
+    else:
+        marker = parts.merge(has_all.assign(_has=True), on=keys, how="left")["_has"]
+        todo = parts[~marker.fillna(False).to_numpy().astype(bool)]
     if todo.empty:
         return tidy
     summed = _sum_rows(todo, keys).assign(sector="all")
