@@ -68,3 +68,20 @@ def test_field_over_the_csv_limit_is_still_an_error():
 )
 def test_fuzz_same_as_csv(text, delimiter):
     assert split_delimited(text, delimiter, path="x.csv") == _reference(text, delimiter)
+
+
+def test_garbage_collector_state_restored():
+    import gc
+
+    assert gc.isenabled()
+    split_delimited("a;b\n", ";", path="x.csv")
+    assert gc.isenabled()
+    with pytest.raises(InputError):
+        split_delimited("a\n" + "x" * (csv.field_size_limit() + 1) + "\n", ";", path="x.csv")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        split_delimited("a;b\n", ";", path="x.csv")
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
