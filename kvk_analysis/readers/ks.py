@@ -620,21 +620,24 @@ def _employee_tidy_fast(
     """The tidy table straight from polars' group table, in the tidy table's dtypes and
     order (the same frame :func:`_employee_tidy` and :func:`.tidy.finish` build, without
     converting 100,000s of cells through pandas): each key's distinct labels (few) are
-    parsed once and the rows taken by code.  ``None`` when a label has surrounding spaces or
-    two labels map to one key (``"101"``, ``"0101"``): the general path handles those."""
+    parsed once, the groups sorted by one integer key made of the labels' ranks, and the
+    columns built with numpy and Arrow buffers (:func:`_str_take`, :func:`_str_tile`).
+    ``None`` when a label has surrounding spaces or two labels map to one key (``"101"``,
+    ``"0101"``): the general path handles those."""
     import polars as pl
 
+    n_groups = groups.height
     labels, codes = {}, {}
     for k in key_names:
         col = groups[k]
         codes[k], _ = pd.factorize(col.to_physical().to_numpy(), use_na_sentinel=False)
         first = np.empty(int(codes[k].max()) + 1, np.intp)  # first row of each label
-        first[codes[k][::-1]] = np.arange(len(codes[k]) - 1, -1, -1)
+        first[codes[k][::-1]] = np.arange(n_groups - 1, -1, -1)
         labels[k] = col.gather(first).cast(pl.String).to_list()
         if any(isinstance(v, str) and v != v.strip() for v in labels[k]):
             return None
     parsers = None
-    parsed, ranks = {}, []
+    parsed, key = {}, np.zeros(n_groups, np.int64)
     for k in key_names:
         values = [_parse_label(k, v) for v in labels[k]]  # plain Python: a few labels
         if any(v is None for v in values):  # an unknown label: the located error
@@ -642,57 +645,101 @@ def _employee_tidy_fast(
             _parse_labels(k, pd.Series(labels[k], dtype=object), parsers[k], where)
         if len(set(values)) < len(values):
             return None
-        if k == "quarter":
-            sort_keys = [v.ordinal for v in values]
-            parsed[k] = pd.arrays.PeriodArray(
-                np.array(sort_keys, dtype=np.int64), dtype=pd.PeriodDtype("Q-DEC")
-            )
-        else:
-            sort_keys = values
-            parsed[k] = pd.array(values, dtype="str")
-        rank = np.empty(len(values), np.intp)
-        rank[sorted(range(len(values)), key=sort_keys.__getitem__)] = np.arange(len(values))
-        ranks.append(rank[codes[k]])
-    order = np.lexsort(ranks[::-1])  # by code, quarter, sector (, sex): the tidy order
+        parsed[k] = [v.ordinal for v in values] if k == "quarter" else values
+        rank = np.empty(len(values), np.int64)
+        rank[sorted(range(len(values)), key=parsed[k].__getitem__)] = np.arange(len(values))
+        key = key * len(values) + rank[codes[k]]  # unique: distinct labels per key (above)
+    # by code, quarter, sector (, sex): the tidy order; a product of the label counts, so
+    # at most about 10,000 codes x 400 quarters x 4 sectors x 3 sexes: no int64 overflow
+    order = np.argsort(key)
+    size = 3 * n_groups
     rows = np.repeat(order, 3)
     sums = {}
     for k in num_names:
         s = groups[k].to_numpy().astype(float, copy=True)
         s[s == math.inf] = np.nan  # a group with an empty cell: missing
         sums[k] = s
-    n = groups["n"].to_numpy().astype(float)
-    lost = np.column_stack([sums["doctor"], sums["self"], sums["self"] + sums["doctor"]])
-    lost = lost[order].ravel()
+    lost = np.empty((n_groups, 3))
+    np.take(sums["doctor"], order, out=lost[:, 0])
+    np.take(sums["self"], order, out=lost[:, 1])
+    np.add(lost[:, 0], lost[:, 1], out=lost[:, 2])
+    lost = lost.ravel()
     contracted = sums["contracted"][rows]
     with np.errstate(divide="ignore", invalid="ignore"):  # as tidy.rate_from_days
         rate = lost / contracted * 100.0
     rate[~np.isfinite(rate)] = np.nan
-    size = len(rows)
-    measures = pd.array(["doctor_certified", "self_certified", "total"], dtype="str")
+    n = groups["n"].to_numpy()
     missing = np.isnan(lost) | np.isnan(contracted)
     data = {
-        "kommunenummer": parsed["code"].take(codes["code"][rows]),
-        "period": parsed["quarter"].take(codes["quarter"][rows]),
-        "sector": parsed["sector"].take(codes["sector"][rows]),
-        "measure": measures.take(np.tile(np.arange(3), len(order))),
+        "kommunenummer": _str_take(parsed["code"], codes["code"][rows]),
+        "period": pd.arrays.PeriodArray(
+            np.array(parsed["quarter"], np.int64)[codes["quarter"][rows]],
+            dtype=pd.PeriodDtype("Q-DEC"),
+        ),
+        "sector": _str_take(parsed["sector"], codes["sector"][rows]),
+        "measure": _str_tile(["doctor_certified", "self_certified", "total"], n_groups),
     }
     if "sex" in parsed:
-        data["sex"] = parsed["sex"].take(codes["sex"][rows])
+        data["sex"] = _str_take(parsed["sex"], codes["sex"][rows])
     data.update(
         lost_days=lost,
         contracted_days=contracted,
-        employees=n[rows],
+        employees=n[rows].astype(float),
         rate=rate,
-        status=pd.array(["ok", "missing"], dtype="str").take(missing.astype(np.intp)),
-        source=pd.array([f"ks-employee:{Path(path).name}"], dtype="str").take(
-            np.zeros(size, np.intp)
+        status=(
+            _str_take(["ok", "missing"], missing.view(np.int8))
+            if missing.any()
+            else _str_tile(["ok"], size)
         ),
+        source=_str_tile([f"ks-employee:{Path(path).name}"], size),
         _line=pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool)),
     )
-    tidy = pd.DataFrame(data)
-    n_missing = int(np.isnan(np.column_stack(list(sums.values()))).any(axis=1).sum())
-    _employee_attrs(tidy, path, enc, int(n.sum()), len(order), n_missing)
+    # copy=False: the arrays are new and the frame's own (no copy into one float block)
+    tidy = pd.DataFrame(data, copy=False)
+    n_missing = int((np.isnan(sums["contracted"]) | np.isnan(sums["self"])
+                     | np.isnan(sums["doctor"])).sum())  # fmt: skip
+    _employee_attrs(tidy, path, enc, int(n.sum()), n_groups, n_missing)
     return tidy
+
+
+#: The tidy table's string dtype (pandas' ``"str"``: Arrow ``large_string`` storage).
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _arrow_strings(data: bytes, offsets: np.ndarray):
+    """An Arrow ``large_string`` array from UTF-8 bytes and int64 offsets (the storage of
+    pandas' ``str`` dtype; built from buffers, no per-cell Python objects)."""
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(
+        pa.large_string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _str_labels(labels: list[str]) -> tuple[bytes, np.ndarray]:
+    encoded = [s.encode("utf-8") for s in labels]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return b"".join(encoded), offsets
+
+
+def _str_take(labels: list[str], idx: np.ndarray):
+    """``labels[idx]`` as a pandas ``str`` array (few labels, many rows)."""
+    if pd.api.types.pandas_dtype("str") != _STR:  # pandas without Arrow strings
+        return pd.array(labels, dtype="str").take(idx)
+    return pd.arrays.ArrowStringArray(_arrow_strings(*_str_labels(labels)).take(idx), dtype=_STR)
+
+
+def _str_tile(labels: list[str], reps: int):
+    """``labels`` repeated ``reps`` times (``[a, b, a, b, ...]``) as a pandas ``str`` array."""
+    if pd.api.types.pandas_dtype("str") != _STR:
+        return pd.array(labels * reps, dtype="str")
+    data, offsets = _str_labels(labels)
+    width = int(offsets[-1])
+    tiled = np.empty(reps * len(labels) + 1, np.int64)
+    tiled[:-1] = (np.arange(reps, dtype=np.int64)[:, None] * width + offsets[:-1]).ravel()
+    tiled[-1] = reps * width
+    return pd.arrays.ArrowStringArray(_arrow_strings(data * reps, tiled), dtype=_STR)
 
 
 def _employee_attrs(
