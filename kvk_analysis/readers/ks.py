@@ -53,6 +53,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -379,18 +380,18 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
             groups = None
         if groups is not None:
             last_empty = (
-                bool((groups[next(k for k in num_names if cols[k] == last)] == math.inf).any())
+                bool((groups.sums[next(k for k in num_names if cols[k] == last)] == math.inf).any())
                 if last in numeric
-                else groups["last_empty"].sum() > 0
+                else groups.last_empty > 0
             )
             if last_empty:  # an empty last cell, a blank line or a row with too few fields
                 line, found, blank_lines = _bad_width(source, path, enc, skip, width, delim)
                 if line is not None:
                     raise _wrong_width(path, line, found, width, delim)
-                blank = pl.all_horizontal(pl.col(key_names).is_null())
-                if groups.filter(blank)["n"].sum() == blank_lines:
-                    groups = groups.filter(~blank)
-            if groups.is_empty():
+                blank = np.logical_and.reduce([groups.null(k) for k in key_names])
+                if groups.n[blank].sum() == blank_lines:
+                    groups = groups.select(~blank)
+            if not len(groups.n):
                 raise InputError(
                     "the file has no data rows",
                     path=path,
@@ -400,12 +401,8 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
             if tidy is not None:
                 return tidy
             # labels with surrounding spaces, or two labels for one key: the general path
-            sums = (
-                groups.with_columns(pl.col(key_names).cast(pl.String))
-                .sort(key_names, nulls_last=True, maintain_order=True)
-                .to_pandas()
-            )
-            sums = _merge_padded_keys(sums[key_names + num_names + ["n"]], key_names, num_names)
+            sums = groups.frame(key_names, num_names)
+            sums = _merge_padded_keys(sums, key_names, num_names)
             for k in num_names:  # +inf: a group with an empty cell (kept so by the merge)
                 sums.loc[sums[k] == math.inf, k] = np.nan
         else:
@@ -416,18 +413,56 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     return _employee_tidy(sums, path, enc, by_sex)
 
 
-def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list):
-    """The fast query (see :func:`_employee_polars`): a polars frame with the categorical
-    keys, the flagged day sums and ``n`` per group (``last_empty`` too if the last column is
-    no day column), or ``None`` if a sum is ``NaN`` (a bad cell or a surplus field)."""
+class _Groups(NamedTuple):
+    """Polars' group table as numpy arrays: per key the label code of each group (an index
+    into ``labels[key]``, whose last entry is ``None``: an empty key cell), the raw day sums
+    (``+inf``: a group with an empty cell), the row counts and the empty cells of the last
+    column (when it is no day column)."""
+
+    codes: dict
+    labels: dict
+    sums: dict
+    n: np.ndarray
+    last_empty: int
+
+    def null(self, key: str) -> np.ndarray:
+        return self.codes[key] == len(self.labels[key]) - 1
+
+    def select(self, mask: np.ndarray) -> _Groups:
+        return self._replace(
+            codes={k: c[mask] for k, c in self.codes.items()},
+            sums={k: s[mask] for k, s in self.sums.items()},
+            n=self.n[mask],
+        )
+
+    def frame(self, key_names: list, num_names: list) -> pd.DataFrame:
+        """A pandas group table with the raw labels, sorted by them (nulls last)."""
+        data = {k: np.array(self.labels[k], dtype=object)[self.codes[k]] for k in key_names}
+        data.update({k: self.sums[k] for k in num_names}, n=self.n)
+        out = pd.DataFrame(data)
+        return out.sort_values(key_names, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list) -> _Groups | None:
+    """The fast query (see :func:`_employee_polars`): the flagged day sums and ``n`` per
+    group (and the empty cells of the last column if it is no day column), or ``None`` if a
+    sum is ``NaN`` (a bad cell or a surplus field).
+
+    Each key column is read as a categorical with its own, new set of categories: a label's
+    physical code is then its index in that set (0, 1, ... in the order met), so the labels
+    come back as one short list per key, and the process-wide categories of polars do not
+    grow with every file read.  The group key is the key codes packed into one 64-bit
+    integer (fields of ``64 // keys`` bits; an empty key cell the all-ones field), which
+    polars groups faster than the separate key columns; should a key have more distinct
+    labels than its field holds (millions: no valid extract), the key columns are grouped
+    as they are."""
     import polars as pl
 
     numeric = {cols[k] for k in num_names}
-    keys = {cols[k] for k in key_names}
-    schema = {
-        f"c{i}": pl.Float64 if i in numeric else pl.Categorical if i in keys else pl.String
-        for i in range(width)
-    }
+    categories = {k: pl.Categories.random() for k in key_names}
+    schema = {f"c{i}": pl.Float64 if i in numeric else pl.String for i in range(width)}
+    for k in key_names:
+        schema[f"c{cols[k]}"] = pl.Categorical(categories[k])
     schema[f"c{width}"] = pl.Boolean  # the sentinel for surplus fields
     aggs = []
     for k in num_names:
@@ -440,15 +475,59 @@ def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list):
     if last not in numeric:
         aggs.append(pl.col(f"c{last}").null_count().alias("last_empty"))
     aggs.append(pl.len().alias("n"))
-    groups = (
-        scan(schema, True)
-        .group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names])
-        .agg(aggs)
-        .collect(engine="streaming")
-    )
-    if any(groups[k].is_nan().any() for k in num_names):
+    bits = 64 // len(key_names)
+    empty = (1 << bits) - 1  # the field of an empty key cell
+    physical = [pl.col(f"c{cols[k]}").to_physical().cast(pl.UInt64) for k in key_names]
+    packed = physical[0].fill_null(empty)
+    for p in physical[1:]:
+        packed = packed * (1 << bits) + p.fill_null(empty)
+    # polars keeps a set of categories only while data of its type exists (documented,
+    # with this way to keep it): the labels are read after the query
+    keep = [pl.Series([], dtype=pl.Categorical(c)) for c in categories.values()]  # noqa: F841
+    groups = scan(schema, True).group_by(packed.alias("key")).agg(aggs).collect(engine="streaming")
+    labels = {k: list(categories[k]) for k in key_names}
+    packed = groups["key"].to_numpy()
+    codes, complete = {}, True
+    for j, k in enumerate(reversed(key_names)):
+        code = ((packed >> np.uint64(bits * j)) & np.uint64(empty)).astype(np.intp)
+        null = code == empty
+        # a label for every code, and no code that packing could have cut
+        complete &= len(labels[k]) < empty and None not in labels[k]
+        complete &= bool(code[~null].max(initial=-1) < len(labels[k]))
+        code[null] = len(labels[k])
+        codes[k] = code
+    if not complete:
+        groups = (
+            scan(schema, True)
+            .group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names])
+            .agg(aggs)
+            .collect(engine="streaming")
+        )
+        for k in key_names:
+            codes[k], labels[k] = _label_codes(groups[k])
+    sums = {k: groups[k].to_numpy() for k in num_names}
+    if any(np.isnan(s).any() for s in sums.values()):
         return None
-    return groups
+    for k in key_names:
+        labels[k] = [*labels[k], None]
+    last_empty = int(groups["last_empty"].sum()) if "last_empty" in groups.columns else 0
+    return _Groups(codes, labels, sums, groups["n"].to_numpy().astype(np.int64), last_empty)
+
+
+def _label_codes(column) -> tuple[np.ndarray, list]:
+    """``(codes, labels)`` of a categorical polars column: each row's index into its
+    distinct labels (in order of first appearance; an empty cell: ``len(labels)``)."""
+    import polars as pl
+
+    physical = column.to_physical().to_numpy()  # float with NaN if there are nulls
+    codes, _ = pd.factorize(physical, use_na_sentinel=True)
+    rows = np.flatnonzero(codes >= 0)
+    first = np.zeros(int(codes.max()) + 1, np.intp)  # first row of each label
+    first[codes[rows][::-1]] = rows[::-1]
+    labels = column.gather(first).cast(pl.String).to_list()
+    codes = codes.astype(np.intp)
+    codes[codes < 0] = len(labels)
+    return codes, labels
 
 
 def _text_sums(pl, scan, keys, path, enc, skip, width, delim, source, cols, header,
@@ -615,8 +694,9 @@ def _parse_labels(key: str, labels: pd.Series, fn, where) -> pd.Series:
 
 
 def _employee_tidy_fast(
-    groups, key_names: list, num_names: list, path, enc: str, header: list, cols: dict, where
-) -> pd.DataFrame | None:
+    groups: _Groups, key_names: list, num_names: list, path, enc: str, header: list, cols: dict,
+    where,
+) -> pd.DataFrame | None:  # fmt: skip
     """The tidy table straight from polars' group table, in the tidy table's dtypes and
     order (the same frame :func:`_employee_tidy` and :func:`.tidy.finish` build, without
     converting 100,000s of cells through pandas): each key's distinct labels (few) are
@@ -624,16 +704,17 @@ def _employee_tidy_fast(
     columns built with numpy and Arrow buffers (:func:`_str_take`, :func:`_str_tile`).
     ``None`` when a label has surrounding spaces or two labels map to one key (``"101"``,
     ``"0101"``): the general path handles those."""
-    import polars as pl
-
-    n_groups = groups.height
+    n_groups = len(groups.n)
     labels, codes = {}, {}
     for k in key_names:
-        col = groups[k]
-        codes[k], _ = pd.factorize(col.to_physical().to_numpy(), use_na_sentinel=False)
-        first = np.empty(int(codes[k].max()) + 1, np.intp)  # first row of each label
-        first[codes[k][::-1]] = np.arange(n_groups - 1, -1, -1)
-        labels[k] = col.gather(first).cast(pl.String).to_list()
+        code, labels[k] = groups.codes[k], groups.labels[k]
+        present = np.zeros(len(labels[k]), bool)
+        present[code] = True
+        if not present.all():  # only the labels of the groups left (blank lines dropped)
+            remap = np.cumsum(present) - 1
+            code = remap[code]
+            labels[k] = [v for v, p in zip(labels[k], present, strict=True) if p]
+        codes[k] = code
         if any(isinstance(v, str) and v != v.strip() for v in labels[k]):
             return None
     parsers = None
@@ -656,7 +737,7 @@ def _employee_tidy_fast(
     rows = np.repeat(order, 3)
     sums = {}
     for k in num_names:
-        s = groups[k].to_numpy().astype(float, copy=True)
+        s = groups.sums[k].astype(float, copy=True)
         s[s == math.inf] = np.nan  # a group with an empty cell: missing
         sums[k] = s
     lost = np.empty((n_groups, 3))
@@ -668,7 +749,7 @@ def _employee_tidy_fast(
     with np.errstate(divide="ignore", invalid="ignore"):  # as tidy.rate_from_days
         rate = lost / contracted * 100.0
     rate[~np.isfinite(rate)] = np.nan
-    n = groups["n"].to_numpy()
+    n = groups.n
     missing = np.isnan(lost) | np.isnan(contracted)
     data = {
         "kommunenummer": _str_take(parsed["code"], codes["code"][rows]),
@@ -694,8 +775,11 @@ def _employee_tidy_fast(
         source=_str_tile([f"ks-employee:{Path(path).name}"], size),
         _line=pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool)),
     )
-    # copy=False: the arrays are new and the frame's own (no copy into one float block)
-    tidy = pd.DataFrame(data, copy=False)
+    # copy=False: the arrays are new and the frame's own (no copy into one float block);
+    # the column names set as an Arrow str array (from a list, pandas would convert them
+    # through pyarrow's pandas shim, a few ms to load in a fresh process)
+    tidy = pd.DataFrame(dict(enumerate(data.values())), copy=False)
+    tidy.columns = pd.Index(_str_tile(list(data), 1))
     n_missing = int((np.isnan(sums["contracted"]) | np.isnan(sums["self"])
                      | np.isnan(sums["doctor"])).sum())  # fmt: skip
     _employee_attrs(tidy, path, enc, int(n.sum()), n_groups, n_missing)
@@ -727,7 +811,14 @@ def _str_take(labels: list[str], idx: np.ndarray):
     """``labels[idx]`` as a pandas ``str`` array (few labels, many rows)."""
     if pd.api.types.pandas_dtype("str") != _STR:  # pandas without Arrow strings
         return pd.array(labels, dtype="str").take(idx)
-    return pd.arrays.ArrowStringArray(_arrow_strings(*_str_labels(labels)).take(idx), dtype=_STR)
+    import pyarrow as pa
+
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    # indices from their buffer: pa.array(numpy) would first load pyarrow's pandas shim
+    indices = pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)])
+    return pd.arrays.ArrowStringArray(
+        _arrow_strings(*_str_labels(labels)).take(indices), dtype=_STR
+    )
 
 
 def _str_tile(labels: list[str], reps: int):
