@@ -750,31 +750,23 @@ def _employee_tidy_fast(
         rate = lost / contracted * 100.0
     rate[~np.isfinite(rate)] = np.nan
     n = groups.n
-    missing = np.isnan(lost) | np.isnan(contracted)
-    data = {
-        "kommunenummer": _str_take(parsed["code"], codes["code"][rows]),
-        "period": pd.arrays.PeriodArray(
-            np.array(parsed["quarter"], np.int64)[codes["quarter"][rows]],
-            dtype=pd.PeriodDtype("Q-DEC"),
-        ),
-        "sector": _str_take(parsed["sector"], codes["sector"][rows]),
-        "measure": _str_tile(["doctor_certified", "self_certified", "total"], n_groups),
-    }
+    data = {}
+    data["kommunenummer"] = _str_take(parsed["code"], codes["code"][rows])
+    quarters = np.array(parsed["quarter"], np.int64)[codes["quarter"][rows]]
+    data["period"] = pd.arrays.PeriodArray(quarters, dtype=pd.PeriodDtype("Q-DEC"))
+    data["sector"] = _str_take(parsed["sector"], codes["sector"][rows])
+    data["measure"] = _str_tile(["doctor_certified", "self_certified", "total"], n_groups)
     if "sex" in parsed:
         data["sex"] = _str_take(parsed["sex"], codes["sex"][rows])
-    data.update(
-        lost_days=lost,
-        contracted_days=contracted,
-        employees=n[rows].astype(float),
-        rate=rate,
-        status=(
-            _str_take(["ok", "missing"], missing.view(np.int8))
-            if missing.any()
-            else _str_tile(["ok"], size)
-        ),
-        source=_str_tile([f"ks-employee:{Path(path).name}"], size),
-        _line=pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool)),
-    )
+    data.update(lost_days=lost, contracted_days=contracted, employees=n[rows].astype(float))
+    data["rate"] = rate
+    missing = np.isnan(lost) | np.isnan(contracted)
+    if missing.any():
+        data["status"] = _str_take(["ok", "missing"], missing.view(np.int8))
+    else:
+        data["status"] = _str_tile(["ok"], size)
+    data["source"] = _str_tile([f"ks-employee:{Path(path).name}"], size)
+    data["_line"] = pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool))
     # copy=False: the arrays are new and the frame's own (no copy into one float block);
     # the column names set as an Arrow str array (from a list, pandas would convert them
     # through pyarrow's pandas shim, a few ms to load in a fresh process)
