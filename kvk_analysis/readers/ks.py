@@ -278,19 +278,19 @@ def read_ks_employee(
     return _employee_polars(path, encoding, by_sex)
 
 
-def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str, int]:
+def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str, int, str]:
     """The first non-blank line (streamed: the rest may be huge), its line number, the
-    delimiter (``;``, or a tab when the header has tabs and no ``;``: Excel "Unicode text")
-    and the number of the last line before the first data row (blank lines after the header
-    skipped, since polars takes the file's width from its first row); that number is the
-    last line of the file when no data row follows."""
+    delimiter (``;``, or a tab when the header has tabs and no ``;``: Excel "Unicode text"),
+    the number of the last line before the first data row (blank lines after the header
+    skipped, since polars takes the file's width from its first row) and that first data
+    row; that number is the last line of the file when no data row follows."""
     header, header_line, delimiter = None, 0, ";"
     try:
         for line_no, line in _text.iter_lines(path, encoding):
             if not line.strip():
                 continue
             if header is not None:
-                return header, header_line, delimiter, line_no - 1
+                return header, header_line, delimiter, line_no - 1, line
             delimiter = "\t" if "\t" in line and ";" not in line else ";"
             header, header_line = next(csv.reader([line], delimiter=delimiter)), line_no
     except UnicodeDecodeError:
@@ -300,6 +300,35 @@ def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, s
     raise InputError(
         "the file has no data rows", path=path, expected="one row per employee and quarter"
     )
+
+
+def _cr_only(path: str | Path) -> bool:
+    """True if the file's lines end in a bare CR (classic Mac OS): polars splits lines at
+    LF only and would see a single line.  Judged from the first 64 kB (any encoding: CR and
+    LF keep their byte in UTF-16/32)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    return b"\r" in head and b"\n" not in head
+
+
+def _surplus_fields(line: str, width: int, delim: str) -> int | None:
+    """The number of fields of a data line with a non-empty field past ``width`` (the rule
+    of :func:`_bad_width`), else ``None`` (also for a line with a quote, which may be part
+    of a record spanning lines: those are left to the full checks)."""
+    if '"' in line:
+        return None
+    fields = line.split(delim)
+    return len(fields) if any(fields[width:]) else None
+
+
+def _last_line(source: str) -> str:
+    """The last non-blank line of a UTF-8 file (read from its end: one small read)."""
+    with open(source, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read().decode("utf-8", errors="replace")
+    lines = [ln for ln in tail.split("\n") if ln.strip()]
+    return lines[-1].rstrip("\r") if len(lines) > 1 else ""
 
 
 def _locate(
@@ -348,7 +377,7 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     import polars as pl
 
     enc = encoding or _text.sniff_encoding(path)
-    header, header_line, delim, skip = _employee_header(path, enc)
+    header, header_line, delim, skip, first_row = _employee_header(path, enc)
     required = dict(_EMP_REQUIRED)
     if by_sex:
         required["sex"] = "Kjonn"
@@ -360,11 +389,17 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     last = width - 1
     norm = enc.replace("-", "").replace("_", "").lower()
     where = _Where(path, enc, header_line, cols, delim)
+    # A surplus field after an empty one (";2,0;;7") escapes the sentinel below: checked on
+    # the first data row here and on the last one after the query (no cost measurable)
+    found = _surplus_fields(first_row, width, delim)
+    if found is not None:
+        raise _wrong_width(path, skip + 1, found, width, delim)
     with contextlib.ExitStack() as stack:
-        if norm in ("utf8", "utf8sig", "ascii"):
+        cr_only = _cr_only(path)
+        if norm in ("utf8", "utf8sig", "ascii") and not cr_only:
             source = str(path)
         else:
-            source = stack.enter_context(_utf8_copy(path, enc))
+            source = stack.enter_context(_utf8_copy(path, enc, cr_only=cr_only))
 
         def scan(schema: dict, typed: bool):
             return pl.scan_csv(
@@ -397,6 +432,10 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
                     path=path,
                     expected="one row per employee and quarter",
                 )
+            if _surplus_fields(_last_line(source), width, delim) is not None:
+                line, found, _ = _bad_width(source, path, enc, skip, width, delim)
+                if line is not None:
+                    raise _wrong_width(path, line, found, width, delim)
             tidy = _employee_tidy_fast(groups, key_names, num_names, path, enc, header, cols, where)
             if tidy is not None:
                 return tidy
@@ -860,9 +899,9 @@ def _merge_padded_keys(sums: pd.DataFrame, key_names: list, num_names: list) -> 
 
 
 @contextlib.contextmanager
-def _utf8_copy(path: str | Path, encoding: str) -> Iterator[str]:
+def _utf8_copy(path: str | Path, encoding: str, *, cr_only: bool = False) -> Iterator[str]:
     """A temporary UTF-8 copy of a text file, transcoded in 16 MB blocks (flat memory; line
-    numbers unchanged), removed afterwards."""
+    numbers unchanged; bare CR line ends made LF if ``cr_only``), removed afterwards."""
     import codecs
     import tempfile
 
@@ -872,8 +911,10 @@ def _utf8_copy(path: str | Path, encoding: str) -> Iterator[str]:
         with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
             try:
                 while block := src.read(1 << 24):
-                    dst.write(decoder.decode(block).encode("utf-8"))
-                dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+                    text = decoder.decode(block)
+                    dst.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
+                text = decoder.decode(b"", final=True)
+                dst.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
             except UnicodeDecodeError:
                 raise _undecodable(path, encoding) from None
         yield tmp
