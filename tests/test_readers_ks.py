@@ -554,3 +554,16 @@ def test_employee_labels_when_polars_categories_give_none(tmp_path, monkeypatch)
     fallback = read_ks_employee(EMP, by_sex=True)
     pd.testing.assert_frame_equal(fallback, plain, check_exact=False, rtol=1e-12)
     assert fallback.attrs == plain.attrs
+
+
+@pytest.mark.parametrize("labels", [["0101", "1119"], ["care", "", "education"], ["Øvrige", "æ"]])
+def test_employee_str_columns_built_from_buffers_equal_pandas(labels):
+    """The tidy table's str columns are built from Arrow buffers (no per-cell objects): the
+    same arrays as pandas builds from the labels, empty and non-ASCII labels included."""
+    from kvk_analysis.readers.ks import _str_take, _str_tile
+
+    idx = np.array([len(labels) - 1, 0, 0, *range(len(labels))])
+    expected = pd.array(labels, dtype="str").take(idx)
+    pd.testing.assert_extension_array_equal(_str_take(labels, idx), expected)
+    pd.testing.assert_extension_array_equal(_str_tile(labels, 3), pd.array(labels * 3, dtype="str"))
+    assert len(_str_tile(labels, 0)) == 0

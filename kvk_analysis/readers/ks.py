@@ -786,7 +786,8 @@ def _employee_tidy_fast(
     lost = lost.ravel()
     contracted = sums["contracted"][rows]
     with np.errstate(divide="ignore", invalid="ignore"):  # as tidy.rate_from_days
-        rate = lost / contracted * 100.0
+        rate = np.divide(lost, contracted)
+        rate *= 100.0
     rate[~np.isfinite(rate)] = np.nan
     n = groups.n
     data = {}
@@ -797,7 +798,7 @@ def _employee_tidy_fast(
     data["measure"] = _str_tile(["doctor_certified", "self_certified", "total"], n_groups)
     if "sex" in parsed:
         data["sex"] = _str_take(parsed["sex"], codes["sex"][rows])
-    data.update(lost_days=lost, contracted_days=contracted, employees=n[rows].astype(float))
+    data.update(lost_days=lost, contracted_days=contracted, employees=n.astype(float)[rows])
     data["rate"] = rate
     missing = np.isnan(lost) | np.isnan(contracted)
     if missing.any():
@@ -859,7 +860,12 @@ def _str_tile(labels: list[str], reps: int):
     data, offsets = _str_labels(labels)
     width = int(offsets[-1])
     tiled = np.empty(reps * len(labels) + 1, np.int64)
-    tiled[:-1] = (np.arange(reps, dtype=np.int64)[:, None] * width + offsets[:-1]).ravel()
+    starts = (
+        np.arange(0, reps * width, width, dtype=np.int64)[:, None]
+        if width
+        else np.zeros((reps, 1), np.int64)
+    )
+    np.add(starts, offsets[:-1], out=tiled[:-1].reshape(reps, len(labels)))
     tiled[-1] = reps * width
     return pd.arrays.ArrowStringArray(_arrow_strings(data * reps, tiled), dtype=_STR)
 
