@@ -349,8 +349,9 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     flat memory).
 
     Fast path (:func:`_fast_sums`): one query that parses what polars used directly parses
-    (keys, as categoricals; the three day columns as decimal-comma doubles) and computes per
-    group only the three sums and the row count.  The checks ride on the sums: each day value
+    (keys, as categoricals, each with its own categories; the three day columns as
+    decimal-comma doubles), groups by one 64-bit key packed from the keys' codes and
+    computes per group only the three sums and the row count.  The checks ride on the sums: each day value
     is summed as ``x + 0 * sqrt(x)`` with an empty cell filled with ``+inf`` afterwards, so a
     clean cell adds itself, a negative or non-finite cell (``NaN``, ``±inf``) adds ``NaN``
     and an empty cell ``+inf``; a finite sum is a clean group, ``+inf`` a group with an empty
@@ -370,9 +371,14 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     a short row leaves the last column empty, so only if that column has empty cells is the
     file checked for its field counts (:func:`_bad_width`, one polars pass over the raw
     lines).  Blank lines become rows whose cells are all empty; they are dropped (as a CSV
-    reader skips them) when that check counts exactly as many blank lines.  UTF-8 is read
-    directly; other encodings (cp1252, UTF-16 ...) through a temporary UTF-8 copy (line
-    numbers kept).  Threads: polars' pool (``POLARS_MAX_THREADS``, default all cores).
+    reader skips them) when that check counts exactly as many blank lines.  A non-empty
+    surplus field after an empty one (``;2,0;;7``) leaves the sentinel empty: it is refused
+    on the first and the last data row (where an extract wider than its header shows: the
+    first row is read with the header anyway, the last one with one small read from the
+    end), not on the rows between.  UTF-8 is read directly; other encodings (cp1252,
+    UTF-16 ...) and lines ending in a bare CR (classic Mac OS; polars splits at LF only)
+    through a temporary UTF-8 copy with LF (line numbers kept).  Threads: polars' pool
+    (``POLARS_MAX_THREADS``, default all cores).
     """
     import polars as pl
 
