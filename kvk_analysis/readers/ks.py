@@ -10,8 +10,11 @@ native code, flat memory, all cores) in one lazy query that parses what polars u
 parses and computes per group only the three day sums and the row count: the checks ride on
 the sums (an empty cell makes its sum ``+inf``, a negative or non-finite cell or a surplus
 field ``NaN``), so only a file with such a cell or row is read again, to name its line
-(details in :func:`_employee_polars`).  The tidy table is built straight from polars' small
-group table (one row per municipality x quarter x sector), each distinct label parsed once.
+(details in :func:`_employee_polars`).  The keys are read as categoricals with their own
+categories and grouped as one packed 64-bit key, which polars groups faster than the key
+columns (:func:`_fast_sums`).  The tidy table is built straight from polars' small group
+table (one row per municipality x quarter x sector) with numpy and Arrow buffers, each
+distinct label parsed once (:func:`_employee_tidy_fast`).
 
 Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_readers.py``
 (same files, same sums checked first, interleaved, best of N, each run in its own process,
@@ -20,15 +23,16 @@ and the checks a reader owes its user cost DuckDB more: its strict CSV mode (whi
 row with the wrong number of fields for free) plus per-group counts made the DuckDB query
 about 1.3x slower than plain polars, while in polars they cost a few cheap arithmetic
 kernels per day column and one sentinel column, paid back by reading the keys as
-categoricals (hashed once per distinct label).  The streaming engine, as for polars used
+categoricals (hashed once per distinct label) and grouping one packed key.  The streaming engine, as for polars used
 directly (its in-memory engine took twice as long at 8M rows and holds the whole file).
 polars' price is that it reads a row with too few fields as empty trailing cells and (with
 unused columns pruned) drops surplus fields silently; both are still true in polars 2.1 and
 are detected cheaply (the sentinel column past the header's width, and a field-count pass
-over the raw lines only when the last column has empty cells).  Not detected: a non-empty
-surplus field after an *empty* one (``...;2,0;;7``): the sentinel is empty there, as in the
-accepted trailing ``;``.  polars reads only UTF-8, so other encodings go through a transcoded
-temporary copy.  Measured on a 2-core machine shared with other jobs (best of 3-7
+over the raw lines only when the last column has empty cells).  A non-empty surplus field
+after an *empty* one (``...;2,0;;7``) leaves the sentinel empty, as the accepted trailing
+``;`` does: it is refused on the first and the last data row (where an extract wider than
+its header shows), not detected on the rows between.  polars reads only UTF-8 with LF line
+ends, so other encodings and bare-CR line ends go through a transcoded temporary copy.  Measured on a 2-core machine shared with other jobs (best of 3-7
 interleaved runs, each in its own process; docs/architecture.md has every run): kvk
 0.77-0.87x DuckDB used directly in most runs, and against polars used directly 0.86-1.04x
 at 8M rows and 0.98x at 30M rows (CPU seconds 0.95-0.98x), but 0.96-1.13x at 2M rows (CPU
@@ -351,16 +355,16 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     Fast path (:func:`_fast_sums`): one query that parses what polars used directly parses
     (keys, as categoricals, each with its own categories; the three day columns as
     decimal-comma doubles), groups by one 64-bit key packed from the keys' codes and
-    computes per group only the three sums and the row count.  The checks ride on the sums: each day value
-    is summed as ``x + 0 * sqrt(x)`` with an empty cell filled with ``+inf`` afterwards, so a
-    clean cell adds itself, a negative or non-finite cell (``NaN``, ``±inf``) adds ``NaN``
-    and an empty cell ``+inf``; a finite sum is a clean group, ``+inf`` a group with an empty
-    cell (missing, as in the aggregate form) and ``NaN`` a group with a bad cell.  A surplus
-    field makes one day value ``NaN`` too (see below).  Only when a sum is ``NaN``, or a cell
-    does not parse at all, is the query rerun with every cell read as text and converted in
-    the query (decimal comma; ``spaces``: thousands separators removed too), counting empty
-    and non-number cells and the smallest value, and the bad line then found by scanning the
-    file (:func:`_locate`).
+    computes per group only the three sums and the row count.  The checks ride on the
+    sums: each day value is summed as ``x + 0 * sqrt(x)`` with an empty cell filled with
+    ``+inf`` afterwards, so a clean cell adds itself, a negative or non-finite cell
+    (``NaN``, ``±inf``) adds ``NaN`` and an empty cell ``+inf``; a finite sum is a clean
+    group, ``+inf`` a group with an empty cell (missing, as in the aggregate form) and
+    ``NaN`` a group with a bad cell.  A surplus field makes one day value ``NaN`` too (see
+    below).  Only when a sum is ``NaN``, or a cell does not parse at all, is the query rerun
+    with every cell read as text and converted in the query (decimal comma; ``spaces``:
+    thousands separators removed too), counting empty and non-number cells and the smallest
+    value, and the bad line then found by scanning the file (:func:`_locate`).
 
     Rows with the wrong number of fields: polars reads a row with too few fields as empty
     trailing cells, and with the columns it does not need pruned it drops surplus fields
