@@ -32,18 +32,23 @@ over the raw lines only when the last column has empty cells).  A non-empty surp
 after an *empty* one (``...;2,0;;7``) leaves the sentinel empty, as the accepted trailing
 ``;`` does: it is refused on the first and the last data row (where an extract wider than
 its header shows), not detected on the rows between.  polars reads only UTF-8 with LF line
-ends, so other encodings and bare-CR line ends go through a transcoded temporary copy.  Measured on a 2-core machine shared with other jobs (best of 3-7
-interleaved runs, each in its own process; docs/architecture.md has every run): kvk
-0.77-0.87x DuckDB used directly in most runs, and against polars used directly 0.86-1.04x
-at 8M rows and 0.98x at 30M rows (CPU seconds 0.95-0.98x), but 0.96-1.13x at 2M rows (CPU
-1.00-1.05x), where fixed costs (the pandas tidy table, about 25 ms in a fresh process; the
-header) weigh most.
+ends, so other encodings and bare-CR line ends go through a transcoded temporary copy.
+
+Measured on a 2-core machine shared with other jobs (best of 5-9 interleaved runs, each in its
+own process, load averages 2.3-5.5; docs/architecture.md has the runs): against polars used
+directly kvk took 0.99-1.00x the wall time and 0.93-0.96x the CPU seconds at 2M rows,
+0.99x / 0.93x at 8M and 0.93x / 0.98x at 30M rows, and 0.7-0.8x DuckDB's; before the packed
+key and the numpy/Arrow tidy table, 2M rows took 0.96-1.13x polars' wall time (CPU
+1.00-1.05x).  What kvk adds to a polars query is now about 20 ms of one thread per call (most
+of it the 12 MB tidy table) and the checks; the categorical keys and the packed key pay for
+both against polars with string keys, not quite against polars with categorical keys and no
+checks (kvk 1.02-1.04x its CPU seconds).
 Memory is bounded: about 340 MB above the imports at 8M and at 30M rows (polars' CSV
 buffers), not proportional to the file.
 
 A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
-CSV (45 bytes/row measured); at the measured 3.7-6.6 million rows/s that is 3-5.5 s here
-(up to about 10 s under load) in the same bounded memory.  Beyond one machine, the sums and
+CSV (45 bytes/row measured); at the measured 2.9-8.3 million rows/s (the least under a load
+average of 4.5) that is 2.5-7 s here in the same bounded memory.  Beyond one machine, the sums and
 counts add up across partitions: partition the extract by year or county (Parquet, read out
 of core by polars or DuckDB), aggregate each, add the group tables; a distributed engine only
 for hundreds of GB.
