@@ -34,15 +34,15 @@ after an *empty* one (``...;2,0;;7``) leaves the sentinel empty, as the accepted
 its header shows), not detected on the rows between.  polars reads only UTF-8 with LF line
 ends, so other encodings and bare-CR line ends go through a transcoded temporary copy.
 
-Measured on a 2-core machine shared with other jobs (best of 5-9 interleaved runs, each in its
-own process, load averages 2.3-5.5; docs/architecture.md has the runs): against polars used
-directly kvk took 0.99-1.00x the wall time and 0.93-0.96x the CPU seconds at 2M rows,
-0.97-0.99x / 0.93-0.98x at 8M and 0.93x / 0.98x at 30M rows, and 0.7-0.85x DuckDB's; before the packed
-key and the numpy/Arrow tidy table, 2M rows took 0.96-1.13x polars' wall time (CPU
-1.00-1.05x).  What kvk adds to a polars query is now about 20 ms of one thread per call (most
-of it the 12 MB tidy table) and the checks; the categorical keys and the packed key pay for
-both against polars with string keys, not quite against polars with categorical keys and no
-checks (kvk 1.02-1.04x its CPU seconds).
+Measured on a 2-core machine shared with other jobs (best of 5-15 interleaved runs, each in
+its own process, load averages 1.2-5.5; docs/architecture.md has the runs): against polars
+used directly kvk took 0.99-1.01x the wall time (level within the noise) and 0.93-0.97x the
+CPU seconds at 2M rows, 0.97-0.99x / 0.93-0.98x at 8M and 0.93x / 0.98x at 30M rows, and
+0.7-0.85x DuckDB's; before the packed key and the numpy/Arrow tidy table, 2M rows took
+0.96-1.13x polars' wall time (CPU 1.00-1.05x).  What kvk adds to a polars query is now about
+20 ms of one thread per call (most of it the 12 MB tidy table) and the checks; the
+categorical keys and the packed key pay for both against polars with string keys, not quite
+against polars with categorical keys and no checks (kvk 1.02-1.04x its CPU seconds).
 Memory is bounded: about 340 MB above the imports at 8M and at 30M rows (polars' CSV
 buffers), not proportional to the file.
 
