@@ -299,6 +299,7 @@ def main() -> None:
                 f"\nN = {n:,} rows, {size / 1e6:,.0f} MB ({size / n:.1f} bytes/row; generated "
                 f"in {time.perf_counter() - t0:.1f} s)"
             )
+            load = os.getloadavg()[0]
             best: dict[str, dict] = {}
             times: dict[str, list[float]] = {m: [] for m in methods}
             cpu: dict[str, list[float]] = {m: [] for m in methods}
@@ -315,7 +316,11 @@ def main() -> None:
                     if method not in best or r["seconds"] < best[method]["seconds"]:
                         best[method] = r
             groups = len(pd.read_parquet(Path(tmp) / "kvk.parquet"))
-            print(f"  same sums in every run of every method: {groups:,} groups")
+            print(
+                f"  same sums in every run of every method: {groups:,} groups; load average "
+                f"{load:.2f} before and {os.getloadavg()[0]:.2f} after the rounds "
+                f"({os.cpu_count()} cores: above that, other jobs took turns with these runs)"
+            )
             for method, r in best.items():
                 print(
                     f"  {method:10s} {r['seconds']:7.2f} s (median {statistics.median(times[method]):6.2f})"

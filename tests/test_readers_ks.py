@@ -497,3 +497,73 @@ def test_employee_bad_values_found_by_the_sums_are_located(tmp_path, bad, column
     assert info.value.row == 4 and "emp.csv" in str(info.value)
     if column:
         assert info.value.column == column
+
+
+# ------------------------------- employee level: surplus fields after an empty one, CR line ends
+
+
+@pytest.mark.parametrize(
+    ("body", "row"),
+    [
+        (f"{GOOD};;7\n{GOOD}\n{GOOD}\n", 2),  # the first data row
+        (f"{GOOD}\n{GOOD}\n{GOOD};;7\n", 4),  # the last data row
+        (f"{GOOD}\n{GOOD};;7\n{GOOD}\n{GOOD};;;x\n\n", 3),  # the last one, found from the first
+        (f"\n\n{GOOD};;;;7\r\n{GOOD}\r\n", 4),  # blank lines before, CRLF
+    ],
+)
+def test_employee_surplus_field_after_an_empty_one_on_the_first_or_last_row(tmp_path, body, row):
+    """A surplus field after an empty one escapes the sentinel column: checked on the first
+    and the last data row (a whole extract one or two columns wider than its header shows
+    there), and the first such line named."""
+    with pytest.raises(InputError, match="wrong number of fields") as info:
+        read_ks_employee(_emp(tmp_path, body, "surplus.csv"))
+    assert info.value.row == row and "surplus.csv" in str(info.value)
+    assert info.value.found == len(body.splitlines()[row - 2].rstrip("\r").split(";"))
+
+
+def test_employee_trailing_delimiters_on_the_first_and_last_row_are_no_error(tmp_path):
+    plain = read_ks_employee(_emp(tmp_path, f"{GOOD}\n{GOOD}\n", "plain.csv"))
+    got = read_ks_employee(_emp(tmp_path, f"{GOOD};\n{GOOD}\n{GOOD};\n", "trailing.csv"))
+    assert got["employees"].sum() == 1.5 * plain["employees"].sum()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-16"])
+def test_employee_cr_only_line_ends_read_as_lf(tmp_path, encoding):
+    """Lines ending in a bare CR (classic Mac OS) are lines, as in an editor: the same table
+    as with LF, and errors name the same line (polars splits at LF only: a copy with LF)."""
+    lines = EMP.read_text(encoding="utf-8").splitlines()
+    lf = read_ks_employee(write(tmp_path, "\n".join(lines) + "\n", "lf.csv", encoding))
+    cr = read_ks_employee(write(tmp_path, "\r".join(lines) + "\r", "cr.csv", encoding))
+    pd.testing.assert_frame_equal(
+        cr.drop(columns="source"), lf.drop(columns="source"), check_exact=True
+    )
+    fields = lines[3].split(";")
+    bad = [*lines[:3], ";".join([*fields[:2], "Skole", *fields[3:]]), *lines[4:]]
+    with pytest.raises(InputError) as info:
+        read_ks_employee(write(tmp_path, "\r".join(bad), "cr_bad.csv", encoding))
+    assert info.value.row == 4 and info.value.column == "Sektor"
+
+
+def test_employee_labels_when_polars_categories_give_none(tmp_path, monkeypatch):
+    """The labels come from the read's own polars categories; should those come back empty
+    (the API is marked unstable), the key columns are grouped as they are: same table."""
+    import polars as pl
+
+    plain = read_ks_employee(EMP, by_sex=True)
+    monkeypatch.setattr(pl.Categories, "__iter__", lambda self: iter([]))
+    fallback = read_ks_employee(EMP, by_sex=True)
+    pd.testing.assert_frame_equal(fallback, plain, check_exact=False, rtol=1e-12)
+    assert fallback.attrs == plain.attrs
+
+
+@pytest.mark.parametrize("labels", [["0101", "1119"], ["care", "", "education"], ["Øvrige", "æ"]])
+def test_employee_str_columns_built_from_buffers_equal_pandas(labels):
+    """The tidy table's str columns are built from Arrow buffers (no per-cell objects): the
+    same arrays as pandas builds from the labels, empty and non-ASCII labels included."""
+    from kvk_analysis.readers.ks import _str_take, _str_tile
+
+    idx = np.array([len(labels) - 1, 0, 0, *range(len(labels))])
+    expected = pd.array(labels, dtype="str").take(idx)
+    pd.testing.assert_extension_array_equal(_str_take(labels, idx), expected)
+    pd.testing.assert_extension_array_equal(_str_tile(labels, 3), pd.array(labels * 3, dtype="str"))
+    assert len(_str_tile(labels, 0)) == 0

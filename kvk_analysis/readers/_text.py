@@ -184,7 +184,10 @@ def sniff_encoding(path: str | Path) -> str:
         head = fh.read(SNIFF_BYTES)
     # Do not let a multi-byte character cut at the end of the sample decide.
     cut = head.rfind(b"\n")
-    return detect_encoding(head[: cut + 1] if cut > 0 else head)
+    end = cut + 1 if cut > 0 else len(head)
+    if head.isascii():  # no BOM, valid UTF-8: only the zero-byte test reads (its first 4 kB)
+        return detect_encoding(head[: min(end, 4096)])
+    return detect_encoding(head[:end])
 
 
 def parse_numbers_located(

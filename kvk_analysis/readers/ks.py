@@ -10,8 +10,11 @@ native code, flat memory, all cores) in one lazy query that parses what polars u
 parses and computes per group only the three day sums and the row count: the checks ride on
 the sums (an empty cell makes its sum ``+inf``, a negative or non-finite cell or a surplus
 field ``NaN``), so only a file with such a cell or row is read again, to name its line
-(details in :func:`_employee_polars`).  The tidy table is built straight from polars' small
-group table (one row per municipality x quarter x sector), each distinct label parsed once.
+(details in :func:`_employee_polars`).  The keys are read as categoricals with their own
+categories and grouped as one packed 64-bit key, which polars groups faster than the key
+columns (:func:`_fast_sums`).  The tidy table is built straight from polars' small group
+table (one row per municipality x quarter x sector) with numpy and Arrow buffers, each
+distinct label parsed once (:func:`_employee_tidy_fast`).
 
 Engine: polars rather than DuckDB, measured side by side in ``benchmarks/bench_readers.py``
 (same files, same sums checked first, interleaved, best of N, each run in its own process,
@@ -20,26 +23,32 @@ and the checks a reader owes its user cost DuckDB more: its strict CSV mode (whi
 row with the wrong number of fields for free) plus per-group counts made the DuckDB query
 about 1.3x slower than plain polars, while in polars they cost a few cheap arithmetic
 kernels per day column and one sentinel column, paid back by reading the keys as
-categoricals (hashed once per distinct label).  The streaming engine, as for polars used
+categoricals (hashed once per distinct label) and grouping one packed key.  The streaming engine, as for polars used
 directly (its in-memory engine took twice as long at 8M rows and holds the whole file).
 polars' price is that it reads a row with too few fields as empty trailing cells and (with
 unused columns pruned) drops surplus fields silently; both are still true in polars 2.1 and
 are detected cheaply (the sentinel column past the header's width, and a field-count pass
-over the raw lines only when the last column has empty cells).  Not detected: a non-empty
-surplus field after an *empty* one (``...;2,0;;7``): the sentinel is empty there, as in the
-accepted trailing ``;``.  polars reads only UTF-8, so other encodings go through a transcoded
-temporary copy.  Measured on a 2-core machine shared with other jobs (best of 3-7
-interleaved runs, each in its own process; docs/architecture.md has every run): kvk
-0.77-0.87x DuckDB used directly in most runs, and against polars used directly 0.86-1.04x
-at 8M rows and 0.98x at 30M rows (CPU seconds 0.95-0.98x), but 0.96-1.13x at 2M rows (CPU
-1.00-1.05x), where fixed costs (the pandas tidy table, about 25 ms in a fresh process; the
-header) weigh most.
+over the raw lines only when the last column has empty cells).  A non-empty surplus field
+after an *empty* one (``...;2,0;;7``) leaves the sentinel empty, as the accepted trailing
+``;`` does: it is refused on the first and the last data row (where an extract wider than
+its header shows), not detected on the rows between.  polars reads only UTF-8 with LF line
+ends, so other encodings and bare-CR line ends go through a transcoded temporary copy.
+
+Measured on a 2-core machine shared with other jobs (best of 5-15 interleaved runs, each in
+its own process, load averages 1.2-5.5; docs/architecture.md has the runs): against polars
+used directly kvk took 0.99-1.01x the wall time (level within the noise) and 0.93-0.97x the
+CPU seconds at 2M rows, 0.97-0.99x / 0.93-0.98x at 8M and 0.93x / 0.98x at 30M rows, and
+0.7-0.85x DuckDB's; before the packed key and the numpy/Arrow tidy table, 2M rows took
+0.96-1.13x polars' wall time (CPU 1.00-1.05x).  What kvk adds to a polars query is now about
+20 ms of one thread per call (most of it the 12 MB tidy table) and the checks; the
+categorical keys and the packed key pay for both against polars with string keys, not quite
+against polars with categorical keys and no checks (kvk 1.02-1.04x its CPU seconds).
 Memory is bounded: about 340 MB above the imports at 8M and at 30M rows (polars' CSV
 buffers), not proportional to the file.
 
 A national register, 500,000 employees x 40 quarters = 20 million rows, is about 0.9 GB of
-CSV (45 bytes/row measured); at the measured 3.7-6.6 million rows/s that is 3-5.5 s here
-(up to about 10 s under load) in the same bounded memory.  Beyond one machine, the sums and
+CSV (45 bytes/row measured); at the measured 2.9-8.3 million rows/s (the least under a load
+average of 4.5) that is 2.5-7 s here in the same bounded memory.  Beyond one machine, the sums and
 counts add up across partitions: partition the extract by year or county (Parquet, read out
 of core by polars or DuckDB), aggregate each, add the group tables; a distributed engine only
 for hundreds of GB.
@@ -53,6 +62,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -277,19 +287,19 @@ def read_ks_employee(
     return _employee_polars(path, encoding, by_sex)
 
 
-def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str, int]:
+def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, str, int, str]:
     """The first non-blank line (streamed: the rest may be huge), its line number, the
-    delimiter (``;``, or a tab when the header has tabs and no ``;``: Excel "Unicode text")
-    and the number of the last line before the first data row (blank lines after the header
-    skipped, since polars takes the file's width from its first row); that number is the
-    last line of the file when no data row follows."""
+    delimiter (``;``, or a tab when the header has tabs and no ``;``: Excel "Unicode text"),
+    the number of the last line before the first data row (blank lines after the header
+    skipped, since polars takes the file's width from its first row) and that first data
+    row; that number is the last line of the file when no data row follows."""
     header, header_line, delimiter = None, 0, ";"
     try:
         for line_no, line in _text.iter_lines(path, encoding):
             if not line.strip():
                 continue
             if header is not None:
-                return header, header_line, delimiter, line_no - 1
+                return header, header_line, delimiter, line_no - 1, line
             delimiter = "\t" if "\t" in line and ";" not in line else ";"
             header, header_line = next(csv.reader([line], delimiter=delimiter)), line_no
     except UnicodeDecodeError:
@@ -299,6 +309,35 @@ def _employee_header(path: str | Path, encoding: str) -> tuple[list[str], int, s
     raise InputError(
         "the file has no data rows", path=path, expected="one row per employee and quarter"
     )
+
+
+def _cr_only(path: str | Path) -> bool:
+    """True if the file's lines end in a bare CR (classic Mac OS): polars splits lines at
+    LF only and would see a single line.  Judged from the first 64 kB (any encoding: CR and
+    LF keep their byte in UTF-16/32)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    return b"\r" in head and b"\n" not in head
+
+
+def _surplus_fields(line: str, width: int, delim: str) -> int | None:
+    """The number of fields of a data line with a non-empty field past ``width`` (the rule
+    of :func:`_bad_width`), else ``None`` (also for a line with a quote, which may be part
+    of a record spanning lines: those are left to the full checks)."""
+    if '"' in line:
+        return None
+    fields = line.split(delim)
+    return len(fields) if any(fields[width:]) else None
+
+
+def _last_line(source: str) -> str:
+    """The last non-blank line of a UTF-8 file (read from its end: one small read)."""
+    with open(source, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read().decode("utf-8", errors="replace")
+    lines = [ln for ln in tail.split("\n") if ln.strip()]
+    return lines[-1].rstrip("\r") if len(lines) > 1 else ""
 
 
 def _locate(
@@ -319,17 +358,18 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     flat memory).
 
     Fast path (:func:`_fast_sums`): one query that parses what polars used directly parses
-    (keys, as categoricals; the three day columns as decimal-comma doubles) and computes per
-    group only the three sums and the row count.  The checks ride on the sums: each day value
-    is summed as ``x + 0 * sqrt(x)`` with an empty cell filled with ``+inf`` afterwards, so a
-    clean cell adds itself, a negative or non-finite cell (``NaN``, ``±inf``) adds ``NaN``
-    and an empty cell ``+inf``; a finite sum is a clean group, ``+inf`` a group with an empty
-    cell (missing, as in the aggregate form) and ``NaN`` a group with a bad cell.  A surplus
-    field makes one day value ``NaN`` too (see below).  Only when a sum is ``NaN``, or a cell
-    does not parse at all, is the query rerun with every cell read as text and converted in
-    the query (decimal comma; ``spaces``: thousands separators removed too), counting empty
-    and non-number cells and the smallest value, and the bad line then found by scanning the
-    file (:func:`_locate`).
+    (keys, as categoricals, each with its own categories; the three day columns as
+    decimal-comma doubles), groups by one 64-bit key packed from the keys' codes and
+    computes per group only the three sums and the row count.  The checks ride on the
+    sums: each day value is summed as ``x + 0 * sqrt(x)`` with an empty cell filled with
+    ``+inf`` afterwards, so a clean cell adds itself, a negative or non-finite cell
+    (``NaN``, ``±inf``) adds ``NaN`` and an empty cell ``+inf``; a finite sum is a clean
+    group, ``+inf`` a group with an empty cell (missing, as in the aggregate form) and
+    ``NaN`` a group with a bad cell.  A surplus field makes one day value ``NaN`` too (see
+    below).  Only when a sum is ``NaN``, or a cell does not parse at all, is the query rerun
+    with every cell read as text and converted in the query (decimal comma; ``spaces``:
+    thousands separators removed too), counting empty and non-number cells and the smallest
+    value, and the bad line then found by scanning the file (:func:`_locate`).
 
     Rows with the wrong number of fields: polars reads a row with too few fields as empty
     trailing cells, and with the columns it does not need pruned it drops surplus fields
@@ -340,14 +380,19 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     a short row leaves the last column empty, so only if that column has empty cells is the
     file checked for its field counts (:func:`_bad_width`, one polars pass over the raw
     lines).  Blank lines become rows whose cells are all empty; they are dropped (as a CSV
-    reader skips them) when that check counts exactly as many blank lines.  UTF-8 is read
-    directly; other encodings (cp1252, UTF-16 ...) through a temporary UTF-8 copy (line
-    numbers kept).  Threads: polars' pool (``POLARS_MAX_THREADS``, default all cores).
+    reader skips them) when that check counts exactly as many blank lines.  A non-empty
+    surplus field after an empty one (``;2,0;;7``) leaves the sentinel empty: it is refused
+    on the first and the last data row (where an extract wider than its header shows: the
+    first row is read with the header anyway, the last one with one small read from the
+    end), not on the rows between.  UTF-8 is read directly; other encodings (cp1252,
+    UTF-16 ...) and lines ending in a bare CR (classic Mac OS; polars splits at LF only)
+    through a temporary UTF-8 copy with LF (line numbers kept).  Threads: polars' pool
+    (``POLARS_MAX_THREADS``, default all cores).
     """
     import polars as pl
 
     enc = encoding or _text.sniff_encoding(path)
-    header, header_line, delim, skip = _employee_header(path, enc)
+    header, header_line, delim, skip, first_row = _employee_header(path, enc)
     required = dict(_EMP_REQUIRED)
     if by_sex:
         required["sex"] = "Kjonn"
@@ -359,11 +404,17 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     last = width - 1
     norm = enc.replace("-", "").replace("_", "").lower()
     where = _Where(path, enc, header_line, cols, delim)
+    # A surplus field after an empty one (";2,0;;7") escapes the sentinel below: checked on
+    # the first data row here and on the last one after the query (no cost measurable)
+    found = _surplus_fields(first_row, width, delim)
+    if found is not None:
+        raise _wrong_width(path, skip + 1, found, width, delim)
     with contextlib.ExitStack() as stack:
-        if norm in ("utf8", "utf8sig", "ascii"):
+        cr_only = _cr_only(path)
+        if norm in ("utf8", "utf8sig", "ascii") and not cr_only:
             source = str(path)
         else:
-            source = stack.enter_context(_utf8_copy(path, enc))
+            source = stack.enter_context(_utf8_copy(path, enc, cr_only=cr_only))
 
         def scan(schema: dict, typed: bool):
             return pl.scan_csv(
@@ -379,33 +430,33 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
             groups = None
         if groups is not None:
             last_empty = (
-                bool((groups[next(k for k in num_names if cols[k] == last)] == math.inf).any())
+                bool((groups.sums[next(k for k in num_names if cols[k] == last)] == math.inf).any())
                 if last in numeric
-                else groups["last_empty"].sum() > 0
+                else groups.last_empty > 0
             )
             if last_empty:  # an empty last cell, a blank line or a row with too few fields
                 line, found, blank_lines = _bad_width(source, path, enc, skip, width, delim)
                 if line is not None:
                     raise _wrong_width(path, line, found, width, delim)
-                blank = pl.all_horizontal(pl.col(key_names).is_null())
-                if groups.filter(blank)["n"].sum() == blank_lines:
-                    groups = groups.filter(~blank)
-            if groups.is_empty():
+                blank = np.logical_and.reduce([groups.null(k) for k in key_names])
+                if groups.n[blank].sum() == blank_lines:
+                    groups = groups.select(~blank)
+            if not len(groups.n):
                 raise InputError(
                     "the file has no data rows",
                     path=path,
                     expected="one row per employee and quarter",
                 )
+            if _surplus_fields(_last_line(source), width, delim) is not None:
+                line, found, _ = _bad_width(source, path, enc, skip, width, delim)
+                if line is not None:
+                    raise _wrong_width(path, line, found, width, delim)
             tidy = _employee_tidy_fast(groups, key_names, num_names, path, enc, header, cols, where)
             if tidy is not None:
                 return tidy
             # labels with surrounding spaces, or two labels for one key: the general path
-            sums = (
-                groups.with_columns(pl.col(key_names).cast(pl.String))
-                .sort(key_names, nulls_last=True, maintain_order=True)
-                .to_pandas()
-            )
-            sums = _merge_padded_keys(sums[key_names + num_names + ["n"]], key_names, num_names)
+            sums = groups.frame(key_names, num_names)
+            sums = _merge_padded_keys(sums, key_names, num_names)
             for k in num_names:  # +inf: a group with an empty cell (kept so by the merge)
                 sums.loc[sums[k] == math.inf, k] = np.nan
         else:
@@ -416,18 +467,56 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
     return _employee_tidy(sums, path, enc, by_sex)
 
 
-def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list):
-    """The fast query (see :func:`_employee_polars`): a polars frame with the categorical
-    keys, the flagged day sums and ``n`` per group (``last_empty`` too if the last column is
-    no day column), or ``None`` if a sum is ``NaN`` (a bad cell or a surplus field)."""
+class _Groups(NamedTuple):
+    """Polars' group table as numpy arrays: per key the label code of each group (an index
+    into ``labels[key]``, whose last entry is ``None``: an empty key cell), the raw day sums
+    (``+inf``: a group with an empty cell), the row counts and the empty cells of the last
+    column (when it is no day column)."""
+
+    codes: dict
+    labels: dict
+    sums: dict
+    n: np.ndarray
+    last_empty: int
+
+    def null(self, key: str) -> np.ndarray:
+        return self.codes[key] == len(self.labels[key]) - 1
+
+    def select(self, mask: np.ndarray) -> _Groups:
+        return self._replace(
+            codes={k: c[mask] for k, c in self.codes.items()},
+            sums={k: s[mask] for k, s in self.sums.items()},
+            n=self.n[mask],
+        )
+
+    def frame(self, key_names: list, num_names: list) -> pd.DataFrame:
+        """A pandas group table with the raw labels, sorted by them (nulls last)."""
+        data = {k: np.array(self.labels[k], dtype=object)[self.codes[k]] for k in key_names}
+        data.update({k: self.sums[k] for k in num_names}, n=self.n)
+        out = pd.DataFrame(data)
+        return out.sort_values(key_names, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list) -> _Groups | None:
+    """The fast query (see :func:`_employee_polars`): the flagged day sums and ``n`` per
+    group (and the empty cells of the last column if it is no day column), or ``None`` if a
+    sum is ``NaN`` (a bad cell or a surplus field).
+
+    Each key column is read as a categorical with its own, new set of categories: a label's
+    physical code is then its index in that set (0, 1, ... in the order met), so the labels
+    come back as one short list per key, and the process-wide categories of polars do not
+    grow with every file read.  The group key is the key codes packed into one 64-bit
+    integer (fields of ``64 // keys`` bits; an empty key cell the all-ones field), which
+    polars groups faster than the separate key columns; should a key have more distinct
+    labels than its field holds (millions: no valid extract), the key columns are grouped
+    as they are."""
     import polars as pl
 
     numeric = {cols[k] for k in num_names}
-    keys = {cols[k] for k in key_names}
-    schema = {
-        f"c{i}": pl.Float64 if i in numeric else pl.Categorical if i in keys else pl.String
-        for i in range(width)
-    }
+    categories = {k: pl.Categories.random() for k in key_names}
+    schema = {f"c{i}": pl.Float64 if i in numeric else pl.String for i in range(width)}
+    for k in key_names:
+        schema[f"c{cols[k]}"] = pl.Categorical(categories[k])
     schema[f"c{width}"] = pl.Boolean  # the sentinel for surplus fields
     aggs = []
     for k in num_names:
@@ -440,15 +529,59 @@ def _fast_sums(scan, cols: dict, width: int, key_names: list, num_names: list):
     if last not in numeric:
         aggs.append(pl.col(f"c{last}").null_count().alias("last_empty"))
     aggs.append(pl.len().alias("n"))
-    groups = (
-        scan(schema, True)
-        .group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names])
-        .agg(aggs)
-        .collect(engine="streaming")
-    )
-    if any(groups[k].is_nan().any() for k in num_names):
+    bits = 64 // len(key_names)
+    empty = (1 << bits) - 1  # the field of an empty key cell
+    physical = [pl.col(f"c{cols[k]}").to_physical().cast(pl.UInt64) for k in key_names]
+    packed = physical[0].fill_null(empty)
+    for p in physical[1:]:
+        packed = packed * (1 << bits) + p.fill_null(empty)
+    # polars keeps a set of categories only while data of its type exists (documented,
+    # with this way to keep it): the labels are read after the query
+    keep = [pl.Series([], dtype=pl.Categorical(c)) for c in categories.values()]  # noqa: F841
+    groups = scan(schema, True).group_by(packed.alias("key")).agg(aggs).collect(engine="streaming")
+    labels = {k: list(categories[k]) for k in key_names}
+    packed = groups["key"].to_numpy()
+    codes, complete = {}, True
+    for j, k in enumerate(reversed(key_names)):
+        code = ((packed >> np.uint64(bits * j)) & np.uint64(empty)).astype(np.intp)
+        null = code == empty
+        # a label for every code, and no code that packing could have cut
+        complete &= len(labels[k]) < empty and None not in labels[k]
+        complete &= bool(code[~null].max(initial=-1) < len(labels[k]))
+        code[null] = len(labels[k])
+        codes[k] = code
+    if not complete:
+        groups = (
+            scan(schema, True)
+            .group_by([pl.col(f"c{cols[k]}").alias(k) for k in key_names])
+            .agg(aggs)
+            .collect(engine="streaming")
+        )
+        for k in key_names:
+            codes[k], labels[k] = _label_codes(groups[k])
+    sums = {k: groups[k].to_numpy() for k in num_names}
+    if any(np.isnan(s).any() for s in sums.values()):
         return None
-    return groups
+    for k in key_names:
+        labels[k] = [*labels[k], None]
+    last_empty = int(groups["last_empty"].sum()) if "last_empty" in groups.columns else 0
+    return _Groups(codes, labels, sums, groups["n"].to_numpy().astype(np.int64), last_empty)
+
+
+def _label_codes(column) -> tuple[np.ndarray, list]:
+    """``(codes, labels)`` of a categorical polars column: each row's index into its
+    distinct labels (in order of first appearance; an empty cell: ``len(labels)``)."""
+    import polars as pl
+
+    physical = column.to_physical().to_numpy()  # float with NaN if there are nulls
+    codes, _ = pd.factorize(physical, use_na_sentinel=True)
+    rows = np.flatnonzero(codes >= 0)
+    first = np.zeros(int(codes.max()) + 1, np.intp)  # first row of each label
+    first[codes[rows][::-1]] = rows[::-1]
+    labels = column.gather(first).cast(pl.String).to_list()
+    codes = codes.astype(np.intp)
+    codes[codes < 0] = len(labels)
+    return codes, labels
 
 
 def _text_sums(pl, scan, keys, path, enc, skip, width, delim, source, cols, header,
@@ -615,26 +748,31 @@ def _parse_labels(key: str, labels: pd.Series, fn, where) -> pd.Series:
 
 
 def _employee_tidy_fast(
-    groups, key_names: list, num_names: list, path, enc: str, header: list, cols: dict, where
-) -> pd.DataFrame | None:
+    groups: _Groups, key_names: list, num_names: list, path, enc: str, header: list, cols: dict,
+    where,
+) -> pd.DataFrame | None:  # fmt: skip
     """The tidy table straight from polars' group table, in the tidy table's dtypes and
     order (the same frame :func:`_employee_tidy` and :func:`.tidy.finish` build, without
     converting 100,000s of cells through pandas): each key's distinct labels (few) are
-    parsed once and the rows taken by code.  ``None`` when a label has surrounding spaces or
-    two labels map to one key (``"101"``, ``"0101"``): the general path handles those."""
-    import polars as pl
-
+    parsed once, the groups sorted by one integer key made of the labels' ranks, and the
+    columns built with numpy and Arrow buffers (:func:`_str_take`, :func:`_str_tile`).
+    ``None`` when a label has surrounding spaces or two labels map to one key (``"101"``,
+    ``"0101"``): the general path handles those."""
+    n_groups = len(groups.n)
     labels, codes = {}, {}
     for k in key_names:
-        col = groups[k]
-        codes[k], _ = pd.factorize(col.to_physical().to_numpy(), use_na_sentinel=False)
-        first = np.empty(int(codes[k].max()) + 1, np.intp)  # first row of each label
-        first[codes[k][::-1]] = np.arange(len(codes[k]) - 1, -1, -1)
-        labels[k] = col.gather(first).cast(pl.String).to_list()
+        code, labels[k] = groups.codes[k], groups.labels[k]
+        present = np.zeros(len(labels[k]), bool)
+        present[code] = True
+        if not present.all():  # only the labels of the groups left (blank lines dropped)
+            remap = np.cumsum(present) - 1
+            code = remap[code]
+            labels[k] = [v for v, p in zip(labels[k], present, strict=True) if p]
+        codes[k] = code
         if any(isinstance(v, str) and v != v.strip() for v in labels[k]):
             return None
     parsers = None
-    parsed, ranks = {}, []
+    parsed, key = {}, np.zeros(n_groups, np.int64)
     for k in key_names:
         values = [_parse_label(k, v) for v in labels[k]]  # plain Python: a few labels
         if any(v is None for v in values):  # an unknown label: the located error
@@ -642,57 +780,109 @@ def _employee_tidy_fast(
             _parse_labels(k, pd.Series(labels[k], dtype=object), parsers[k], where)
         if len(set(values)) < len(values):
             return None
-        if k == "quarter":
-            sort_keys = [v.ordinal for v in values]
-            parsed[k] = pd.arrays.PeriodArray(
-                np.array(sort_keys, dtype=np.int64), dtype=pd.PeriodDtype("Q-DEC")
-            )
-        else:
-            sort_keys = values
-            parsed[k] = pd.array(values, dtype="str")
-        rank = np.empty(len(values), np.intp)
-        rank[sorted(range(len(values)), key=sort_keys.__getitem__)] = np.arange(len(values))
-        ranks.append(rank[codes[k]])
-    order = np.lexsort(ranks[::-1])  # by code, quarter, sector (, sex): the tidy order
+        parsed[k] = [v.ordinal for v in values] if k == "quarter" else values
+        rank = np.empty(len(values), np.int64)
+        rank[sorted(range(len(values)), key=parsed[k].__getitem__)] = np.arange(len(values))
+        key = key * len(values) + rank[codes[k]]  # unique: distinct labels per key (above)
+    # by code, quarter, sector (, sex): the tidy order; a product of the label counts, so
+    # at most about 10,000 codes x 400 quarters x 4 sectors x 3 sexes: no int64 overflow
+    order = np.argsort(key)
+    size = 3 * n_groups
     rows = np.repeat(order, 3)
     sums = {}
     for k in num_names:
-        s = groups[k].to_numpy().astype(float, copy=True)
+        s = groups.sums[k].astype(float, copy=True)
         s[s == math.inf] = np.nan  # a group with an empty cell: missing
         sums[k] = s
-    n = groups["n"].to_numpy().astype(float)
-    lost = np.column_stack([sums["doctor"], sums["self"], sums["self"] + sums["doctor"]])
-    lost = lost[order].ravel()
+    lost = np.empty((n_groups, 3))
+    np.take(sums["doctor"], order, out=lost[:, 0])
+    np.take(sums["self"], order, out=lost[:, 1])
+    np.add(lost[:, 0], lost[:, 1], out=lost[:, 2])
+    lost = lost.ravel()
     contracted = sums["contracted"][rows]
     with np.errstate(divide="ignore", invalid="ignore"):  # as tidy.rate_from_days
-        rate = lost / contracted * 100.0
+        rate = np.divide(lost, contracted)
+        rate *= 100.0
     rate[~np.isfinite(rate)] = np.nan
-    size = len(rows)
-    measures = pd.array(["doctor_certified", "self_certified", "total"], dtype="str")
-    missing = np.isnan(lost) | np.isnan(contracted)
-    data = {
-        "kommunenummer": parsed["code"].take(codes["code"][rows]),
-        "period": parsed["quarter"].take(codes["quarter"][rows]),
-        "sector": parsed["sector"].take(codes["sector"][rows]),
-        "measure": measures.take(np.tile(np.arange(3), len(order))),
-    }
+    n = groups.n
+    data = {}
+    data["kommunenummer"] = _str_take(parsed["code"], codes["code"][rows])
+    quarters = np.array(parsed["quarter"], np.int64)[codes["quarter"][rows]]
+    data["period"] = pd.arrays.PeriodArray(quarters, dtype=pd.PeriodDtype("Q-DEC"))
+    data["sector"] = _str_take(parsed["sector"], codes["sector"][rows])
+    data["measure"] = _str_tile(["doctor_certified", "self_certified", "total"], n_groups)
     if "sex" in parsed:
-        data["sex"] = parsed["sex"].take(codes["sex"][rows])
-    data.update(
-        lost_days=lost,
-        contracted_days=contracted,
-        employees=n[rows],
-        rate=rate,
-        status=pd.array(["ok", "missing"], dtype="str").take(missing.astype(np.intp)),
-        source=pd.array([f"ks-employee:{Path(path).name}"], dtype="str").take(
-            np.zeros(size, np.intp)
-        ),
-        _line=pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool)),
-    )
-    tidy = pd.DataFrame(data)
-    n_missing = int(np.isnan(np.column_stack(list(sums.values()))).any(axis=1).sum())
-    _employee_attrs(tidy, path, enc, int(n.sum()), len(order), n_missing)
+        data["sex"] = _str_take(parsed["sex"], codes["sex"][rows])
+    data.update(lost_days=lost, contracted_days=contracted, employees=n.astype(float)[rows])
+    data["rate"] = rate
+    missing = np.isnan(lost) | np.isnan(contracted)
+    if missing.any():
+        data["status"] = _str_take(["ok", "missing"], missing.view(np.int8))
+    else:
+        data["status"] = _str_tile(["ok"], size)
+    data["source"] = _str_tile([f"ks-employee:{Path(path).name}"], size)
+    data["_line"] = pd.arrays.IntegerArray(np.zeros(size, np.int64), np.ones(size, bool))
+    # copy=False: the arrays are new and the frame's own (no copy into one float block);
+    # the column names set as an Arrow str array (from a list, pandas would convert them
+    # through pyarrow's pandas shim, a few ms to load in a fresh process)
+    tidy = pd.DataFrame(dict(enumerate(data.values())), copy=False)
+    tidy.columns = pd.Index(_str_tile(list(data), 1))
+    n_missing = int((np.isnan(sums["contracted"]) | np.isnan(sums["self"])
+                     | np.isnan(sums["doctor"])).sum())  # fmt: skip
+    _employee_attrs(tidy, path, enc, int(n.sum()), n_groups, n_missing)
     return tidy
+
+
+#: The tidy table's string dtype (pandas' ``"str"``: Arrow ``large_string`` storage).
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _arrow_strings(data: bytes, offsets: np.ndarray):
+    """An Arrow ``large_string`` array from UTF-8 bytes and int64 offsets (the storage of
+    pandas' ``str`` dtype; built from buffers, no per-cell Python objects)."""
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(
+        pa.large_string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _str_labels(labels: list[str]) -> tuple[bytes, np.ndarray]:
+    encoded = [s.encode("utf-8") for s in labels]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return b"".join(encoded), offsets
+
+
+def _str_take(labels: list[str], idx: np.ndarray):
+    """``labels[idx]`` as a pandas ``str`` array (few labels, many rows)."""
+    if pd.api.types.pandas_dtype("str") != _STR:  # pandas without Arrow strings
+        return pd.array(labels, dtype="str").take(idx)
+    import pyarrow as pa
+
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    # indices from their buffer: pa.array(numpy) would first load pyarrow's pandas shim
+    indices = pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)])
+    return pd.arrays.ArrowStringArray(
+        _arrow_strings(*_str_labels(labels)).take(indices), dtype=_STR
+    )
+
+
+def _str_tile(labels: list[str], reps: int):
+    """``labels`` repeated ``reps`` times (``[a, b, a, b, ...]``) as a pandas ``str`` array."""
+    if pd.api.types.pandas_dtype("str") != _STR:
+        return pd.array(labels * reps, dtype="str")
+    data, offsets = _str_labels(labels)
+    width = int(offsets[-1])
+    tiled = np.empty(reps * len(labels) + 1, np.int64)
+    starts = (
+        np.arange(0, reps * width, width, dtype=np.int64)[:, None]
+        if width
+        else np.zeros((reps, 1), np.int64)
+    )
+    np.add(starts, offsets[:-1], out=tiled[:-1].reshape(reps, len(labels)))
+    tiled[-1] = reps * width
+    return pd.arrays.ArrowStringArray(_arrow_strings(data * reps, tiled), dtype=_STR)
 
 
 def _employee_attrs(
@@ -730,9 +920,9 @@ def _merge_padded_keys(sums: pd.DataFrame, key_names: list, num_names: list) -> 
 
 
 @contextlib.contextmanager
-def _utf8_copy(path: str | Path, encoding: str) -> Iterator[str]:
+def _utf8_copy(path: str | Path, encoding: str, *, cr_only: bool = False) -> Iterator[str]:
     """A temporary UTF-8 copy of a text file, transcoded in 16 MB blocks (flat memory; line
-    numbers unchanged), removed afterwards."""
+    numbers unchanged; bare CR line ends made LF if ``cr_only``), removed afterwards."""
     import codecs
     import tempfile
 
@@ -742,8 +932,10 @@ def _utf8_copy(path: str | Path, encoding: str) -> Iterator[str]:
         with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
             try:
                 while block := src.read(1 << 24):
-                    dst.write(decoder.decode(block).encode("utf-8"))
-                dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+                    text = decoder.decode(block)
+                    dst.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
+                text = decoder.decode(b"", final=True)
+                dst.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
             except UnicodeDecodeError:
                 raise _undecodable(path, encoding) from None
         yield tmp
