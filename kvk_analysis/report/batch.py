@@ -302,7 +302,21 @@ def worker_context() -> Any:
         forkserver.ensure_running()
         _SERVER_ENV = env
         return ctx
-    return multiprocessing.get_context("forkserver") if env == _SERVER_ENV else spawn
+    return multiprocessing.get_context("forkserver") if _same_env(env, _SERVER_ENV) else spawn
+
+
+#: Environment variables that libraries kvk imports set for themselves when they are missing
+#: (pandera, for pyspark, when imported): a process that started the fork server before that
+#: import has them and the server not, and a worker sets them again on the same import, so
+#: they do not make the server's environment another one.
+ENV_SET_BY_IMPORTS = ("SPARK_LOCAL_IP", "PYARROW_IGNORE_TIMEZONE")
+
+
+def _same_env(env: Mapping[str, str], server: Mapping[str, str]) -> bool:
+    """``env`` (this process's now) is the environment the fork server started with, apart
+    from :data:`ENV_SET_BY_IMPORTS` added since."""
+    ignored = {k for k in ENV_SET_BY_IMPORTS if k not in server}
+    return {k: v for k, v in env.items() if k not in ignored} == dict(server)
 
 
 def start_worker_server() -> None:

@@ -439,6 +439,16 @@ def _previous_seconds(job: Any) -> float:
     return float(TYPICAL_SECONDS.get(job.notebook.stem, 0))
 
 
+def _all_marked(out: Path) -> bool:
+    """Whether ``out`` holds a done marker of some report of every notebook of ``kvk run``
+    (whatever its parameters): a cheap guess, before anything is checked or hashed, that the
+    run may have nothing to make."""
+    from .batch import DONE_SUFFIX
+    from .execute import glob_escape
+
+    return all(any(out.glob(f".{glob_escape(base)}*{DONE_SUFFIX}")) for _, base in MAIN_NOTEBOOKS)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``kvk run``: the main job on the embedded default (simulated demo data).
 
@@ -447,12 +457,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     kernel between notebooks (namespace cleared, see :func:`.execute.reset_kernel`);
     ``reports/index.html`` lists every report."""
     from .. import config
-    from .batch import Interrupted, Job, _stop_workers, run_jobs, write_index
+    from .batch import Interrupted, Job, _stop_workers, run_jobs, start_worker_server, write_index
     from .params import report_name
 
     t0 = time.perf_counter()
-    lines = _ensure_demo()
     out = Path(args.out or config.REPORTS_DIR)
+    if args.force or not _all_marked(out):
+        # Reports to make: the workers' fork server imports its modules (about 1.2 CPU-s)
+        # while this process checks the parameters and hashes the inputs, instead of this
+        # process waiting for it before the data build (the kernels wait for that build).
+        # A rerun with every report marked done is most likely a no-op: no server for it
+        # (run_jobs starts one if something is to be made after all).
+        start_worker_server()
+    lines = _ensure_demo()
     formats = ("html",) if args.no_pdf else ("html", "pdf")
     jobs = []
     for stem, base in MAIN_NOTEBOOKS:
