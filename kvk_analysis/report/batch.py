@@ -484,6 +484,52 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         manager.join(STOP_GRACE_SECONDS)
 
 
+def _submit_while(
+    pool: ProcessPoolExecutor,
+    todo: Sequence[int],
+    jobs: Sequence[Job],
+    futures: dict[Any, int],
+    reuse_kernel: bool,
+    on_start: Any,
+) -> None:
+    """Submit ``jobs[i]`` for ``i`` in ``todo`` to ``pool`` (filling ``futures``) and run
+    ``on_start(pool)`` meanwhile.
+
+    Submitting starts the worker processes, and a worker comes from the fork server only once
+    the server has imported :data:`WORKER_PRELOAD` (about 1.2 CPU-s; ``kvk run`` starts it
+    first, so it is often still importing): the submitting runs in a thread while
+    ``on_start`` (``kvk run``'s data build) runs here, instead of after it.  When ``on_start``
+    fails (or Ctrl-C), the workers are stopped (:func:`_stop_workers`) once every one was
+    started, and the error goes on."""
+    failed: list[BaseException] = []
+
+    def submit_all() -> None:
+        try:
+            for i in todo:
+                fut = pool.submit(
+                    _run_in_worker, jobs[i], reuse_kernel=reuse_kernel, own_kernel=not reuse_kernel
+                )
+                futures[fut] = i
+        except BaseException as exc:  # noqa: BLE001 - raised again below, in this thread
+            failed.append(exc)
+
+    if on_start is None:
+        submit_all()
+    else:
+        submitter = threading.Thread(target=submit_all, name="kvk-submit", daemon=True)
+        submitter.start()
+        try:
+            on_start(pool)
+        except Exception:
+            submitter.join()
+            _stop_workers(pool)
+            raise
+        finally:
+            submitter.join()  # (Ctrl-C: the caller stops the workers, once all are started)
+    if failed:
+        raise failed[0]
+
+
 def run_jobs(
     jobs: Sequence[Job],
     *,
@@ -499,7 +545,9 @@ def run_jobs(
 
     With ``resume``, jobs finished earlier with the same record (:func:`is_done`) are skipped.
     With ``reuse_kernel`` each worker keeps one kernel for all its jobs.  Jobs are handed out
-    in the order given.  Results come back in the order of ``jobs``.
+    in the order given.  Results come back in the order of ``jobs``.  ``on_start(pool)`` runs
+    in this process while the workers start (see :func:`_submit_while`); when it raises, the
+    workers are stopped and its error is raised.
 
     Raises
     ------
@@ -554,16 +602,7 @@ def run_jobs(
             )
             futures: dict[Any, int] = {}
             try:
-                for i in todo:
-                    fut = pool.submit(
-                        _run_in_worker,
-                        jobs[i],
-                        reuse_kernel=reuse_kernel,
-                        own_kernel=not reuse_kernel,
-                    )
-                    futures[fut] = i
-                if on_start is not None:
-                    on_start(pool)
+                _submit_while(pool, todo, jobs, futures, reuse_kernel, on_start)
                 pending = set(futures)
                 while pending:
                     finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)

@@ -457,7 +457,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     kernel between notebooks (namespace cleared, see :func:`.execute.reset_kernel`);
     ``reports/index.html`` lists every report."""
     from .. import config
-    from .batch import Interrupted, Job, _stop_workers, run_jobs, start_worker_server, write_index
+    from .batch import Interrupted, Job, run_jobs, start_worker_server, write_index
     from .params import report_name
 
     t0 = time.perf_counter()
@@ -496,22 +496,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     built: list[str] = []
     t_build = 0.0
 
+    build_failed: list[bool] = []
+
     def build_while_kernels_start(pool: Any) -> None:
-        # The data are built here, in the main process, while the workers start their
-        # kernels and import: every notebook's first cell calls build_data, which waits for
-        # the lock of this build and then finds the data up to date.  A failed build stops
-        # the workers (no notebook runs on data that could not be built).
+        # The data are built here, in the main process, while the workers start (and wait
+        # for the fork server's imports), start their kernels and import: every notebook's
+        # first cell calls build_data, which waits for the lock of this build and then finds
+        # the data up to date.  A failed build stops the workers (run_jobs; no notebook runs
+        # on data that could not be built).
         nonlocal t_build
         t = time.perf_counter()
         try:
             built.extend(_build())
         except Exception:
-            from .execute import clean_stale_temporaries, remove_partial_files
-
-            _stop_workers(pool)
-            clean_stale_temporaries(out)  # what the stopped workers were making
-            for job in jobs:
-                remove_partial_files(job.out_dir, job.name)
+            build_failed.append(True)
             raise
         t_build = time.perf_counter() - t
 
@@ -526,6 +524,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except Interrupted as exc:
         return _interrupted(exc)
+    except Exception:
+        if build_failed:  # the workers are stopped: remove what they were making
+            from .execute import clean_stale_temporaries, remove_partial_files
+
+            clean_stale_temporaries(out)
+            for job in jobs:
+                remove_partial_files(job.out_dir, job.name)
+        raise
     if not built:  # nothing to run (or no worker processes): build (or check) the data now
         t = time.perf_counter()
         built.extend(_build())
