@@ -408,3 +408,34 @@ def test_fonts_that_are_not_one_plain_font_are_left_as_they_are():
     assert (
         render.without_dropped_layout(b"\0\1\0\0" + b"\0" * 8, index=1) == b"\0\1\0\0" + b"\0" * 8
     )
+
+
+def test_stylesheets_are_kept_across_report_folders_unless_they_hold_urls(rendered, tmp_path):
+    """Every report is printed from its own temporary folder: a sheet without ``url(...)`` is
+    parsed once for all of them (the PDF still WeasyPrint's own), one with URLs per folder."""
+    import shutil
+
+    from weasyprint import HTML
+
+    from kvk_analysis.report import render
+
+    html = rendered[0]["html"]
+    copies = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        copies.append(Path(shutil.copy(html, tmp_path / folder / html.name)))
+    render._STYLES.clear()
+    render.render_pdf(copies[0], tmp_path / "a.pdf")
+    kept = dict(render._STYLES)
+    got = render.render_pdf(copies[1], tmp_path / "b.pdf").read_bytes()
+    assert render._STYLES.keys() == kept.keys() and all(
+        render._STYLES[k] is kept[k] for k in kept
+    )  # not parsed again
+    with render.cached_font_subsets(), render.png_passthrough():
+        own = HTML(filename=str(copies[1]), base_url=str(copies[1].parent)).write_pdf()
+    assert got == own
+    page = '<style type="text/css">p { background: url(dot.png) }</style><p>x</p>'
+    render._STYLES.clear()
+    for folder in ("a", "b", "a"):
+        render._kept_stylesheets(page, str(tmp_path / folder))
+    assert len(render._STYLES) == 2

@@ -705,6 +705,10 @@ _DOCUMENT_BOUND_CSS = re.compile(
 )
 
 
+#: A reference in CSS that the sheet's base URL resolves.
+_CSS_URL = re.compile(r"url\s*\(", re.I)
+
+
 def _font_config() -> Any:
     """One WeasyPrint ``FontConfiguration`` per process (made for every PDF otherwise)."""
     if "fonts" not in _PDF_KEPT:
@@ -716,8 +720,9 @@ def _font_config() -> Any:
 
 def _kept_stylesheets(text: str, base_url: str) -> tuple[str, list[Any]] | None:
     """``text`` without its ``<style type="text/css">`` elements, and their sheets parsed by
-    WeasyPrint, kept in this process: a batch's reports all carry the same CSS, which
-    WeasyPrint otherwise parses again for every PDF.  Given to ``write_pdf(stylesheets=...)``
+    WeasyPrint, kept in this process (by text, and by ``base_url`` only for a sheet with
+    ``url(...)`` references): a batch's reports all carry the same CSS, which WeasyPrint
+    otherwise parses again for every PDF.  Given to ``write_pdf(stylesheets=...)``
     in the same order the sheets cascade as before (their origin is "user" instead of
     "author", which ranks the same against the user-agent sheet and the document's ``style``
     attributes as long as nothing is ``!important``); the PDF is byte-identical.  ``None``
@@ -735,7 +740,9 @@ def _kept_stylesheets(text: str, base_url: str) -> tuple[str, list[Any]] | None:
         return None
     sheets = []
     for m in blocks:
-        key = (m.group(1), base_url)
+        # the base URL only resolves url(...) references: a sheet without any is the same
+        # sheet for every report (each is printed from its own temporary folder)
+        key = (m.group(1), base_url if _CSS_URL.search(m.group(1)) else "")
         css = _STYLES.get(key)
         if css is None:
             css = CSS(string=m.group(1), base_url=base_url, font_config=_font_config())
