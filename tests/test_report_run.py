@@ -124,3 +124,18 @@ def test_the_build_runs_while_the_workers_are_still_being_started(monkeypatch):
     with pytest.raises(InputError, match="bad sick-leave"):
         batch._submit_while(pool, [0, 1], jobs, futures, True, failing_build)
     assert stopped == [2]  # stopped after every worker was started
+
+
+def test_a_first_run_starts_the_longest_notebooks_first(tmp_path):
+    """Without done markers (after ``make clean``) the order comes from TYPICAL_SECONDS: 05
+    and 03 (which share their evaluation), then the short ones longest first."""
+    from pathlib import Path
+
+    from kvk_analysis.report.batch import Job
+
+    jobs = [
+        Job(name=stem, notebook=Path(f"notebooks/{stem}.ipynb"), params={}, out_dir=tmp_path)
+        for stem, _ in cli.MAIN_NOTEBOOKS
+    ]
+    order = sorted(jobs, key=lambda j: -cli._previous_seconds(j))
+    assert [j.name[:2] for j in order] == ["05", "03", "02", "01", "04"]

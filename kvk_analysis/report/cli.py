@@ -42,15 +42,17 @@ BATCH_NOTEBOOKS = {"profiles": "04-municipality-profile"}
 DEFAULT_PROFILE = "0219"
 #: Bootstrap draws of ``kvk run --quick``.
 QUICK_BOOTSTRAP = 99
-#: Seconds a notebook of ``kvk run`` took on the reference machine, for the order of a first
-#: run (longest first); later runs use the times recorded by the previous run.
-#: (03 right after 05: the two evaluate the same specification and share that work.)
+#: Seconds a notebook of ``kvk run`` took (job time: notebook, HTML, PDF, exports; 2 cores),
+#: for the order of a first run, e.g. after ``make clean`` (longest first); later runs use
+#: the times recorded by the previous run.  (03 right after 05: the two evaluate the same
+#: specification and share that work.  Of the short ones 02 goes first: the worker that
+#: finishes 03 takes it while the other still renders 05.)
 TYPICAL_SECONDS = {
-    "01-data-quality": 3,
-    "02-cohorts-and-trends": 5,
-    "03-programme-effect": 13,
-    "04-municipality-profile": 9,
-    "05-evaluation-report": 18,
+    "01-data-quality": 0.7,
+    "02-cohorts-and-trends": 1.2,
+    "03-programme-effect": 9.6,
+    "04-municipality-profile": 0.6,
+    "05-evaluation-report": 10.7,
 }
 #: Exit status after Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
