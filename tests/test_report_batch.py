@@ -178,3 +178,30 @@ def test_workers_come_from_the_fork_server_only_with_its_environment(monkeypatch
     assert batch.worker_context().get_start_method() == "spawn"
     monkeypatch.delenv("KVK_TEST_OTHER_ENVIRONMENT")
     assert batch.worker_context().get_start_method() == first
+
+
+def test_variables_libraries_set_on_import_keep_the_fork_server():
+    """pandera sets SPARK_LOCAL_IP and PYARROW_IGNORE_TIMEZONE when imported and they are
+    missing: imported in this process after the fork server started (``kvk run`` starts it
+    first), they do not make its environment another one (a worker sets them again on the same
+    import); any other added or changed variable does, and so does changing them."""
+    server = {"PATH": "/bin", "KVK_ROOT": "/a"}
+    assert batch._same_env(dict(server), server)
+    added = {**server, "SPARK_LOCAL_IP": "127.0.0.1", "PYARROW_IGNORE_TIMEZONE": "1"}
+    assert batch._same_env(added, server)
+    assert not batch._same_env({**added, "KVK_ROOT": "/b"}, server)
+    assert not batch._same_env({**server, "KVK_SETTINGS": "x"}, server)
+    assert not batch._same_env({"PATH": "/bin"}, server)
+    with_ip = {**server, "SPARK_LOCAL_IP": "127.0.0.1"}
+    assert not batch._same_env({**server, "SPARK_LOCAL_IP": "10.0.0.1"}, with_ip)
+
+
+def test_kvk_run_starts_the_fork_server_first_unless_every_report_is_marked(tmp_path):
+    from kvk_analysis.report.cli import MAIN_NOTEBOOKS, _all_marked
+
+    assert not _all_marked(tmp_path)
+    for _, base in MAIN_NOTEBOOKS[:-1]:
+        (tmp_path / f".{base}-en{batch.DONE_SUFFIX}").write_text("{}", encoding="utf-8")
+    assert not _all_marked(tmp_path)
+    (tmp_path / f".{MAIN_NOTEBOOKS[-1][1]}{batch.DONE_SUFFIX}").write_text("{}", encoding="utf-8")
+    assert _all_marked(tmp_path)

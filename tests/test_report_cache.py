@@ -369,3 +369,64 @@ def test_unusable_cache_folder_computes(tmp_path, panel, monkeypatch):
     blocker.write_text("x", encoding="utf-8")
     monkeypatch.setattr(ev, "_evaluate", lambda p, s: "computed")
     assert evaluate(panel, Specification(seed=1), cache_dir=blocker / "cache") == "computed"
+
+
+def _shared_caller(folder: str, log: str, queue) -> None:
+    import functools
+
+    key = {
+        "format": 1,
+        "panel": "p",
+        "specification": {"seed": 7},
+        "code": cache.code_fingerprint(),
+    }
+    entry = cache.SharedEntry(folder, key, "figure", lang="nb")
+    queue.put(entry.get(functools.partial(_slow_compute, log)))
+
+
+def test_shared_entries_are_made_once_for_every_caller(tmp_path):
+    """What callers derive from the same cached results (a figure, by name and parameters)
+    is made once: concurrent callers wait for the first and read its entry, stored beside
+    the results' parts (pruned with them) and signed like them."""
+    log = tmp_path / "shared.log"
+    folder = tmp_path / "c"
+    folder.mkdir()
+    outs = _run_together(_shared_caller, str(folder), str(log), n=3)
+    assert outs == [{"value": 42}] * 3
+    assert len(log.read_text(encoding="utf-8").split()) == 1  # one made it, two waited
+    key = {
+        "format": 1,
+        "panel": "p",
+        "specification": {"seed": 7},
+        "code": cache.code_fingerprint(),
+    }
+    (entry,) = folder.glob("*.pkl")
+    assert entry.name.startswith(cache.key_digest(key) + ".shared_")
+    assert cache._ENTRY_NAME.match(entry.name)  # the cache's own file: pruned with the key
+    count = Counter()
+    shared = cache.SharedEntry(folder, key, "figure", lang="nb")
+    assert shared.get(count) == {"value": 42} and count.calls == 0
+    assert cache.SharedEntry(folder, key, "figure", lang="en").get(count)["call"] == 1
+    assert cache.SharedEntry(folder, key, "other", lang="nb").get(count)["call"] == 2
+    assert shared.get(count, width="50%")["call"] == 3  # more parameters: another entry
+    other_key = {**key, "panel": "another panel"}
+    assert cache.SharedEntry(folder, other_key, "figure", lang="nb").get(count)["call"] == 4
+    entry.write_bytes(b"\0" * 32 + pickle.dumps({"key": key, "results": "forged"}))
+    assert shared.get(count)["call"] == 5  # not signed by this user: made again
+
+
+def test_results_from_the_cache_share_what_is_drawn_from_them(tmp_path, panel):
+    spec = Specification(inference="analytic", seed=3)
+    first = evaluate(panel, spec, cache_dir=tmp_path)
+    again = evaluate(panel, spec, cache_dir=tmp_path)
+    a, b = first.shared("event_study_plot", lang="nb"), again.shared("event_study_plot", lang="nb")
+    assert a.part() == b.part() and a.digest == b.digest
+    assert a.part() != first.shared("event_study_plot", lang="en").part()
+    other = evaluate(panel, Specification(inference="analytic", seed=4), cache_dir=tmp_path)
+    assert other.shared("event_study_plot", lang="nb").digest != a.digest
+    # not from the cache (or changed since): nothing shared
+    assert evaluate(panel, spec, cache_dir=None).shared("event_study_plot", lang="nb") is None
+    import dataclasses
+
+    assert dataclasses.replace(first, notes=[]).shared("event_study_plot") is None
+    assert pickle.loads(pickle.dumps(first)).shared("event_study_plot") is None

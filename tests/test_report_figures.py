@@ -185,3 +185,41 @@ def test_figure_files_equal_savefig_tight_with_other_layouts(layout):
     a, b = Image.open(want), Image.open(io.BytesIO(png))
     assert a.size == b.size
     assert ImageChops.difference(a.convert("RGBA"), b.convert("RGBA")).getbbox() is None
+
+
+def test_a_shared_figure_is_drawn_once_and_shown_the_same(tmp_path, monkeypatch):
+    """``figure(make, ..., shared=entry)``: the first call draws, a later one (another notebook
+    of the run, with the same results) reads the same PNG and SVG, and both show exactly what
+    ``figure(fig)`` shows; another language is another figure; without an entry it draws."""
+    from kvk_analysis.report import display
+    from kvk_analysis.report.cache import SharedEntry, code_fingerprint
+
+    shown = []
+    monkeypatch.setattr(display, "_display", lambda bundle, metadata=None: shown.append(bundle))
+    made = []
+
+    def make():
+        made.append(1)
+        return _constrained()
+
+    # (entries are written only under the code that runs)
+    key = {"format": 1, "panel": "p", "specification": {}, "code": code_fingerprint()}
+    display.start("Test", lang="nb")
+    display.figure(_constrained(), "Høy", key="honest")
+    display.figure(make, "Høy", key="honest", shared=SharedEntry(tmp_path, key, "høy", lang="nb"))
+    display.start("Test", lang="nb")  # the next notebook
+    display.figure(make, "Høy", key="honest", shared=SharedEntry(tmp_path, key, "høy", lang="nb"))
+    assert len(made) == 1  # drawn once
+    plain, first, read = (b for b in shown if display.FIGURE_MIME in b)
+    numbered = (
+        plain["text/html"].replace("figure-1", "figure-2").replace("Figur&nbsp;1", "Figur&nbsp;2")
+    )
+    assert numbered == first["text/html"]
+    assert read["text/html"] == plain["text/html"]
+    assert read[display.FIGURE_MIME] == plain[display.FIGURE_MIME]
+    assert read[display.FIGURE_MIME]["width"] == "72%"
+    display.figure(make, "Høy", shared=SharedEntry(tmp_path, key, "høy", lang="en"))
+    display.figure(make, "Høy", shared=SharedEntry(tmp_path, key, "høy", lang="nb"), width="50%")
+    display.figure(make, "Høy")
+    assert len(made) == 4
+    plt.close("all")

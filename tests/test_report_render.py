@@ -361,3 +361,81 @@ def test_stylesheets_that_could_cascade_otherwise_stay_in_the_document():
     assert render._kept_stylesheets(linked, "/") is None
     other = page.format("p{}").replace("</head>", "<style media='print'>p{}</style></head>")
     assert render._kept_stylesheets(other, "/") is None
+
+
+@pytest.mark.parametrize("face", ["DejaVuSans.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf"])
+def test_fonts_subset_without_the_dropped_layout_tables_are_the_same_bytes(face, monkeypatch):
+    """WeasyPrint's fontTools subset of a font without GSUB/GPOS (which it drops, but fontTools
+    decodes first) is byte for byte its subset of the whole font, with and without hinting,
+    for the glyphs of a report and for many more."""
+    import io
+
+    import fontTools.ttLib.tables._h_e_a_d as head
+    import matplotlib
+    from fontTools.ttLib import TTFont
+    from weasyprint.pdf import fonts as wfonts
+
+    from kvk_analysis.report import render
+
+    monkeypatch.setattr(head, "timestampNow", lambda: 3_000_000_000)  # the subset's date
+    content = (Path(matplotlib.get_data_path()) / "fonts" / "ttf" / face).read_bytes()
+    stripped = render.without_dropped_layout(content)
+    tables = set(TTFont(io.BytesIO(content)).keys())
+    if {"GSUB", "GPOS"} & tables:
+        assert len(stripped) < len(content)
+        assert not {"GSUB", "GPOS"} & set(TTFont(io.BytesIO(stripped)).keys())
+    else:
+        assert stripped == content
+
+    class Font:  # what WeasyPrint's fontTools subsetting reads of its Font
+        def __init__(self, data: bytes) -> None:
+            self.file_content, self.index, self.missing, self.family = data, 0, {}, b"f"
+
+    base = render._base_glyphs(content, 0)
+    for glyphs in (base, base | set(range(0, 3000, 7))):
+        for hinting in (False, True):
+            want, got = Font(content), Font(stripped)
+            wfonts.Font._fonttools_subset(want, dict.fromkeys(glyphs, ""), hinting)
+            wfonts.Font._fonttools_subset(got, dict.fromkeys(glyphs, ""), hinting)
+            assert got.file_content == want.file_content
+
+
+def test_fonts_that_are_not_one_plain_font_are_left_as_they_are():
+    from kvk_analysis.report import render
+
+    assert render.without_dropped_layout(b"ttcf" + b"\0" * 40) == b"ttcf" + b"\0" * 40
+    assert render.without_dropped_layout(b"not a font") == b"not a font"
+    assert (
+        render.without_dropped_layout(b"\0\1\0\0" + b"\0" * 8, index=1) == b"\0\1\0\0" + b"\0" * 8
+    )
+
+
+def test_stylesheets_are_kept_across_report_folders_unless_they_hold_urls(rendered, tmp_path):
+    """Every report is printed from its own temporary folder: a sheet without ``url(...)`` is
+    parsed once for all of them (the PDF still WeasyPrint's own), one with URLs per folder."""
+    import shutil
+
+    from weasyprint import HTML
+
+    from kvk_analysis.report import render
+
+    html = rendered[0]["html"]
+    copies = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        copies.append(Path(shutil.copy(html, tmp_path / folder / html.name)))
+    render._STYLES.clear()
+    render.render_pdf(copies[0], tmp_path / "a.pdf")
+    kept = dict(render._STYLES)
+    got = render.render_pdf(copies[1], tmp_path / "b.pdf").read_bytes()
+    assert render._STYLES.keys() == kept.keys() and all(
+        render._STYLES[k] is kept[k] for k in kept
+    )  # not parsed again
+    with render.cached_font_subsets(), render.png_passthrough():
+        own = HTML(filename=str(copies[1]), base_url=str(copies[1].parent)).write_pdf()
+    assert got == own
+    page = '<style type="text/css">p { background: url(dot.png) }</style><p>x</p>'
+    render._STYLES.clear()
+    for folder in ("a", "b", "a"):
+        render._kept_stylesheets(page, str(tmp_path / folder))
+    assert len(render._STYLES) == 2

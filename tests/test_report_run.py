@@ -48,6 +48,10 @@ def test_build_runs_once_while_the_workers_start(two_notebooks, monkeypatch, cap
     builds: list[int] = []
 
     def build() -> list[str]:
+        # the workers start while the data are built (the build does not wait for them)
+        deadline = time.monotonic() + 60
+        while not multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.02)
         builds.append(len(multiprocessing.active_children()))  # worker processes running
         return ["data: built"]
 
@@ -83,3 +87,55 @@ def test_failed_build_stops_the_workers_and_makes_no_report(
     assert not multiprocessing.active_children()
     # no temporary report folder either (a worker may have made the output folder)
     assert not out.exists() or not [p for p in out.iterdir() if ".kvk-" in p.name]
+
+
+def test_the_build_runs_while_the_workers_are_still_being_started(monkeypatch):
+    """Starting a worker waits for the fork server's imports: the data build (``on_start``)
+    runs meanwhile, not after; a failed build stops the workers once all are started."""
+    import threading
+
+    from kvk_analysis.report import batch
+
+    started = threading.Event()
+
+    class SlowPool:  # submit returns only once the build has begun
+        def __init__(self) -> None:
+            self.submitted: list = []
+
+        def submit(self, fn, job, **kwargs):
+            assert started.wait(30), "the build did not start while the workers were started"
+            self.submitted.append(job)
+            return object()
+
+    jobs = [object(), object()]
+    pool, futures = SlowPool(), {}
+    batch._submit_while(pool, [0, 1], jobs, futures, True, lambda p: started.set())
+    assert pool.submitted == jobs and sorted(futures.values()) == [0, 1]
+
+    stopped = []
+    started.clear()
+
+    def failing_build(p):
+        started.set()
+        raise InputError("bad sick-leave file", path="x.csv", row=3, column="rate")
+
+    monkeypatch.setattr(batch, "_stop_workers", lambda p: stopped.append(len(p.submitted)))
+    pool, futures = SlowPool(), {}
+    with pytest.raises(InputError, match="bad sick-leave"):
+        batch._submit_while(pool, [0, 1], jobs, futures, True, failing_build)
+    assert stopped == [2]  # stopped after every worker was started
+
+
+def test_a_first_run_starts_the_longest_notebooks_first(tmp_path):
+    """Without done markers (after ``make clean``) the order comes from TYPICAL_SECONDS: 05
+    and 03 (which share their evaluation), then the short ones longest first."""
+    from pathlib import Path
+
+    from kvk_analysis.report.batch import Job
+
+    jobs = [
+        Job(name=stem, notebook=Path(f"notebooks/{stem}.ipynb"), params={}, out_dir=tmp_path)
+        for stem, _ in cli.MAIN_NOTEBOOKS
+    ]
+    order = sorted(jobs, key=lambda j: -cli._previous_seconds(j))
+    assert [j.name[:2] for j in order] == ["05", "03", "02", "01", "04"]

@@ -302,7 +302,21 @@ def worker_context() -> Any:
         forkserver.ensure_running()
         _SERVER_ENV = env
         return ctx
-    return multiprocessing.get_context("forkserver") if env == _SERVER_ENV else spawn
+    return multiprocessing.get_context("forkserver") if _same_env(env, _SERVER_ENV) else spawn
+
+
+#: Environment variables that libraries kvk imports set for themselves when they are missing
+#: (pandera, for pyspark, when imported): a process that started the fork server before that
+#: import has them and the server not, and a worker sets them again on the same import, so
+#: they do not make the server's environment another one.
+ENV_SET_BY_IMPORTS = ("SPARK_LOCAL_IP", "PYARROW_IGNORE_TIMEZONE")
+
+
+def _same_env(env: Mapping[str, str], server: Mapping[str, str]) -> bool:
+    """``env`` (this process's now) is the environment the fork server started with, apart
+    from :data:`ENV_SET_BY_IMPORTS` added since."""
+    ignored = {k for k in ENV_SET_BY_IMPORTS if k not in server}
+    return {k: v for k, v in env.items() if k not in ignored} == dict(server)
 
 
 def start_worker_server() -> None:
@@ -470,6 +484,52 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         manager.join(STOP_GRACE_SECONDS)
 
 
+def _submit_while(
+    pool: ProcessPoolExecutor,
+    todo: Sequence[int],
+    jobs: Sequence[Job],
+    futures: dict[Any, int],
+    reuse_kernel: bool,
+    on_start: Any,
+) -> None:
+    """Submit ``jobs[i]`` for ``i`` in ``todo`` to ``pool`` (filling ``futures``) and run
+    ``on_start(pool)`` meanwhile.
+
+    Submitting starts the worker processes, and a worker comes from the fork server only once
+    the server has imported :data:`WORKER_PRELOAD` (about 1.2 CPU-s; ``kvk run`` starts it
+    first, so it is often still importing): the submitting runs in a thread while
+    ``on_start`` (``kvk run``'s data build) runs here, instead of after it.  When ``on_start``
+    fails (or Ctrl-C), the workers are stopped (:func:`_stop_workers`) once every one was
+    started, and the error goes on."""
+    failed: list[BaseException] = []
+
+    def submit_all() -> None:
+        try:
+            for i in todo:
+                fut = pool.submit(
+                    _run_in_worker, jobs[i], reuse_kernel=reuse_kernel, own_kernel=not reuse_kernel
+                )
+                futures[fut] = i
+        except BaseException as exc:  # noqa: BLE001 - raised again below, in this thread
+            failed.append(exc)
+
+    if on_start is None:
+        submit_all()
+    else:
+        submitter = threading.Thread(target=submit_all, name="kvk-submit", daemon=True)
+        submitter.start()
+        try:
+            on_start(pool)
+        except Exception:
+            submitter.join()
+            _stop_workers(pool)
+            raise
+        finally:
+            submitter.join()  # (Ctrl-C: the caller stops the workers, once all are started)
+    if failed:
+        raise failed[0]
+
+
 def run_jobs(
     jobs: Sequence[Job],
     *,
@@ -485,7 +545,9 @@ def run_jobs(
 
     With ``resume``, jobs finished earlier with the same record (:func:`is_done`) are skipped.
     With ``reuse_kernel`` each worker keeps one kernel for all its jobs.  Jobs are handed out
-    in the order given.  Results come back in the order of ``jobs``.
+    in the order given.  Results come back in the order of ``jobs``.  ``on_start(pool)`` runs
+    in this process while the workers start (see :func:`_submit_while`); when it raises, the
+    workers are stopped and its error is raised.
 
     Raises
     ------
@@ -540,16 +602,7 @@ def run_jobs(
             )
             futures: dict[Any, int] = {}
             try:
-                for i in todo:
-                    fut = pool.submit(
-                        _run_in_worker,
-                        jobs[i],
-                        reuse_kernel=reuse_kernel,
-                        own_kernel=not reuse_kernel,
-                    )
-                    futures[fut] = i
-                if on_start is not None:
-                    on_start(pool)
+                _submit_while(pool, todo, jobs, futures, reuse_kernel, on_start)
                 pending = set(futures)
                 while pending:
                     finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)

@@ -358,6 +358,49 @@ def cached_parts(
     return combine(done)
 
 
+class SharedEntry:
+    """Something derived from cached results (a drawn figure) that every caller with the
+    same key shares: stored beside the results' parts as ``<sha256 of key>.<part>.pkl``
+    (so it is pruned with them), signed and checked like them, under the results' key plus
+    a name and parameters that say what was derived (made by
+    :meth:`kvk_analysis.report.evaluation.EvaluationResults.shared`).
+
+    The caller promises that what it computes is a function of the results, the name and
+    the parameters alone (e.g. a figure drawn from the results in the language given): two
+    notebooks of a run evaluating the same specification then make it once."""
+
+    def __init__(self, folder: str | Path, key: dict[str, Any], name: str, **params: Any):
+        self.folder = Path(folder)
+        self.digest = key_digest(key)
+        self.key = key
+        self.name = name
+        self.params = params
+
+    def part(self, **extra: Any) -> tuple[str, dict[str, Any]]:
+        """``(part, full key)`` of the entry with the ``extra`` parameters added."""
+        key = {**self.key, "shared": self.name, "params": {**self.params, **extra}}
+        tag = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        return f"shared_{tag[:24]}", key
+
+    def get(self, compute: Callable[[], Any], **extra: Any) -> Any:
+        """The stored value, else ``compute()``, stored.  Concurrent callers wait for the
+        one computing (a ``flock``, as for the parts of :func:`cached_parts`) and read its
+        entry; a caller that finds no entry after the wait (the other failed) computes.  A
+        cache folder that cannot be written costs time, never results."""
+        part, key = self.part(**extra)
+        path = self.folder / f"{self.digest}.{part}.pkl"
+        hit = _read(path, key)
+        if hit is not None:
+            return hit
+        with _locked(self.folder / f"{self.digest}.{part}.lock", wait=True):
+            hit = _read(path, key)  # made while this caller waited
+            if hit is None:
+                hit = compute()
+                with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
+                    _write(path, key, hit)
+        return hit
+
+
 def build_panel_matches(
     panel: pd.DataFrame, processed_dir: str | Path | None = None, *, fingerprint: str | None = None
 ) -> bool:
@@ -383,6 +426,7 @@ __all__ = [
     "CACHE_DIRNAME",
     "CACHE_FORMAT",
     "MAX_ENTRIES",
+    "SharedEntry",
     "build_panel_matches",
     "cache_key",
     "cached",

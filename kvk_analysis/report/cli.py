@@ -42,15 +42,17 @@ BATCH_NOTEBOOKS = {"profiles": "04-municipality-profile"}
 DEFAULT_PROFILE = "0219"
 #: Bootstrap draws of ``kvk run --quick``.
 QUICK_BOOTSTRAP = 99
-#: Seconds a notebook of ``kvk run`` took on the reference machine, for the order of a first
-#: run (longest first); later runs use the times recorded by the previous run.
-#: (03 right after 05: the two evaluate the same specification and share that work.)
+#: Seconds a notebook of ``kvk run`` took (job time: notebook, HTML, PDF, exports; 2 cores),
+#: for the order of a first run, e.g. after ``make clean`` (longest first); later runs use
+#: the times recorded by the previous run.  (03 right after 05: the two evaluate the same
+#: specification and share that work.  Of the short ones 02 goes first: the worker that
+#: finishes 03 takes it while the other still renders 05.)
 TYPICAL_SECONDS = {
-    "01-data-quality": 3,
-    "02-cohorts-and-trends": 5,
-    "03-programme-effect": 13,
-    "04-municipality-profile": 9,
-    "05-evaluation-report": 18,
+    "01-data-quality": 0.7,
+    "02-cohorts-and-trends": 1.2,
+    "03-programme-effect": 9.6,
+    "04-municipality-profile": 0.6,
+    "05-evaluation-report": 10.7,
 }
 #: Exit status after Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
@@ -439,6 +441,16 @@ def _previous_seconds(job: Any) -> float:
     return float(TYPICAL_SECONDS.get(job.notebook.stem, 0))
 
 
+def _all_marked(out: Path) -> bool:
+    """Whether ``out`` holds a done marker of some report of every notebook of ``kvk run``
+    (whatever its parameters): a cheap guess, before anything is checked or hashed, that the
+    run may have nothing to make."""
+    from .batch import DONE_SUFFIX
+    from .execute import glob_escape
+
+    return all(any(out.glob(f".{glob_escape(base)}*{DONE_SUFFIX}")) for _, base in MAIN_NOTEBOOKS)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``kvk run``: the main job on the embedded default (simulated demo data).
 
@@ -447,12 +459,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     kernel between notebooks (namespace cleared, see :func:`.execute.reset_kernel`);
     ``reports/index.html`` lists every report."""
     from .. import config
-    from .batch import Interrupted, Job, _stop_workers, run_jobs, write_index
+    from .batch import Interrupted, Job, run_jobs, start_worker_server, write_index
     from .params import report_name
 
     t0 = time.perf_counter()
-    lines = _ensure_demo()
     out = Path(args.out or config.REPORTS_DIR)
+    if args.force or not _all_marked(out):
+        # Reports to make: the workers' fork server imports its modules (about 1.2 CPU-s)
+        # while this process checks the parameters and hashes the inputs, instead of this
+        # process waiting for it before the data build (the kernels wait for that build).
+        # A rerun with every report marked done is most likely a no-op: no server for it
+        # (run_jobs starts one if something is to be made after all).
+        start_worker_server()
+    lines = _ensure_demo()
     formats = ("html",) if args.no_pdf else ("html", "pdf")
     jobs = []
     for stem, base in MAIN_NOTEBOOKS:
@@ -479,22 +498,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     built: list[str] = []
     t_build = 0.0
 
+    build_failed: list[bool] = []
+
     def build_while_kernels_start(pool: Any) -> None:
-        # The data are built here, in the main process, while the workers start their
-        # kernels and import: every notebook's first cell calls build_data, which waits for
-        # the lock of this build and then finds the data up to date.  A failed build stops
-        # the workers (no notebook runs on data that could not be built).
+        # The data are built here, in the main process, while the workers start (and wait
+        # for the fork server's imports), start their kernels and import: every notebook's
+        # first cell calls build_data, which waits for the lock of this build and then finds
+        # the data up to date.  A failed build stops the workers (run_jobs; no notebook runs
+        # on data that could not be built).
         nonlocal t_build
         t = time.perf_counter()
         try:
             built.extend(_build())
         except Exception:
-            from .execute import clean_stale_temporaries, remove_partial_files
-
-            _stop_workers(pool)
-            clean_stale_temporaries(out)  # what the stopped workers were making
-            for job in jobs:
-                remove_partial_files(job.out_dir, job.name)
+            build_failed.append(True)
             raise
         t_build = time.perf_counter() - t
 
@@ -509,6 +526,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except Interrupted as exc:
         return _interrupted(exc)
+    except Exception:
+        if build_failed:  # the workers are stopped: remove what they were making
+            from .execute import clean_stale_temporaries, remove_partial_files
+
+            clean_stale_temporaries(out)
+            for job in jobs:
+                remove_partial_files(job.out_dir, job.name)
+        raise
     if not built:  # nothing to run (or no worker processes): build (or check) the data now
         t = time.perf_counter()
         built.extend(_build())

@@ -315,6 +315,28 @@ def figure_files(fig: Any, dpi: float = FIGURE_DPI) -> tuple[bytes, bytes]:
     return png, svg.getvalue()
 
 
+def _figure_dpi(width: str) -> int:
+    """Resolution of a figure printed at CSS ``width``: a narrowed figure is printed smaller,
+    so fewer pixels give it the print resolution of a full-width one (the synthetic-control
+    figure at 72 %: half the pixels and PNG bytes)."""
+    frac = float(width[:-1]) / 100 if re.fullmatch(r"\d+(\.\d+)?%", width) else 1.0
+    return round(FIGURE_DPI * min(1.0, max(frac, 0.2)))
+
+
+def _drawn(fig: Any, width: str | None) -> tuple[bytes, bytes, str]:
+    """``(png, svg, width)`` of a figure for :func:`figure` (``width`` as given, or from the
+    figure's aspect ratio, see :data:`MAX_ASPECT`); the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    if width is None:
+        w_in, h_in = fig.get_size_inches()
+        ratio = h_in / w_in if w_in else 1.0
+        width = f"{min(100, round(100 * MAX_ASPECT / ratio))}%" if ratio > MAX_ASPECT else "100%"
+    png_bytes, svg_bytes = figure_files(fig, _figure_dpi(width))
+    plt.close(fig)
+    return png_bytes, svg_bytes, width
+
+
 def figure(
     fig: Any,
     caption: str,
@@ -322,6 +344,7 @@ def figure(
     source: str | None = None,
     width: str | None = None,
     key: str | Iterable[str] | None = None,
+    shared: Any = None,
 ) -> None:
     """Show a matplotlib figure as a numbered figure with a caption below it.
 
@@ -331,20 +354,23 @@ def figure(
     narrowed for tall figures (see :data:`MAX_ASPECT`).  ``key`` names the estimate(s) the
     figure shows (see :func:`record_results`).  An SVG copy and the figure's record travel with
     the output (:data:`FIGURE_MIME`) for the exports, which take the PNG from the HTML.
+
+    ``fig`` may be a function of no arguments that makes the figure; with ``shared``
+    (``results.shared(name, **params)`` of :func:`~kvk_analysis.report.evaluation.evaluate`'s
+    results: the figure drawn from those results alone, ``name`` and ``params`` saying which)
+    the drawn files are kept with the cached results, so every notebook evaluating the same
+    specification draws that figure once and the others read it (the same PNG and SVG
+    bytes); ``shared=None`` draws it here.
     """
-    import matplotlib.pyplot as plt
-
-    if width is None:
-        w_in, h_in = fig.get_size_inches()
-        ratio = h_in / w_in if w_in else 1.0
-        width = f"{min(100, round(100 * MAX_ASPECT / ratio))}%" if ratio > MAX_ASPECT else "100%"
-
-    # a narrowed figure is printed smaller: fewer pixels give it the print resolution of a
-    # full-width one (the synthetic-control figure at 72 %: half the pixels and PNG bytes)
-    frac = float(width[:-1]) / 100 if re.fullmatch(r"\d+(\.\d+)?%", width) else 1.0
-    dpi = round(FIGURE_DPI * min(1.0, max(frac, 0.2)))
-    png_bytes, svg_bytes = figure_files(fig, dpi)
-    plt.close(fig)
+    if callable(fig):
+        make = fig
+        if shared is not None:
+            png_bytes, svg_bytes, width = shared.get(lambda: _drawn(make(), width), width=width)
+        else:
+            png_bytes, svg_bytes, width = _drawn(make(), width)
+    else:
+        png_bytes, svg_bytes, width = _drawn(fig, width)
+    dpi = _figure_dpi(width)
     buf = io.BytesIO(png_bytes)
     svg = io.BytesIO(svg_bytes)
     w_px, h_px = struct.unpack(">II", buf.getvalue()[16:24])  # the PNG's IHDR: width, height

@@ -371,7 +371,22 @@ class EvaluationResults:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_estimates_memo", None)
+        state.pop("_cache_entry", None)
         return state
+
+    def shared(self, name: str, **params: Any) -> Any:
+        """Where something made from these results alone (``name`` and ``params`` saying
+        what, e.g. a figure and its language) is shared with every other caller of
+        :func:`evaluate` with the same key: a :class:`~kvk_analysis.report.cache.
+        SharedEntry` when these results came through the results cache, else ``None``
+        (then each caller makes its own).  ``report.figure(..., shared=...)`` uses it, so
+        notebooks 03 and 05 of a run draw their common figures once."""
+        entry = self.__dict__.get("_cache_entry")
+        if entry is None:
+            return None
+        from .cache import SharedEntry
+
+        return SharedEntry(entry[0], entry[1], name, **params)
 
     def _make_estimates(self) -> pd.DataFrame:
         rows = []
@@ -795,7 +810,7 @@ def evaluate(
     folder, fingerprint = _cache_folder(panel, spec, cache_dir)
     if folder is None:
         return _evaluate(panel, spec)
-    from .cache import cached_parts
+    from .cache import cache_key, cached_parts, panel_fingerprint
 
     try:
         from ..fileio import ensure_dir
@@ -803,11 +818,12 @@ def evaluate(
         ensure_dir(folder)
     except (KvkError, OSError):  # a cache folder that cannot be made costs time, not results
         return _evaluate(panel, spec)
+    fingerprint = fingerprint or panel_fingerprint(panel)
     # Parts that two notebooks evaluating the same specification at the same time share
     # (each takes the next part nobody computes, then reads the others'); in this order
     # the two finish close together: power (scipy's MVN integration) and the main part
     # (with pyfixest) first, then the relative-magnitude bounds and the smoothness bounds.
-    return cached_parts(
+    results = cached_parts(
         panel,
         spec,
         {name: functools.partial(_part, name, panel, spec) for name in EVALUATION_PARTS},
@@ -815,6 +831,9 @@ def evaluate(
         folder,
         fingerprint=fingerprint,
     )
+    # what figures drawn from these results are shared under (EvaluationResults.shared)
+    results.__dict__["_cache_entry"] = (folder, cache_key(panel, spec, fingerprint=fingerprint))
+    return results
 
 
 #: The sensitivity block in cached parts (:func:`_sensitivity` with ``which=(name,)``).
