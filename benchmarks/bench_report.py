@@ -7,8 +7,9 @@ reference data, so nothing in the checkout is touched and the data build is real
     .venv/bin/python benchmarks/bench_report.py --skip-batch
     .venv/bin/python benchmarks/bench_report.py --json out.json
 
-Targets (2 cores): ``kvk run`` in a fresh root < 90 s; profiles for all participants
-with 2 workers < 60 s (issue 13; ``benchmarks/bench_batch.py`` breaks the batch down by step).
+Targets (2 cores, issue 13): ``kvk run`` after install < 12 s (in the checkout after
+``make clean``; the fresh root here also generates the demo data, so it takes longer);
+profiles for all participants with 2 workers < 60 s (issue 13; ``benchmarks/bench_batch.py`` breaks the batch down by step).
 Besides wall times it reports where the time goes: ``import papermill``, kernel start, per
 notebook the kernel start + imports + data loading, the estimation cells, HTML and PDF.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,6 +47,45 @@ def _time_cmd(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.Co
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     return time.perf_counter() - t0, proc
+
+
+def adopt_orphans() -> bool:
+    """Make this process a child subreaper (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``), so that
+    descendants whose parent exits or never waits for them are reparented here.  kvk's report
+    workers are children of multiprocessing's fork server, which nobody waits for: without
+    this their CPU seconds (and their kernels') are missing from ``RUSAGE_CHILDREN``.  False
+    where the call is not available (then the CPU figures count only waited-for processes)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER = 36
+    except (OSError, AttributeError):
+        return False
+
+
+def run_counted(
+    cmd: list[str], env: dict[str, str], *, linger: float = 60.0
+) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run ``cmd``: ``(wall seconds, CPU seconds (user + system) of the command and all its
+    descendants, the completed process)``.  After the command exits, waits up to ``linger``
+    seconds for descendants still running (a fork server, a kernel shutting down) and reaps
+    them, so their CPU counts too (:func:`adopt_orphans` must have been called)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    deadline = time.monotonic() + linger
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no descendants left
+            break
+        if pid == 0:  # some still running
+            time.sleep(0.05)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc
 
 
 def measure_startup() -> dict[str, float]:
@@ -133,7 +174,7 @@ def _print_rows(rows: list[dict[str, object]]) -> None:
 
 def bench_run(root: Path, env: dict[str, str]) -> dict[str, object]:
     """``kvk run`` in a fresh root: demo data, data build, five notebooks, HTML + PDF."""
-    seconds, proc = _time_cmd([str(KVK), "run"], env)
+    seconds, cpu, proc = run_counted([str(KVK), "run"], env)
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr, file=sys.stderr)
         raise SystemExit("kvk run failed")
@@ -146,6 +187,7 @@ def bench_run(root: Path, env: dict[str, str]) -> dict[str, object]:
         raise SystemExit("kvk run with nothing changed did not say so")
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "stdout_head": build_line,
         "reports": rows,
         "again_seconds": again,
@@ -165,10 +207,11 @@ def bench_batch(root: Path, env: dict[str, str], workers: int) -> dict[str, obje
         "--run",
         "bench-profiles",
     ]
-    seconds, proc = _time_cmd(cmd, env)
+    seconds, cpu, proc = run_counted(cmd, env)
     rows = notebook_breakdown(root / "reports" / "bench-profiles")
     summary: dict[str, object] = {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "exit": proc.returncode,
         "n": len(rows),
         "last_line": proc.stdout.strip().splitlines()[-1:],
@@ -191,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     args = ap.parse_args(argv)
 
-    results: dict[str, object] = {"cpus": os.cpu_count()}
+    results: dict[str, object] = {"cpus": os.cpu_count(), "all_cpu_counted": adopt_orphans()}
     print("start-up costs (s):")
     results["startup"] = measure_startup()
     for k, v in results["startup"].items():
@@ -204,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             results["kvk_run"] = res
             print(
                 f"\nkvk run (fresh root, demo data + build + 5 notebooks + HTML + PDF): "
-                f"{res['seconds']:.1f} s (target < 90 s)"
+                f"{res['seconds']:.1f} s, CPU of all processes {res['cpu_seconds']:.1f} s "
+                "(issue 13's goal, for kvk run after install in the checkout: < 12 s; this root "
+                "also generates the demo data)"
             )
             print(f"  {res['stdout_head'].strip()}")
             _print_rows(res["reports"])
@@ -219,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             results["batch_profiles"] = res
             print(
                 f"\nprofiles for all participants, {args.workers} workers: "
-                f"{res['seconds']:.1f} s for {res['n']} reports (target < 60 s); exit "
+                f"{res['seconds']:.1f} s for {res['n']} reports, CPU of all processes "
+                f"{res['cpu_seconds']:.0f} s (target < 60 s); exit "
                 f"{res['exit']}"
             )
             for k, v in res.items():
