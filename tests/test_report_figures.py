@@ -223,3 +223,37 @@ def test_a_shared_figure_is_drawn_once_and_shown_the_same(tmp_path, monkeypatch)
     display.figure(make, "Høy")
     assert len(made) == 4
     plt.close("all")
+
+
+def test_a_shared_figure_is_shared_only_by_the_same_call(tmp_path, monkeypatch):
+    """Two notebooks share a figure only when their figure-making functions agree: another
+    argument in the call, or another value of a plain variable it reads, is another figure."""
+    from kvk_analysis.report import display
+    from kvk_analysis.report.cache import SharedEntry, code_fingerprint
+
+    monkeypatch.setattr(display, "_display", lambda bundle, metadata=None: None)
+    made = []
+
+    def draw(title="T"):
+        made.append(title)
+        fig, ax = plt.subplots()
+        ax.set_title(title)
+        return fig
+
+    key = {"format": 1, "panel": "p", "specification": {}, "code": code_fingerprint()}
+    entry = lambda: SharedEntry(tmp_path, key, "plot", lang="nb")  # noqa: E731
+    display.start("Test", lang="nb")
+    display.figure(lambda: draw(), "A", shared=entry())
+    display.figure(lambda: draw(), "A", shared=entry())  # the same call: read
+    assert made == ["T"]
+    display.figure(lambda: draw("other"), "A", shared=entry())  # another argument
+    assert made == ["T", "other"]
+    ns = {"draw": draw, "title": "x"}
+    make = eval("lambda: draw(title)", ns)  # a variable it reads, as in a notebook cell
+    display.figure(make, "A", shared=entry())
+    ns["title"] = "y"
+    display.figure(make, "A", shared=entry())
+    display.figure(make, "A", shared=entry())
+    assert made == ["T", "other", "x", "y"]
+    assert display.maker_digest(lambda: draw()) == display.maker_digest(lambda: draw())
+    plt.close("all")

@@ -323,6 +323,53 @@ def _figure_dpi(width: str) -> int:
     return round(FIGURE_DPI * min(1.0, max(frac, 0.2)))
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def maker_digest(make: Any) -> str:
+    """SHA-256 (hex) of what a figure-making function does, for the key of a shared figure
+    (:func:`figure`): its bytecode, names and constants (nested functions included), and the
+    values of the plain variables (str, numbers, booleans, None, tuples of them) it reads from
+    its globals or closure.  Two notebooks whose calls differ (another argument, another
+    title in a variable) then draw their own figures instead of reading each other's; the
+    objects a call reads (the results) are covered by the shared entry's key."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def plain(v: Any) -> bool:
+        return isinstance(v, _PLAIN) or (isinstance(v, tuple) and all(plain(x) for x in v))
+
+    def add(code: Any) -> None:
+        h.update(code.co_code)
+        h.update(repr(code.co_names).encode())
+        h.update(repr(code.co_varnames).encode())
+        h.update(repr(code.co_freevars).encode())
+        for c in code.co_consts:
+            if hasattr(c, "co_code"):
+                add(c)
+            else:
+                h.update(repr(c).encode())
+
+    code = getattr(make, "__code__", None)
+    if code is None:  # not a Python function (a partial, a callable object): its repr
+        h.update(repr(make).encode())
+        return h.hexdigest()
+    add(code)
+    env = getattr(make, "__globals__", {})
+    for name in code.co_names:
+        if name in env and plain(env[name]):
+            h.update(f"{name}={env[name]!r}".encode())
+    for name, cell in zip(code.co_freevars, make.__closure__ or (), strict=False):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if plain(value):
+            h.update(f"{name}={value!r}".encode())
+    return h.hexdigest()
+
+
 def _drawn(fig: Any, width: str | None) -> tuple[bytes, bytes, str]:
     """``(png, svg, width)`` of a figure for :func:`figure` (``width`` as given, or from the
     figure's aspect ratio, see :data:`MAX_ASPECT`); the figure is closed."""
@@ -360,12 +407,15 @@ def figure(
     results: the figure drawn from those results alone, ``name`` and ``params`` saying which)
     the drawn files are kept with the cached results, so every notebook evaluating the same
     specification draws that figure once and the others read it (the same PNG and SVG
-    bytes); ``shared=None`` draws it here.
+    bytes), as long as the function is the same (:func:`maker_digest`: its code and the
+    plain values it reads); ``shared=None`` draws it here.
     """
     if callable(fig):
         make = fig
         if shared is not None:
-            png_bytes, svg_bytes, width = shared.get(lambda: _drawn(make(), width), width=width)
+            png_bytes, svg_bytes, width = shared.get(
+                lambda: _drawn(make(), width), width=width, make=maker_digest(make)
+            )
         else:
             png_bytes, svg_bytes, width = _drawn(make(), width)
     else:
