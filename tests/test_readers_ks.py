@@ -525,6 +525,15 @@ def test_employee_trailing_delimiters_on_the_first_and_last_row_are_no_error(tmp
     plain = read_ks_employee(_emp(tmp_path, f"{GOOD}\n{GOOD}\n", "plain.csv"))
     got = read_ks_employee(_emp(tmp_path, f"{GOOD};\n{GOOD}\n{GOOD};\n", "trailing.csv"))
     assert got["employees"].sum() == 1.5 * plain["employees"].sum()
+    # several empty surplus fields, on the first row too (polars took the first row's width
+    # as the file's and refused ";;" there only)
+    cols = ["kommunenummer", "period", "sector", "measure", "lost_days", "employees", "status"]
+    for body in (f"{GOOD};;\n{GOOD}\n", f"{GOOD};;;\n{GOOD};;\n", f"{GOOD}\n{GOOD};;\n"):
+        got = read_ks_employee(_emp(tmp_path, body, "trailing2.csv"))
+        pd.testing.assert_frame_equal(got[cols], plain[cols])
+    with pytest.raises(InputError) as info:  # a non-empty one after them is still refused
+        read_ks_employee(_emp(tmp_path, f"{GOOD};;7\n{GOOD}\n", "surplus.csv"))
+    assert info.value.row == 2
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-16"])

@@ -416,11 +416,14 @@ def _employee_polars(path: str | Path, encoding: str | None, by_sex: bool) -> pd
         else:
             source = stack.enter_context(_utf8_copy(path, enc, cr_only=cr_only))
 
+        # extra_columns="ignore": polars takes the width of the first data row as the file's
+        # and refused a first row with two or more empty surplus fields (";;"), which every
+        # other row may have; a non-empty surplus field on that row is refused above
         def scan(schema: dict, typed: bool):
             return pl.scan_csv(
                 source, separator=delim, has_header=False, skip_lines=skip, schema=schema,
                 quote_char='"', decimal_comma=typed, raise_if_empty=False,
-                missing_columns="insert",
+                missing_columns="insert", extra_columns="ignore",
             )  # fmt: skip
 
         keys = [pl.col(f"c{cols[k]}").alias(k) for k in key_names]
