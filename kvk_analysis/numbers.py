@@ -260,11 +260,17 @@ def _parse_texts(
         num = pc.cast(lit, pa.float64()).to_numpy(zero_copy_only=False, writable=True)
     except pa.ArrowInvalid:  # not expected for these shapes; Python's float decides
         num = np.array([float(x) for x in lit.to_pylist()], dtype=float)
-    over = np.isinf(num)
-    inf[rest[over]] = True
-    num[over] = np.nan
-    values[rest] = num
+    _store_numbers(num, rest, values, inf)
     return values, status, bad, inf
+
+
+def _store_numbers(num: np.ndarray, at: np.ndarray, values: np.ndarray, inf: np.ndarray) -> None:
+    """Put the parsed numbers ``num`` into ``values`` at positions ``at``; numbers that
+    overflowed to infinity are marked in ``inf`` and stored as NaN (both parse paths)."""
+    over = np.isinf(num)
+    inf[at[over]] = True
+    num[over] = np.nan
+    values[at] = num
 
 
 def _parse_texts_general(
@@ -298,10 +304,7 @@ def _parse_texts_general(
     group = "." if decimal == "," else ","
     lit = s.where(expo, s.str.replace(group, "", regex=False)).str.replace(",", ".", regex=False)
     num = lit.astype("float64").to_numpy(copy=True)
-    over = np.isinf(num)
-    inf[rest_pos[over]] = True
-    num[over] = np.nan
-    values[rest_pos] = num
+    _store_numbers(num, rest_pos, values, inf)
     return values, status, bad, inf
 
 
