@@ -521,11 +521,13 @@ def _submit_while(
         try:
             on_start(pool)
         except Exception:
-            submitter.join()
+            submitter.join()  # every worker started: then all can be stopped
             _stop_workers(pool)
             raise
-        finally:
-            submitter.join()  # (Ctrl-C: the caller stops the workers, once all are started)
+        except BaseException:  # Ctrl-C: the caller stops the workers, once all are started
+            submitter.join()
+            raise
+        submitter.join()
     if failed:
         raise failed[0]
 
